@@ -1,0 +1,88 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "hello-sockets",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hello-sockets", targets: ["hello-sockets"]),
+        .library(name: "HelloSocketsServer", targets: ["HelloSocketsServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's liblua5.4, found through pkg-config.
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        // C wrappers for the Lua API macros, the instruction-count hook and the counting allocator.
+        .target(name: "CLuaShim", dependencies: ["CLua"]),
+        // The Phoenix wire protocol: JSON values, messages, V1/V2/binary serializers. No NIO, no Lua.
+        .target(name: "PhoenixProtocol"),
+        // RFC 6455 on SwiftNIO: upgrade, aggregation, UTF-8, close/ping, permessage-deflate. Knows nothing of Phoenix.
+        .target(
+            name: "WebSocketTransport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
+        .target(
+            name: "LuaRuntime",
+            dependencies: ["CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The server: bootstrap, HTTP routes, the Phoenix socket, PubSub.
+        .target(
+            name: "HelloSocketsServer",
+            dependencies: [
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
+        ),
+        .executableTarget(
+            name: "hello-sockets",
+            dependencies: [
+                "HelloSocketsServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "PhoenixProtocolTests", dependencies: ["PhoenixProtocol"]),
+        .testTarget(
+            name: "WebSocketTransportTests",
+            dependencies: [
+                "WebSocketTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "HelloSocketsServerTests",
+            dependencies: [
+                "HelloSocketsServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+    ]
+)
