@@ -1,0 +1,4 @@
+import XCTest
+@testable import HelloSocketsServer
+
+final class HelloSocketsServerSmokeTests: XCTestCase { func testLinks() {} }

@@ -1,0 +1,4 @@
+import XCTest
+@testable import LuaRuntime
+
+final class LuaRuntimeSmokeTests: XCTestCase { func testLinks() {} }

@@ -1,0 +1,4 @@
+import XCTest
+@testable import PhoenixProtocol
+
+final class PhoenixProtocolSmokeTests: XCTestCase { func testLinks() {} }

@@ -1,0 +1,4 @@
+import XCTest
+@testable import WebSocketTransport
+
+final class WebSocketTransportSmokeTests: XCTestCase { func testLinks() {} }
