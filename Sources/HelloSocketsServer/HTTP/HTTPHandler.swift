@@ -1,0 +1,161 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import WebSocketTransport
+
+/// Serves HTTP/1.1 requests: the start page, 404s, and the upgrade of WebSocket routes (RFC 6455 §4.2).
+///
+/// We perform the upgrade ourselves rather than with NIO's upgrade handler so that every bad
+/// handshake gets the answer RFC 6455 asks for (400, or 426 naming version 13) with a body that
+/// says what was wrong, and so a socket's `connect` can refuse with 403 as Phoenix does.
+final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Pipeline names of the HTTP handlers, removed after an upgrade.
+    enum HandlerName {
+        static let decoder = "http-decoder"
+        static let encoder = "http-encoder"
+        static let errors = "http-errors"
+        static let router = "http-router"
+    }
+
+    private let configuration: ServerConfiguration
+    private let endpoints: [String: WebSocketEndpoint]
+    private let connectionID: String
+    private let logger: Logger
+    private var pendingHead: HTTPRequestHead?
+
+    init(configuration: ServerConfiguration, endpoints: [String: WebSocketEndpoint], connectionID: String, logger: Logger) {
+        self.configuration = configuration
+        self.endpoints = endpoints
+        self.connectionID = connectionID
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            pendingHead = head
+        case .body:
+            break  // no route takes a request body yet
+        case .end:
+            guard let head = pendingHead else { return }
+            pendingHead = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let route = Route(uri: head.uri, phoenixMounts: Set(endpoints.keys))
+        logger.debug("\(head.method) \(head.uri)", metadata: ["conn": "\(connectionID)"])
+        switch route {
+        case .index:
+            guard head.method == .GET || head.method == .HEAD else {
+                return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
+            }
+            send(.ok, contentType: "text/html; charset=utf-8", body: StartPage.html, head: head, context: context)
+        case .notFound:
+            send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
+        case .echo, .phoenixSocket:
+            upgrade(head, route: route, context: context)
+        }
+    }
+
+    private func upgrade(_ head: HTTPRequestHead, route: Route, context: ChannelHandlerContext) {
+        switch WebSocketHandshake.decide(head, deflate: configuration.webSocket.deflate) {
+        case .reject(let status, let headers, let body):
+            logger.warning(
+                "refused WebSocket handshake",
+                metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
+            )
+            send(status, headers: headers, body: body, head: head, context: context)
+        case .accept(let headers, let deflate):
+            let decision: SessionDecision
+            switch route {
+            case .phoenixSocket(let mount):
+                decision = endpoints[mount]?.session(for: head, on: context.eventLoop) ?? .reject(.notFound, "")
+            default:
+                decision = .accept(EchoSession())
+            }
+            switch decision {
+            case .reject(let status, let body):
+                logger.warning(
+                    "refused WebSocket connection",
+                    metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
+                )
+                send(status, body: body, head: head, context: context)
+            case .accept(let session):
+                switchProtocols(headers: headers, deflate: deflate, session: session, context: context)
+            }
+        }
+    }
+
+    /// Sends the 101 and swaps the HTTP handlers for the WebSocket ones.
+    private func switchProtocols(
+        headers: HTTPHeaders,
+        deflate: PerMessageDeflate.Parameters?,
+        session: WebSocketSession,
+        context: ChannelHandlerContext
+    ) {
+        let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let connection = WebSocketConnection(
+            id: connectionID,
+            session: session,
+            configuration: configuration.webSocket,
+            deflate: deflate,
+            logger: logger
+        )
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandlers([
+                WebSocketFrameEncoder(),
+                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.webSocket.maxMessageSize)),
+                connection,
+            ])
+            // The HTTP decoder goes last: removing it forwards bytes the client sent right after the
+            // handshake to the WebSocket frame decoder, which by then is the next inbound handler.
+            for name in [HandlerName.encoder, HandlerName.errors, HandlerName.router, HandlerName.decoder] {
+                _ = pipeline.removeHandler(name: name)
+            }
+            logger.debug("WebSocket open", metadata: ["conn": "\(connectionID)", "deflate": "\(deflate != nil)"])
+        } catch {
+            logger.error("WebSocket upgrade failed: \(error)", metadata: ["conn": "\(connectionID)"])
+            context.close(promise: nil)
+        }
+    }
+
+    private func send(
+        _ status: HTTPResponseStatus,
+        headers: HTTPHeaders = HTTPHeaders(),
+        contentType: String = "text/plain; charset=utf-8",
+        body: String,
+        head: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
+        var headers = headers
+        let bytes = ByteBuffer(string: body)
+        headers.replaceOrAdd(name: "Content-Type", value: contentType)
+        headers.replaceOrAdd(name: "Content-Length", value: "\(bytes.readableBytes)")
+        let keepAlive = head.isKeepAlive
+        headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        if head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        }
+        let sent = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive || head.headers[canonicalForm: "upgrade"].isEmpty == false {
+            // A refused upgrade leaves the client expecting a protocol switch that never came: close.
+            sent.whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String {
+        String(self.reversed().drop(while: \.isNewline).reversed())
+    }
+}

@@ -1,0 +1,43 @@
+import NIOHTTP1
+
+/// Where an HTTP request goes. The folder layout mirrors this: `HTTP/` serves pages and
+/// upgrades, `Echo/` and `Phoenix/` are the WebSocket sessions behind the upgrade.
+enum Route: Equatable {
+    /// The start page.
+    case index
+    /// The raw echo WebSocket.
+    case echo
+    /// A Phoenix socket endpoint, e.g. `/socket/websocket`; `mount` is `/socket`.
+    case phoenixSocket(mount: String)
+    case notFound
+
+    /// The path without its query string.
+    static func path(of uri: String) -> Substring {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
+    init(uri: String, phoenixMounts: Set<String>) {
+        let path = Route.path(of: uri)
+        switch path {
+        case "/", "/index.html": self = .index
+        case "/echo": self = .echo
+        default:
+            // Phoenix serves a socket mounted at `/socket` on `/socket/websocket` (transport path).
+            if path.hasSuffix("/websocket") {
+                let mount = String(path.dropLast("/websocket".count))
+                if phoenixMounts.contains(mount) {
+                    self = .phoenixSocket(mount: mount)
+                    return
+                }
+            }
+            self = .notFound
+        }
+    }
+
+    var isWebSocket: Bool {
+        switch self {
+        case .echo, .phoenixSocket: return true
+        case .index, .notFound: return false
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import WebSocketTransport
+
+/// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group.
+public final class HelloSocketsServer: Sendable {
+    public let configuration: ServerConfiguration
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let endpoints: [String: WebSocketEndpoint]
+    private let state = NIOLockedValueBox<(channel: Channel?, nextConnection: UInt64)>((nil, 0))
+
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
+        self.endpoints = [:]
+    }
+
+    /// Binds and starts serving; returns the bound address (useful with port 0).
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.configureHTTP(channel) }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        state.withLockedValue { $0.channel = channel }
+        guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
+        logger.info("listening on http://\(configuration.host):\(address.port ?? configuration.port)")
+        return address
+    }
+
+    /// Waits until the server is shut down.
+    public func waitUntilClosed() async throws {
+        let channel = state.withLockedValue { $0.channel }
+        try await channel?.closeFuture.get()
+    }
+
+    /// Stops listening, closes every connection and the event loops.
+    public func shutdown() async throws {
+        let channel = state.withLockedValue { $0.channel }
+        try? await channel?.close()
+        try await group.shutdownGracefully()
+    }
+
+    private func configureHTTP(_ channel: Channel) throws {
+        let id = state.withLockedValue { state -> String in
+            state.nextConnection += 1
+            return "c\(state.nextConnection)"
+        }
+        logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
+        channel.closeFuture.whenComplete { [logger] _ in
+            logger.debug("connection closed", metadata: ["conn": "\(id)"])
+        }
+        let pipeline = channel.pipeline.syncOperations
+        // forwardBytes: after an upgrade, bytes already read past the handshake belong to the WebSocket.
+        try pipeline.addHandler(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+            name: HTTPHandler.HandlerName.decoder
+        )
+        try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPHandler.HandlerName.encoder)
+        try pipeline.addHandler(HTTPServerProtocolErrorHandler(), name: HTTPHandler.HandlerName.errors)
+        try pipeline.addHandler(
+            HTTPHandler(configuration: configuration, endpoints: endpoints, connectionID: id, logger: logger),
+            name: HTTPHandler.HandlerName.router
+        )
+    }
+}
+
+enum ServerError: Error {
+    case noLocalAddress
+}

@@ -1,0 +1,288 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// What a WebSocket application implements: it receives whole, validated messages.
+///
+/// Every call happens on the connection's event loop. The Phoenix socket and the echo
+/// endpoint are both sessions; this layer knows nothing of either.
+public protocol WebSocketSession: AnyObject {
+    /// The connection is open and may send.
+    func webSocketDidOpen(_ connection: WebSocketConnection)
+    /// A complete message arrived (text is valid UTF-8).
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage)
+    /// The TCP connection is gone; called exactly once.
+    func webSocketDidClose(_ connection: WebSocketConnection)
+}
+
+/// One upgraded connection: frame rules, control frames, the close handshake and the idle timeout
+/// (RFC 6455 §5-7), delivering complete messages to its `WebSocketSession`.
+public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = WebSocketFrame
+    public typealias OutboundOut = WebSocketFrame
+
+    private enum State {
+        case open
+        /// We sent a close frame and wait for the peer's (RFC 6455 §7.1.1), or for the close timeout.
+        case closeSent
+        case closed
+    }
+
+    public let configuration: WebSocketConfiguration
+    public let logger: Logger
+    /// A short id for logs and the observer ("c17").
+    public let id: String
+    private let session: WebSocketSession
+    private var assembler: MessageAssembler
+    private let deflate: DeflateCodec?
+    private var state = State.open
+    private var context: ChannelHandlerContext?
+    private var lastFrameReceived = NIODeadline.now()
+    private var idleCheck: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+    private var isReading = false
+    private var needsFlush = false
+
+    public init(
+        id: String,
+        session: WebSocketSession,
+        configuration: WebSocketConfiguration,
+        deflate: PerMessageDeflate.Parameters?,
+        logger: Logger
+    ) {
+        self.id = id
+        self.session = session
+        self.configuration = configuration
+        self.logger = logger
+        self.deflate = deflate.map(DeflateCodec.init)
+        self.assembler = MessageAssembler(
+            maxMessageSize: configuration.maxMessageSize,
+            deflate: self.deflate,
+            allocator: ByteBufferAllocator()
+        )
+    }
+
+    /// The event loop every call on this connection must be made on.
+    public var eventLoop: EventLoop? { context?.eventLoop }
+
+    /// Whether the connection still accepts messages to send.
+    public var isOpen: Bool { if case .open = state { return context != nil } else { return false } }
+
+    // MARK: Channel events
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        lastFrameReceived = .now()
+        scheduleIdleCheck(after: configuration.idleTimeout)
+        session.webSocketDidOpen(self)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastFrameReceived = .now()
+        isReading = true
+        do {
+            try receive(frame)
+        } catch let error as WebSocketCloseError {
+            fail(error)
+        } catch {
+            fail(.protocolError("\(error)"))
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Errors of NIOWebSocket's frame decoder, mapped to RFC 6455 §7.4.1 codes.
+        switch error {
+        case NIOWebSocketError.invalidFrameLength:
+            fail(.messageTooBig(limit: configuration.maxMessageSize))
+        case NIOWebSocketError.fragmentedControlFrame:
+            fail(.protocolError("fragmented control frame"))
+        case NIOWebSocketError.multiByteControlFrameLength:
+            fail(.protocolError("control frame longer than 125 bytes"))
+        default:
+            logger.debug("connection error", metadata: ["conn": "\(id)", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Frames
+
+    private func receive(_ frame: WebSocketFrame) throws {
+        // §5.1: a server must close the connection on an unmasked client frame.
+        guard frame.maskKey != nil else { throw WebSocketCloseError.protocolError("unmasked client frame") }
+        // §5.2: RSV2/RSV3 have no meaning without an extension that defines them; RSV1 only for deflate data.
+        guard !frame.rsv2, !frame.rsv3 else { throw WebSocketCloseError.protocolError("reserved bits set") }
+        switch frame.opcode {
+        case .text, .binary, .continuation:
+            guard case .open = state else { return }  // §7.1.4: after our close, data is discarded
+            if let message = try assembler.receive(frame) {
+                session.webSocket(self, didReceive: message)
+            }
+        case .ping, .pong, .connectionClose:
+            // §5.5: control frames are at most 125 bytes and never fragmented.
+            guard frame.fin, frame.length <= 125 else {
+                throw WebSocketCloseError.protocolError("fragmented or oversized control frame")
+            }
+            guard !frame.rsv1 else { throw WebSocketCloseError.protocolError("RSV1 set on a control frame") }
+            if frame.opcode == .ping {
+                guard case .open = state else { return }
+                // §5.5.2: a pong carries the ping's application data.
+                write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+            } else if frame.opcode == .connectionClose {
+                try receiveClose(frame.unmaskedData)
+            }  // §5.5.3: an unsolicited pong needs no answer
+        default:
+            throw WebSocketCloseError.protocolError("unknown opcode \(frame.opcode)")
+        }
+    }
+
+    /// §5.5.1 and §7.4: validate the peer's close frame, echo its code, then close TCP.
+    private func receiveClose(_ payload: ByteBuffer) throws {
+        if case .closeSent = state {
+            closeTransport()
+            return
+        }
+        var payload = payload
+        var reply = context?.channel.allocator.buffer(capacity: 2) ?? ByteBuffer()
+        switch payload.readableBytes {
+        case 0:
+            break  // no status code: answer with an empty close
+        case 1:
+            throw WebSocketCloseError.protocolError("close frame with a 1-byte payload")
+        default:
+            guard let code = payload.readInteger(as: UInt16.self), isValidReceivedCloseCode(code) else {
+                throw WebSocketCloseError.protocolError("invalid close code")
+            }
+            let reasonIsValid = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
+            guard reasonIsValid else { throw WebSocketCloseError.invalidPayload("close reason is not valid UTF-8") }
+            reply.writeInteger(code)
+        }
+        state = .closeSent
+        write(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply), flush: true) { [weak self] in
+            self?.closeTransport()
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends a text message (the bytes must be valid UTF-8).
+    public func send(text: ByteBuffer) { send(text, opcode: .text) }
+
+    /// Sends a binary message.
+    public func send(binary: ByteBuffer) { send(binary, opcode: .binary) }
+
+    private func send(_ data: ByteBuffer, opcode: WebSocketOpcode) {
+        guard case .open = state, let context else { return }
+        var frame = WebSocketFrame(fin: true, opcode: opcode, data: data)
+        if let deflate, deflate.shouldCompress(data.readableBytes) {
+            do {
+                frame.data = try deflate.deflate(data, allocator: context.channel.allocator)
+                frame.rsv1 = true
+            } catch {
+                logger.warning("compression failed; sending uncompressed", metadata: ["conn": "\(id)"])
+            }
+        }
+        write(frame)
+    }
+
+    /// Starts the closing handshake (§7.1.2): send a close frame, then wait briefly for the peer's.
+    public func close(code: WebSocketErrorCode, reason: String = "") {
+        guard case .open = state, let context else { return }
+        state = .closeSent
+        write(closeFrame(code: code, reason: reason, allocator: context.channel.allocator), flush: true)
+        closeTimer = context.eventLoop.scheduleTask(in: configuration.closeTimeout) { [weak self] in
+            self?.closeTransport()
+        }
+    }
+
+    /// Fails the connection (§7.1.7): send a close frame with the error's code, then close TCP.
+    private func fail(_ error: WebSocketCloseError) {
+        guard let context else { return }
+        logger.warning(
+            "closing WebSocket",
+            metadata: ["conn": "\(id)", "code": "\(UInt16(webSocketErrorCode: error.code))", "reason": "\(error)"]
+        )
+        guard case .open = state else {
+            closeTransport()
+            return
+        }
+        state = .closeSent
+        let frame = closeFrame(code: error.code, reason: error.description, allocator: context.channel.allocator)
+        write(frame, flush: true) { [weak self] in self?.closeTransport() }
+    }
+
+    private func closeFrame(code: WebSocketErrorCode, reason: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        var data = allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.write(webSocketErrorCode: code)
+        // §5.5: the whole control payload fits in 125 bytes; cut the reason on a character boundary.
+        var reasonBytes = Substring(reason)
+        while reasonBytes.utf8.count > 123 { reasonBytes.removeLast() }
+        data.writeString(String(reasonBytes))
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+    }
+
+    private func write(_ frame: WebSocketFrame, flush: Bool = false, then: (() -> Void)? = nil) {
+        guard let context else { return }
+        let promise: EventLoopPromise<Void>? = then.map { action in
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { _ in action() }
+            return promise
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
+        if flush || !isReading {
+            context.flush()
+        } else {
+            needsFlush = true  // flushed once at channelReadComplete: one syscall per read batch
+        }
+    }
+
+    // MARK: Timers and teardown
+
+    /// One scheduled check per connection, re-armed for the remaining time, instead of a timer reset per frame.
+    private func scheduleIdleCheck(after delay: TimeAmount) {
+        guard let context else { return }
+        idleCheck = context.eventLoop.scheduleTask(in: delay) { [weak self] in
+            guard let self, case .open = self.state else { return }
+            let idleUntil = self.lastFrameReceived + self.configuration.idleTimeout
+            let now = NIODeadline.now()
+            if now >= idleUntil {
+                self.logger.debug("idle timeout", metadata: ["conn": "\(self.id)"])
+                self.close(code: .normalClosure, reason: "idle timeout")
+            } else {
+                self.scheduleIdleCheck(after: idleUntil - now)
+            }
+        }
+    }
+
+    private func closeTransport() {
+        guard let context else { return }
+        context.close(promise: nil)
+    }
+
+    private func finish() {
+        guard context != nil else { return }
+        state = .closed
+        idleCheck?.cancel()
+        closeTimer?.cancel()
+        context = nil
+        session.webSocketDidClose(self)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import ArgumentParser
+import HelloSocketsServer
+import Logging
+import NIOCore
+import WebSocketTransport
+
+@main
+struct HelloSocketsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hello-sockets",
+        abstract: "A Phoenix Channels server over WebSockets, with channels written in Lua.",
+        discussion: """
+            Serves http://HOST:PORT/ (the start page), /socket/websocket (the Phoenix socket, \
+            vsn=2.0.0 or 1.0.0) and /echo (a raw echo WebSocket).
+            Example: hello-sockets --channels ./channels
+            """,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// `hello-sockets [serve]`: run the server.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server (the default command).")
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (default: $PORT, else 4000).")
+    var port: Int?
+
+    @Option(help: "Folder of channel scripts (*.lua).")
+    var channels = "./channels"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Largest WebSocket message accepted, in bytes, after reassembly and decompression (1009 beyond).")
+    var maxMessageSize = 1 << 20
+
+    @Option(help: "Seconds without any frame from a client before it is closed with 1000.")
+    var idleTimeout = 60
+
+    @Flag(help: "Refuse permessage-deflate compression.")
+    var noDeflate = false
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads = System.coreCount
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535.") }
+        guard maxMessageSize >= 125 else { throw ValidationError("--max-message-size must be at least 125 bytes.") }
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive.") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive.") }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "hello-sockets")
+        let webSocket = WebSocketConfiguration(
+            maxMessageSize: maxMessageSize,
+            idleTimeout: .seconds(Int64(idleTimeout)),
+            deflate: noDeflate ? nil : PerMessageDeflate.Policy()
+        )
+        let configuration = ServerConfiguration(
+            host: host,
+            port: port ?? Self.environmentPort ?? 4000,
+            channelsDirectory: channels,
+            eventLoopCount: threads,
+            webSocket: webSocket
+        )
+        let server = try HelloSocketsServer(configuration: configuration, logger: logger)
+        try await server.start()
+        try await server.waitUntilClosed()
+    }
+
+    private static var environmentPort: Int? {
+        guard let value = getenv("PORT") else { return nil }
+        return Int(String(cString: value))
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
