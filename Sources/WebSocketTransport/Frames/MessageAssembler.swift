@@ -60,7 +60,9 @@ struct MessageAssembler {
             let alreadyValidated = buffer.readableBytes
             try deflate.inflate(&data, isFinal: frame.fin, into: &buffer, limit: maxMessageSize)
             if opcode == .text {
-                let valid = buffer.withUnsafeReadableBytes { utf8.feed(UnsafeRawBufferPointer(rebasing: $0[alreadyValidated...])) }
+                let valid = buffer.withUnsafeReadableBytes {
+                    utf8.feed(UnsafeRawBufferPointer(rebasing: $0[alreadyValidated...]))
+                }
                 guard valid else { throw WebSocketCloseError.invalidPayload("invalid UTF-8 in text message") }
             }
         } else {
@@ -73,6 +75,7 @@ struct MessageAssembler {
             }
             if buffer.readableBytes == 0 && frame.fin {
                 state = .idle
+                try checkTextComplete(opcode)
                 return opcode == .text ? .text(data) : .binary(data)  // unfragmented: no copy
             }
             buffer.writeBuffer(&data)
@@ -83,11 +86,15 @@ struct MessageAssembler {
             return nil
         }
         state = .idle
-        if opcode == .text {
-            guard utf8.isComplete else { throw WebSocketCloseError.invalidPayload("text message ends mid-character") }
-        }
+        try checkTextComplete(opcode)
         let message = buffer
         buffer = ByteBufferAllocator().buffer(capacity: 0)
         return opcode == .text ? .text(message) : .binary(message)
+    }
+
+    private func checkTextComplete(_ opcode: WebSocketOpcode) throws {
+        guard opcode != .text || utf8.isComplete else {
+            throw WebSocketCloseError.invalidPayload("text message ends mid-character")
+        }
     }
 }
