@@ -66,6 +66,8 @@ let package = Package(
             name: "WebSocketTransportTests",
             dependencies: [
                 "WebSocketTransport",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -37,7 +37,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private let deflate: DeflateCodec?
     private var state = State.open
     private var context: ChannelHandlerContext?
-    private var lastFrameReceived = NIODeadline.now()
+    private var lastFrameReceived = NIODeadline.uptimeNanoseconds(0)
     private var idleCheck: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
     private var isReading = false
@@ -72,7 +72,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        lastFrameReceived = .now()
+        lastFrameReceived = context.eventLoop.now
         scheduleIdleCheck(after: configuration.idleTimeout)
         session.webSocketDidOpen(self)
     }
@@ -88,7 +88,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        lastFrameReceived = .now()
+        lastFrameReceived = context.eventLoop.now
         isReading = true
         do {
             try receive(frame)
@@ -262,7 +262,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         idleCheck = context.eventLoop.scheduleTask(in: delay) { [weak self] in
             guard let self, case .open = self.state else { return }
             let idleUntil = self.lastFrameReceived + self.configuration.idleTimeout
-            let now = NIODeadline.now()
+            let now = context.eventLoop.now
             if now >= idleUntil {
                 self.logger.debug("idle timeout", metadata: ["conn": "\(self.id)"])
                 self.close(code: .normalClosure, reason: "idle timeout")

@@ -1,0 +1,212 @@
+import CompressNIO
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import XCTest
+
+@testable import WebSocketTransport
+
+/// Records what the connection delivers; echoes when asked to.
+private final class RecordingSession: WebSocketSession {
+    var messages: [WebSocketMessage] = []
+    var closed = false
+    let echo: Bool
+    init(echo: Bool) { self.echo = echo }
+
+    func webSocketDidOpen(_ connection: WebSocketConnection) {}
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
+        messages.append(message)
+        guard echo else { return }
+        switch message {
+        case .text(let text): connection.send(text: text)
+        case .binary(let data): connection.send(binary: data)
+        }
+    }
+    func webSocketDidClose(_ connection: WebSocketConnection) { closed = true }
+}
+
+/// Drives one WebSocketConnection over an EmbeddedChannel: raw bytes in, raw bytes out.
+private final class Harness {
+    let loop = EmbeddedEventLoop()
+    let channel: EmbeddedChannel
+    let session: RecordingSession
+
+    init(
+        configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        deflate: PerMessageDeflate.Parameters? = nil,
+        echo: Bool = true
+    ) throws {
+        session = RecordingSession(echo: echo)
+        channel = EmbeddedChannel(loop: loop)
+        let connection = WebSocketConnection(
+            id: "t1",
+            session: session,
+            configuration: configuration,
+            deflate: deflate,
+            logger: Logger(label: "test")
+        )
+        try channel.pipeline.syncOperations.addHandlers([
+            WebSocketFrameEncoder(),
+            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.maxMessageSize)),
+            connection,
+        ])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+    }
+
+    /// Every frame written so far.
+    func frames() throws -> [ServerFrame] {
+        var bytes: [UInt8] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { bytes += Array(buffer.readableBytesView) }
+        return ServerFrame.parseAll(bytes)
+    }
+
+    var isOpen: Bool { channel.isActive }
+}
+
+final class ConnectionTests: XCTestCase {
+    private func assertClosed(with code: UInt16, after bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws {
+        let harness = try Harness()
+        try harness.send(bytes)
+        let frames = try harness.frames()
+        XCTAssertEqual(frames.last?.closeCode, code, "frames: \(frames)", file: file, line: line)
+        XCTAssertFalse(harness.isOpen, "the TCP connection should be closed", file: file, line: line)
+        XCTAssertTrue(harness.session.messages.isEmpty, file: file, line: line)
+    }
+
+    func testEchoesTextAndBinary() throws {
+        let harness = try Harness()
+        try harness.send(FrameBytes.text("hello") + FrameBytes.client(opcode: 2, [0, 1, 2]))
+        XCTAssertEqual(try harness.frames(), [
+            ServerFrame(fin: true, rsv1: false, opcode: 1, payload: Array("hello".utf8)),
+            ServerFrame(fin: true, rsv1: false, opcode: 2, payload: [0, 1, 2]),
+        ])
+    }
+
+    func testReassemblesFragmentsWithControlFramesInBetween() throws {
+        let harness = try Harness()
+        try harness.send(FrameBytes.text("hel", fin: false))
+        try harness.send(FrameBytes.client(opcode: 9, [7]))  // a ping between fragments (§5.4)
+        try harness.send(FrameBytes.client(opcode: 0, Array("lo".utf8)))
+        let frames = try harness.frames()
+        XCTAssertEqual(frames.map(\.opcode), [10, 1])
+        XCTAssertEqual(frames[0].payload, [7])
+        XCTAssertEqual(frames[1].text, "hello")
+    }
+
+    func testPingIsAnsweredWithTheSamePayload() throws {
+        let harness = try Harness()
+        try harness.send(FrameBytes.client(opcode: 9, Array("are you there?".utf8)))
+        XCTAssertEqual(try harness.frames(), [ServerFrame(fin: true, rsv1: false, opcode: 10, payload: Array("are you there?".utf8))])
+    }
+
+    func testCloseIsEchoedWithThePeersCodeAndTCPClosed() throws {
+        let harness = try Harness()
+        try harness.send(FrameBytes.close(code: 4001, reason: "bye"))
+        let frames = try harness.frames()
+        XCTAssertEqual(frames.map(\.closeCode), [4001])
+        XCTAssertFalse(harness.isOpen)
+        XCTAssertTrue(harness.session.closed)
+    }
+
+    func testEmptyCloseIsAnsweredWithAnEmptyClose() throws {
+        let harness = try Harness()
+        try harness.send(FrameBytes.close(code: nil))
+        XCTAssertEqual(try harness.frames(), [ServerFrame(fin: true, rsv1: false, opcode: 8, payload: [])])
+    }
+
+    func testProtocolViolationsClose1002() throws {
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 1, Array("hi".utf8), masked: false))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 1, Array("hi".utf8), rsv: 0b010))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 1, Array("hi".utf8), rsv: 0b100))  // RSV1 without deflate
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 3, []))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 11, []))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 9, Array(repeating: 0, count: 126)))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 9, [1], fin: false))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 0, [1]))  // continuation of nothing
+        try assertClosed(with: 1002, after: FrameBytes.text("a", fin: false) + FrameBytes.text("b"))
+        try assertClosed(with: 1002, after: FrameBytes.client(opcode: 8, [3]))  // 1-byte close payload
+    }
+
+    func testInvalidCloseCodesClose1002() throws {
+        for code: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000] {
+            try assertClosed(with: 1002, after: FrameBytes.close(code: code))
+        }
+    }
+
+    func testInvalidUTF8Closes1007EvenMidMessage() throws {
+        try assertClosed(with: 1007, after: FrameBytes.client(opcode: 1, [0xCE]))
+        try assertClosed(with: 1007, after: FrameBytes.client(opcode: 1, [0x68, 0xC0, 0x80], fin: false))
+        try assertClosed(with: 1007, after: FrameBytes.client(opcode: 8, [0x03, 0xE8, 0xFF]))  // close reason
+    }
+
+    func testMessageOverTheLimitCloses1009() throws {
+        let harness = try Harness(configuration: WebSocketConfiguration(maxMessageSize: 1000))
+        try harness.send(FrameBytes.text(String(repeating: "a", count: 600), fin: false))
+        try harness.send(FrameBytes.client(opcode: 0, Array(repeating: 0x61, count: 600)))
+        XCTAssertEqual(try harness.frames().last?.closeCode, 1009)
+        XCTAssertTrue(harness.session.messages.isEmpty)
+    }
+
+    func testSingleFrameOverTheLimitCloses1009() throws {
+        let harness = try Harness(configuration: WebSocketConfiguration(maxMessageSize: 1000))
+        try harness.send(FrameBytes.client(opcode: 2, Array(repeating: 1, count: 1001)))
+        XCTAssertEqual(try harness.frames().last?.closeCode, 1009)
+    }
+
+    func testIdleConnectionIsClosedWith1000() throws {
+        let harness = try Harness(configuration: WebSocketConfiguration(idleTimeout: .seconds(60)))
+        harness.loop.advanceTime(by: .seconds(30))
+        try harness.send(FrameBytes.text("still here"))
+        harness.loop.advanceTime(by: .seconds(45))  // 75 s since open, but only 45 s since the last frame
+        XCTAssertEqual(try harness.frames().map(\.opcode), [1])
+        harness.loop.advanceTime(by: .seconds(16))
+        let frames = try harness.frames()
+        XCTAssertEqual(frames.map(\.closeCode), [1000])
+        harness.loop.advanceTime(by: .seconds(5))  // no close from the client: close timeout ends TCP
+        XCTAssertFalse(harness.isOpen)
+    }
+
+    func testCompressedMessagesAreInflatedAndRepliesDeflated() throws {
+        let parameters = PerMessageDeflate.negotiate(offers: ["permessage-deflate"], policy: .init(minimumCompressedSize: 0))
+        let harness = try Harness(deflate: parameters)
+        let text = String(repeating: "Hello, compressed world! ", count: 40)
+        try harness.send(FrameBytes.client(opcode: 1, try deflateRaw(Array(text.utf8)), rsv: 0b100))
+        guard case .text(let received)? = harness.session.messages.first else { return XCTFail("no message") }
+        XCTAssertEqual(String(buffer: received), text)
+        let reply = try XCTUnwrap(try harness.frames().first)
+        XCTAssertTrue(reply.rsv1)
+        XCTAssertEqual(try inflateRaw(reply.payload), Array(text.utf8))
+    }
+
+    func testDecompressionBombIsStoppedAtTheSizeLimit() throws {
+        let parameters = PerMessageDeflate.negotiate(offers: ["permessage-deflate"], policy: .init())
+        let harness = try Harness(configuration: WebSocketConfiguration(maxMessageSize: 64 * 1024), deflate: parameters)
+        let bomb = try deflateRaw(Array(repeating: 0x61, count: 10 * 1024 * 1024))  // 10 MiB of 'a' in ~10 KiB
+        XCTAssertLessThan(bomb.count, 64 * 1024)
+        try harness.send(FrameBytes.client(opcode: 1, bomb, rsv: 0b100))
+        XCTAssertEqual(try harness.frames().last?.closeCode, 1009)
+        XCTAssertTrue(harness.session.messages.isEmpty)
+    }
+
+    // permessage-deflate framing: raw deflate, sync flush, the trailing 00 00 FF FF removed (RFC 7692 §7.2.1).
+    private func deflateRaw(_ bytes: [UInt8]) throws -> [UInt8] {
+        let compressor = try ZlibCompressor(algorithm: .deflate)
+        var input = ByteBuffer(bytes: bytes)
+        var output = ByteBufferAllocator().buffer(capacity: compressor.maxSize(from: input))
+        try compressor.deflate(from: &input, to: &output, flush: .sync)
+        return Array(output.readableBytesView.dropLast(4))
+    }
+
+    private func inflateRaw(_ bytes: [UInt8]) throws -> [UInt8] {
+        let decompressor = try ZlibDecompressor(algorithm: .deflate)
+        var input = ByteBuffer(bytes: bytes + [0, 0, 0xFF, 0xFF])
+        var output = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        try? decompressor.inflate(from: &input, to: &output)
+        return Array(output.readableBytesView)
+    }
+}

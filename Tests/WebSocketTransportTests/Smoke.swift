@@ -1,4 +1,0 @@
-import XCTest
-@testable import WebSocketTransport
-
-final class WebSocketTransportSmokeTests: XCTestCase { func testLinks() {} }
