@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
+import TestSupport
 import XCTest
 
 @testable import WebSocketTransport

@@ -101,7 +101,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     ) {
         let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
         context.write(wrapOutboundOut(.head(response)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         let connection = WebSocketConnection(
             id: connectionID,
             session: session,
@@ -109,22 +108,32 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             deflate: deflate,
             logger: logger
         )
-        do {
-            let pipeline = context.pipeline.syncOperations
-            try pipeline.addHandlers([
-                WebSocketFrameEncoder(),
-                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.webSocket.maxMessageSize)),
-                connection,
-            ])
-            // The HTTP decoder goes last: removing it forwards bytes the client sent right after the
-            // handshake to the WebSocket frame decoder, which by then is the next inbound handler.
-            for name in [HandlerName.encoder, HandlerName.errors, HandlerName.router, HandlerName.decoder] {
-                _ = pipeline.removeHandler(name: name)
+        let maxFrameSize = configuration.webSocket.maxMessageSize
+        let (connectionID, logger) = (self.connectionID, self.logger)
+        // Swap handlers once the 101 is written, outside this read: the HTTP decoder is still on
+        // the stack now, and removing it mid-decode would lose the bytes it holds.
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenSuccess { _ in
+            do {
+                let pipeline = context.pipeline.syncOperations
+                try pipeline.addHandlers([
+                    WebSocketFrameEncoder(),
+                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)),
+                    connection,
+                ])
+                // The HTTP decoder goes last: removing it forwards bytes the client sent right after the
+                // handshake to the WebSocket frame decoder, which by then is the next inbound handler.
+                for name in [HandlerName.encoder, HandlerName.errors, HandlerName.router] {
+                    _ = pipeline.removeHandler(name: name)
+                }
+                pipeline.removeHandler(name: HandlerName.decoder).assumeIsolated().whenSuccess {
+                    // The forwarded bytes arrived outside a socket read: end the "read" so replies get flushed.
+                    context.pipeline.syncOperations.fireChannelReadComplete()
+                }
+                logger.debug("WebSocket open", metadata: ["conn": "\(connectionID)", "deflate": "\(deflate != nil)"])
+            } catch {
+                logger.error("WebSocket upgrade failed: \(error)", metadata: ["conn": "\(connectionID)"])
+                context.close(promise: nil)
             }
-            logger.debug("WebSocket open", metadata: ["conn": "\(connectionID)", "deflate": "\(deflate != nil)"])
-        } catch {
-            logger.error("WebSocket upgrade failed: \(error)", metadata: ["conn": "\(connectionID)"])
-            context.close(promise: nil)
         }
     }
 

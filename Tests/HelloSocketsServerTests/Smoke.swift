@@ -1,4 +1,0 @@
-import XCTest
-@testable import HelloSocketsServer
-
-final class HelloSocketsServerSmokeTests: XCTestCase { func testLinks() {} }

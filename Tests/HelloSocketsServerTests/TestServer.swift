@@ -1,0 +1,44 @@
+import HelloSocketsServer
+import Logging
+import NIOCore
+import WebSocketTransport
+import XCTest
+
+/// Starts a real server on a free loopback port for one test.
+final class TestServer {
+    let server: HelloSocketsServer
+    let port: Int
+
+    /// The repository's `channels/` folder.
+    static let channelsDirectory: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("channels").path
+    }()
+
+    static func start(
+        channels: String = TestServer.channelsDirectory,
+        webSocket: WebSocketConfiguration = WebSocketConfiguration(),
+        threads: Int = 2
+    ) async throws -> TestServer {
+        var logger = Logger(label: "test-server")
+        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
+        let configuration = ServerConfiguration(
+            host: "127.0.0.1",
+            port: 0,
+            channelsDirectory: channels,
+            eventLoopCount: threads,
+            webSocket: webSocket
+        )
+        let server = try HelloSocketsServer(configuration: configuration, logger: logger)
+        let address = try await server.start()
+        return TestServer(server: server, port: try XCTUnwrap(address.port))
+    }
+
+    private init(server: HelloSocketsServer, port: Int) {
+        self.server = server
+        self.port = port
+    }
+
+    func stop() async throws { try await server.shutdown() }
+}
