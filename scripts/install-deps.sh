@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages the build needs (Debian/Ubuntu), only when they are missing:
+# pkg-config and liblua5.4-dev (SwiftPM finds Lua through pkg-config), python3-venv (conformance).
+set -euo pipefail
+missing=()
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists lua5.4 2>/dev/null || missing+=(liblua5.4-dev)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift test suites, then the Autobahn|Testsuite conformance groups 1-7 and 10
+# against /echo. Set CONFORMANCE=full to run every group (9, 12 and 13 take ~10 more minutes),
+# or CONFORMANCE=skip to run only the Swift tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build --build-tests
+swift test --skip-build
+case "${CONFORMANCE:-quick}" in
+    skip) ;;
+    full) scripts/autobahn.sh ;;
+    *) scripts/autobahn.sh --cases '1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*' ;;
+esac
