@@ -109,9 +109,15 @@ struct JSONReader {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
         case quote: return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
         case minus, zero...nine: return try parseNumber()
         default: throw unexpected(at: index)
         }
@@ -387,12 +393,20 @@ struct JSONReader {
         var upper: UInt8 = 0xBF
         switch lead {
         case 0xC2...0xDF: width = 2
-        case 0xE0: width = 3; lower = 0xA0  // no overlong forms
+        case 0xE0:
+            width = 3
+            lower = 0xA0  // no overlong forms
         case 0xE1...0xEC, 0xEE...0xEF: width = 3
-        case 0xED: width = 3; upper = 0x9F  // no surrogates
-        case 0xF0: width = 4; lower = 0x90
+        case 0xED:
+            width = 3
+            upper = 0x9F  // no surrogates
+        case 0xF0:
+            width = 4
+            lower = 0x90
         case 0xF1...0xF3: width = 4
-        case 0xF4: width = 4; upper = 0x8F  // nothing above U+10FFFF
+        case 0xF4:
+            width = 4
+            upper = 0x8F  // nothing above U+10FFFF
         default: return 0
         }
         guard position + width <= end else { return 0 }

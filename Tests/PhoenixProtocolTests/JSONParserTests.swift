@@ -80,7 +80,8 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(parseError(#""\x""#)?.description, "invalid JSON at byte 1: invalid escape")
         XCTAssertEqual(parseError(#""\u12"#)?.reason, "unterminated string")
         XCTAssertEqual(parseError(#""abc"#)?.description, "invalid JSON at byte 4: unterminated string")
-        XCTAssertEqual(parseError("\"a\tb\"")?.description, "invalid JSON at byte 2: unescaped control character in string")
+        XCTAssertEqual(
+            parseError("\"a\tb\"")?.description, "invalid JSON at byte 2: unescaped control character in string")
         XCTAssertEqual(parseError("\"a\\n\nb\"")?.reason, "unescaped control character in string")
     }
 
@@ -95,7 +96,8 @@ final class JSONParserTests: XCTestCase {
         ]
         for (bytes, offset) in cases {
             XCTAssertThrowsError(try JSONParser().parse(bytes), "\(bytes)") { error in
-                XCTAssertEqual(error as? JSONParseError, JSONParseError(offset: offset, reason: "invalid UTF-8 in string"))
+                XCTAssertEqual(
+                    error as? JSONParseError, JSONParseError(offset: offset, reason: "invalid UTF-8 in string"))
             }
         }
         // Valid multi-byte sequences of every width.

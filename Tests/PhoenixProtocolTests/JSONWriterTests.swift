@@ -10,7 +10,7 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(encoded(.integer(0)), "0")
         XCTAssertEqual(encoded(.integer(7)), "7")
         XCTAssertEqual(encoded(.integer(-7)), "-7")
-        XCTAssertEqual(encoded(.integer(1234567890)), "1234567890")
+        XCTAssertEqual(encoded(.integer(1_234_567_890)), "1234567890")
         XCTAssertEqual(encoded(.integer(Int64.max)), "9223372036854775807")
         XCTAssertEqual(encoded(.integer(Int64.min)), "-9223372036854775808")
         XCTAssertEqual(encoded(.array([])), "[]")
@@ -51,7 +51,8 @@ final class JSONWriterTests: XCTestCase {
             (0.0001, "1.0e-4"), (0.00012, "1.2e-4"), (0.0123, "0.0123"), (1.5e-5, "1.5e-5"),
             (123.456, "123.456"), (1.0 / 3.0, "0.3333333333333333"), (2.0 / 3.0, "0.6666666666666666"),
             (9_007_199_254_740_991.0, "9007199254740991.0"), (9_007_199_254_740_992.0, "9.007199254740992e15"),
-            (1.0e16, "1.0e16"), (1.7976931348623157e308, "1.7976931348623157e308"), (.leastNonzeroMagnitude, "5.0e-324"),
+            (1.0e16, "1.0e16"), (1.7976931348623157e308, "1.7976931348623157e308"),
+            (.leastNonzeroMagnitude, "5.0e-324"),
             (2.2250738585072014e-308, "2.2250738585072014e-308"), (-1.0e100, "-1.0e100"), (3.14, "3.14"),
             (1.0e-10, "1.0e-10"), (123e-20, "1.23e-18"), (4.35, "4.35"), (0.5, "0.5"), (99.99, "99.99"),
         ]
