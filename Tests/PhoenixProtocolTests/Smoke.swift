@@ -1,4 +1,0 @@
-import XCTest
-@testable import PhoenixProtocol
-
-final class PhoenixProtocolSmokeTests: XCTestCase { func testLinks() {} }
