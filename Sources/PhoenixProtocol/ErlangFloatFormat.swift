@@ -15,18 +15,22 @@ enum ErlangFloatFormat {
             buffer.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "."), UInt8(ascii: "0")])
             return
         }
-        var digits: [UInt8] = []
-        digits.reserveCapacity(17)
-        let place = shortestDigits(of: value.magnitude, into: &digits)
-        insertDecimal(place: place, digits: digits, isBig: value.magnitude >= 9_007_199_254_740_992.0, into: &buffer)
+        // A double has at most 17 significant digits; the digits live on the stack.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { storage in
+            let (count, place) = shortestDigits(of: value.magnitude, into: storage)
+            let digits = UnsafeBufferPointer(rebasing: storage[0..<count])
+            insertDecimal(
+                place: place, digits: digits, isBig: value.magnitude >= 9_007_199_254_740_992.0, into: &buffer)
+        }
     }
 
-    /// Fills `digits` with the shortest round-trip decimal digits of `magnitude` (> 0, no leading or trailing
-    /// zeros) and returns the power of ten of the last digit: magnitude == digits × 10^place.
+    /// Writes the shortest round-trip decimal digits of `magnitude` (> 0, no leading or trailing zeros) into
+    /// `digits` and returns how many, with the power of ten of the last one: magnitude == digits × 10^place.
     ///
     /// Swift's `description` already prints the shortest round-trip digits (like Erlang's Ryu-based printer);
     /// only its layout differs (`1e-07`, `1e+21`), so we read the digits back out of it.
-    static func shortestDigits(of magnitude: Double, into digits: inout [UInt8]) -> Int {
+    static func shortestDigits(of magnitude: Double, into digits: UnsafeMutableBufferPointer<UInt8>) -> (Int, Int) {
+        var count = 0
         var fractionDigits = 0
         var inFraction = false
         var exponent = 0
@@ -39,7 +43,10 @@ enum ErlangFloatFormat {
                     exponent = exponent * 10 + Int(byte - UInt8(ascii: "0"))
                 } else {
                     // Leading zeros carry no information.
-                    if !(digits.isEmpty && byte == UInt8(ascii: "0")) { digits.append(byte) }
+                    if (count > 0 || byte != UInt8(ascii: "0")) && count < digits.count {
+                        digits[count] = byte
+                        count += 1
+                    }
                     if inFraction { fractionDigits += 1 }
                 }
             case UInt8(ascii: "."): inFraction = true
@@ -49,33 +56,32 @@ enum ErlangFloatFormat {
             }
         }
         var place = exponentSign * exponent - fractionDigits
-        while let last = digits.last, last == UInt8(ascii: "0"), digits.count > 1 {
-            digits.removeLast()
+        while count > 1 && digits[count - 1] == UInt8(ascii: "0") {
+            count -= 1
             place += 1
         }
-        return place
+        return (count, place)
     }
 
     /// `io_lib_format:insert_decimal/3`: digits S with value S × 10^place, laid out plain or scientific.
-    static func insertDecimal(place: Int, digits: [UInt8], isBig: Bool, into buffer: inout [UInt8]) {
+    static func insertDecimal(place: Int, digits: UnsafeBufferPointer<UInt8>, isBig: Bool, into buffer: inout [UInt8]) {
         let length = digits.count
         let exponent = place + length - 1
-        let exponentText = Array(String(exponent).utf8)
-        let exponentCost = exponentText.count + 2  // "e" and ".0" or "."
+        let exponentCost = decimalWidth(exponent) + 2  // "e" and ".0" or "."
         if place < 0 {
             if exponent >= 0 {
                 // The point falls inside the digits: 123.456
                 let split = length + place
-                buffer.append(contentsOf: digits[0..<split])
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: digits[0..<split]))
                 buffer.append(UInt8(ascii: "."))
-                buffer.append(contentsOf: digits[split...])
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: digits[split...]))
             } else if 2 - place - length <= exponentCost {
                 // 0.001 is no longer than 1.0e-3
                 buffer.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: ".")])
                 buffer.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: -place - length))
                 buffer.append(contentsOf: digits)
             } else {
-                insertExponent(exponentText, digits: digits, into: &buffer)
+                insertExponent(exponent, digits: digits, into: &buffer)
             }
         } else {
             let dot = length == 1 ? 1 : 0
@@ -85,21 +91,32 @@ enum ErlangFloatFormat {
                 buffer.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: place))
                 buffer.append(contentsOf: [UInt8(ascii: "."), UInt8(ascii: "0")])
             } else {
-                insertExponent(exponentText, digits: digits, into: &buffer)
+                insertExponent(exponent, digits: digits, into: &buffer)
             }
         }
     }
 
     /// `d.ddde<exp>`, or `d.0e<exp>` for a single digit.
-    static func insertExponent(_ exponentText: [UInt8], digits: [UInt8], into buffer: inout [UInt8]) {
+    static func insertExponent(_ exponent: Int, digits: UnsafeBufferPointer<UInt8>, into buffer: inout [UInt8]) {
         buffer.append(digits[0])
         buffer.append(UInt8(ascii: "."))
         if digits.count == 1 {
             buffer.append(UInt8(ascii: "0"))
         } else {
-            buffer.append(contentsOf: digits[1...])
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: digits[1...]))
         }
         buffer.append(UInt8(ascii: "e"))
-        buffer.append(contentsOf: exponentText)
+        JSONWriter.writeInteger(Int64(exponent), into: &buffer)
+    }
+
+    /// Characters in the decimal form of `number`, sign included (`integer_to_list` length).
+    static func decimalWidth(_ number: Int) -> Int {
+        var magnitude = number.magnitude
+        var width = number < 0 ? 2 : 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            width += 1
+        }
+        return width
     }
 }

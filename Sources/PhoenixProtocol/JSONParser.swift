@@ -144,6 +144,7 @@ struct JSONReader {
             return .array([])
         }
         var elements: [JSONValue] = []
+        elements.reserveCapacity(6)
         while true {
             elements.append(try parseValue(depth: depth))
             skipWhitespace()
@@ -168,7 +169,8 @@ struct JSONReader {
             index += 1
             return .emptyObject
         }
-        var members: [String: JSONValue] = [:]
+        // Room for a typical payload's keys up front: growing 1 → 3 → 6 would rehash twice.
+        var members = [String: JSONValue](minimumCapacity: 6)
         while true {
             guard index < count, bytes[index] == quote else { throw unexpected(at: index) }
             let key = try parseString()

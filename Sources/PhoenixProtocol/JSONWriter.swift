@@ -61,17 +61,34 @@ public enum JSONWriter {
             try write(value, into: &buffer)
         } else if members.count > 1 {
             // Sort by bytes, not by String's `<` (which compares canonically normalized scalars).
-            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let sorted = members.sorted { utf8Precedes($0.key, $1.key) }
             var first = true
-            for key in keys {
+            for (key, value) in sorted {
                 if !first { buffer.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(key, into: &buffer)
                 buffer.append(UInt8(ascii: ":"))
-                if let value = members[key] { try write(value, into: &buffer) }
+                try write(value, into: &buffer)
             }
         }
         buffer.append(UInt8(ascii: "}"))
+    }
+
+    /// Whether `a`'s UTF-8 bytes sort before `b`'s; compares contiguous storage directly when it can.
+    static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+        let fast = a.utf8.withContiguousStorageIfAvailable { left in
+            b.utf8.withContiguousStorageIfAvailable { right -> Bool in
+                let common = min(left.count, right.count)
+                var index = 0
+                while index < common {
+                    if left[index] != right[index] { return left[index] < right[index] }
+                    index += 1
+                }
+                return left.count < right.count
+            }
+        }
+        if let fast, let result = fast { return result }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     /// Appends a quoted, escaped JSON string.
