@@ -23,13 +23,23 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let configuration: ServerConfiguration
     private let endpoints: [String: WebSocketEndpoint]
+    private let broadcastAPI: BroadcastAPI
     private let connectionID: String
     private let logger: Logger
     private var pendingHead: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
 
-    init(configuration: ServerConfiguration, endpoints: [String: WebSocketEndpoint], connectionID: String, logger: Logger) {
+    init(
+        configuration: ServerConfiguration,
+        endpoints: [String: WebSocketEndpoint],
+        broadcastAPI: BroadcastAPI,
+        connectionID: String,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.endpoints = endpoints
+        self.broadcastAPI = broadcastAPI
         self.connectionID = connectionID
         self.logger = logger
     }
@@ -38,8 +48,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pendingHead = head
-        case .body:
-            break  // no route takes a request body yet
+            body.removeAll(keepingCapacity: true)
+            bodyTooLarge = false
+        case .body(let chunk):
+            // Only the broadcast API reads a body; keep at most its limit.
+            if body.count + chunk.readableBytes <= BroadcastAPI.maxBodySize {
+                body += chunk.readableBytesView
+            } else {
+                bodyTooLarge = true
+            }
         case .end:
             guard let head = pendingHead else { return }
             pendingHead = nil
@@ -56,6 +73,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
             send(.ok, contentType: "text/html; charset=utf-8", body: StartPage.html, head: head, context: context)
+        case .broadcastAPI:
+            guard !bodyTooLarge else {
+                return send(.payloadTooLarge, body: "Body over \(BroadcastAPI.maxBodySize) bytes.\n", head: head, context: context)
+            }
+            let response = broadcastAPI.handle(head: head, body: body, peer: context.channel.remoteAddress)
+            if response.status != .ok {
+                logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
+            }
+            send(response.status, contentType: "application/json", body: response.body, head: head, context: context)
         case .notFound:
             send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
         case .echo, .phoenixSocket:

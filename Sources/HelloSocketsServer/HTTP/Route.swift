@@ -7,6 +7,8 @@ enum Route: Equatable {
     case index
     /// The raw echo WebSocket.
     case echo
+    /// `POST /api/broadcast`: Endpoint.broadcast from outside a channel.
+    case broadcastAPI
     /// A Phoenix socket endpoint, e.g. `/socket/websocket`; `mount` is `/socket`.
     case phoenixSocket(mount: String)
     case notFound
@@ -21,6 +23,7 @@ enum Route: Equatable {
         switch path {
         case "/", "/index.html": self = .index
         case "/echo": self = .echo
+        case "/api/broadcast": self = .broadcastAPI
         default:
             // Phoenix serves a socket mounted at `/socket` on `/socket/websocket` (transport path).
             if path.hasSuffix("/websocket") {
@@ -37,7 +40,7 @@ enum Route: Equatable {
     var isWebSocket: Bool {
         switch self {
         case .echo, .phoenixSocket: return true
-        case .index, .notFound: return false
+        case .index, .broadcastAPI, .notFound: return false
         }
     }
 }

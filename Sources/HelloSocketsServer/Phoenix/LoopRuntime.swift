@@ -1,0 +1,50 @@
+import Logging
+import LuaRuntime
+import NIOCore
+
+/// What one event loop owns: its Lua VM (every channel joined on this loop lives in it) and its
+/// share of the PubSub subscriptions. Used only on its loop: no locks (the OpenResty model).
+final class LoopRuntime {
+    let vm: ChannelVM
+    let registry: ChannelRegistry
+    let subscriptions: LoopSubscriptions
+    let pubSub: PubSub
+
+    init(vm: ChannelVM, registry: ChannelRegistry, subscriptions: LoopSubscriptions, pubSub: PubSub) {
+        self.vm = vm
+        self.registry = registry
+        self.subscriptions = subscriptions
+        self.pubSub = pubSub
+    }
+}
+
+/// One `LoopRuntime` per event loop of the server.
+final class LoopRuntimes: Sendable {
+    private let runtimes: [(loop: EventLoop, runtime: NIOLoopBound<LoopRuntime>)]
+
+    /// Builds each loop's runtime on that loop (a `lua_State` must only be touched by its own thread).
+    static func make(
+        loops: [EventLoop],
+        pubSub: PubSub,
+        build: @escaping @Sendable (EventLoop) throws -> LoopRuntime
+    ) async throws -> LoopRuntimes {
+        var runtimes: [(EventLoop, NIOLoopBound<LoopRuntime>)] = []
+        for loop in loops {
+            let bound = try await loop.submit { NIOLoopBound(try build(loop), eventLoop: loop) }.get()
+            runtimes.append((loop, bound))
+        }
+        return LoopRuntimes(runtimes: runtimes)
+    }
+
+    private init(runtimes: [(EventLoop, NIOLoopBound<LoopRuntime>)]) {
+        self.runtimes = runtimes.map { (loop: $0.0, runtime: $0.1) }
+    }
+
+    /// The runtime of `loop`; call only on that loop.
+    func runtime(on loop: EventLoop) -> LoopRuntime {
+        guard let entry = runtimes.first(where: { $0.loop === loop }) else {
+            preconditionFailure("event loop not part of this server")
+        }
+        return entry.runtime.value
+    }
+}

@@ -1,0 +1,264 @@
+import Logging
+import LuaRuntime
+import NIOCore
+import PhoenixProtocol
+import WebSocketTransport
+
+/// One Phoenix socket: the state machine over the channels a client has joined (Phoenix.Socket's
+/// `handle_in` clauses and Phoenix.Channel.Server's result handling), on one connection's event loop.
+///
+/// Wire rules follow PROTOCOL.md "Our rules": the reply to a join carries the join message's
+/// ref as its join_ref (Phoenix 1.4); control replies nobody owns carry a null join_ref.
+final class PhoenixSocket: WebSocketSession {
+    /// A joined channel: its VM handle, the join_ref its frames carry, and its PubSub subscription.
+    final class JoinedChannel: TopicSubscriber {
+        let id: ChannelID
+        let topic: String
+        let joinRef: JSONValue
+        unowned let socket: PhoenixSocket
+        var timers: [TimerID: Scheduled<Void>] = [:]
+
+        init(id: ChannelID, topic: String, joinRef: JSONValue, socket: PhoenixSocket) {
+            self.id = id
+            self.topic = topic
+            self.joinRef = joinRef
+            self.socket = socket
+        }
+
+        func deliver(_ broadcast: EncodedBroadcast) { socket.deliver(broadcast, to: self) }
+    }
+
+    /// The socket's own id topic (`socket.lua`'s `id`): a `disconnect` broadcast there closes it.
+    private final class IdentitySubscriber: TopicSubscriber {
+        weak var socket: PhoenixSocket?
+        func deliver(_ broadcast: EncodedBroadcast) {
+            guard broadcast.event == "disconnect" else { return }  // Phoenix ignores other events there
+            socket?.connection?.close(code: .normalClosure, reason: "disconnected")
+        }
+    }
+
+    let context: SocketContext
+    private let serializer: any MessageSerializer
+    private let serializerVersion: SerializerVersion
+    private let runtime: LoopRuntime
+    private let logger: Logger
+    private var connection: WebSocketConnection?
+    private var channels: [String: JoinedChannel] = [:]
+    private var channelsByID: [ChannelID: JoinedChannel] = [:]
+    private let identity = IdentitySubscriber()
+
+    init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
+        self.context = context
+        self.serializerVersion = serializerVersion
+        self.serializer = serializerVersion.serializer
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    // MARK: WebSocketSession
+
+    func webSocketDidOpen(_ connection: WebSocketConnection) {
+        self.connection = connection
+        if let id = context.id {
+            identity.socket = self
+            runtime.subscriptions.subscribe(identity, to: id)
+        }
+    }
+
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
+        let decoded: Message
+        do {
+            switch message {
+            case .text(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeText($0) }
+            case .binary(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeBinary($0) }
+            }
+        } catch {
+            // PROTOCOL.md rule 7: undecodable input closes the socket with 1007 and says why.
+            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(connection.id)", "error": "\(error)"])
+            connection.close(code: .dataInconsistentWithMessage, reason: "\(error)")
+            return
+        }
+        handle(decoded)
+    }
+
+    func webSocketDidClose(_ connection: WebSocketConnection) {
+        for channel in Array(channels.values) {
+            remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
+        }
+        if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
+        self.connection = nil
+    }
+
+    // MARK: Incoming messages (Phoenix.Socket handle_in, in its clause order)
+
+    private func handle(_ message: Message) {
+        if message.topic == "phoenix" && message.event == PhoenixEvent.heartbeat {
+            return send(.reply(joinRef: .null, ref: message.ref, topic: "phoenix", status: "ok", response: .emptyObject))
+        }
+        switch (message.event, channels[message.topic]) {
+        case (PhoenixEvent.join, let existing):
+            join(message, replacing: existing)
+        case (PhoenixEvent.leave, let channel?):
+            send(.reply(joinRef: channel.joinRef, ref: message.ref, topic: channel.topic, status: "ok", response: .emptyObject))
+            remove(channel, terminating: "shutdown:left")
+            send(.channelClose(joinRef: channel.joinRef, topic: channel.topic))
+        case (PhoenixEvent.leave, nil):
+            send(.reply(joinRef: .null, ref: message.ref, topic: message.topic, status: "ok", response: .emptyObject))
+        case (_, let channel?):
+            let result = runtime.vm.handleIn(channel.id, event: message.event, payload: message.payload, ref: message.ref)
+            apply(result, to: channel, replyRef: message.ref)
+        case (_, nil):
+            sendUnmatched(message)
+        }
+    }
+
+    private func join(_ message: Message, replacing existing: JoinedChannel?) {
+        guard let script = runtime.registry.script(forTopic: message.topic) else {
+            return sendUnmatched(message)
+        }
+        // Phoenix 1.4: the join message's ref becomes the channel's join_ref.
+        let joinRef = message.ref
+        if let existing { remove(existing, terminating: "shutdown:duplicate_join") }
+        let (id, result) = runtime.vm.join(
+            script: script,
+            topic: message.topic,
+            payload: message.payload,
+            joinRef: joinRef,
+            socket: context,
+            host: self
+        )
+        switch result {
+        case .ok(let response):
+            if let id {
+                let channel = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
+                channels[message.topic] = channel
+                channelsByID[id] = channel
+                runtime.subscriptions.subscribe(channel, to: message.topic)
+            }
+            send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response))
+        case .error(let response):
+            send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error", response: response))
+        case .crashed(let error):
+            logger.error("join crashed: \(error)", metadata: ["conn": "\(connection?.id ?? "?")", "topic": "\(message.topic)"])
+            send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+                        response: .object(["reason": .string("join crashed")])))
+        }
+        // Duplicate join (PROTOCOL.md rule 5): the new reply first, then phx_close for the old join_ref.
+        if let existing { send(.channelClose(joinRef: existing.joinRef, topic: existing.topic)) }
+    }
+
+    private func sendUnmatched(_ message: Message) {
+        send(.reply(joinRef: .null, ref: message.ref, topic: message.topic, status: "error",
+                    response: .object(["reason": .string("unmatched topic")])))
+    }
+
+    /// Phoenix.Channel.Server's handling of a callback result.
+    private func apply(_ result: CallbackResult, to channel: JoinedChannel, replyRef: JSONValue?) {
+        guard channelsByID[channel.id] === channel else { return }  // left or crashed meanwhile
+        switch result {
+        case .noreply:
+            break
+        case .reply(let status, let response):
+            guard let replyRef else {
+                logger.warning("reply outside handle_in ignored", metadata: ["topic": "\(channel.topic)"])
+                return
+            }
+            send(.reply(joinRef: channel.joinRef, ref: replyRef, topic: channel.topic, status: status, response: response))
+        case .stop(let reason, let reply):
+            if let reply, let replyRef {
+                send(.reply(joinRef: channel.joinRef, ref: replyRef, topic: channel.topic, status: reply.status,
+                            response: reply.response))
+            }
+            remove(channel, terminating: reason)
+            if ChannelStop.isClean(reason) {
+                send(.channelClose(joinRef: channel.joinRef, topic: channel.topic))
+            } else {
+                logger.error("channel stopped: \(reason)", metadata: ["topic": "\(channel.topic)"])
+                send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
+            }
+        case .crashed(let error):
+            logger.error("channel crashed: \(error)", metadata: ["conn": "\(connection?.id ?? "?")", "topic": "\(channel.topic)"])
+            remove(channel, terminating: nil)
+            send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
+        }
+    }
+
+    /// Forgets a channel; runs `terminate(reason)` unless it crashed (`reason` nil).
+    private func remove(_ channel: JoinedChannel, terminating reason: String?) {
+        guard channelsByID[channel.id] === channel else { return }
+        channels[channel.topic] = nil
+        channelsByID[channel.id] = nil
+        runtime.subscriptions.unsubscribe(channel, from: channel.topic)
+        for timer in channel.timers.values { timer.cancel() }
+        channel.timers.removeAll()
+        if let reason {
+            runtime.vm.terminate(channel.id, reason: reason)
+        } else {
+            runtime.vm.discard(channel.id)
+        }
+    }
+
+    // MARK: Broadcasts
+
+    fileprivate func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
+        guard channelsByID[channel.id] === channel else { return }
+        if runtime.vm.intercepts(channel.id, event: broadcast.event) {
+            let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
+            apply(result, to: channel, replyRef: nil)
+        } else if let frame = broadcast.frame(for: serializerVersion) {
+            write(frame)
+        }
+    }
+
+    // MARK: Sending
+
+    private func send(_ message: Message) {
+        do {
+            write(try serializer.encode(message))
+        } catch {
+            logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
+        }
+    }
+
+    private func write(_ frame: OutboundFrame) {
+        guard let connection else { return }
+        switch frame {
+        case .text(let bytes): connection.send(text: ByteBuffer(bytes: bytes))
+        case .binary(let bytes): connection.send(binary: ByteBuffer(bytes: bytes))
+        }
+    }
+}
+
+// MARK: - What channels ask of the socket (ChannelHost)
+
+extension PhoenixSocket: ChannelHost {
+    func push(_ id: ChannelID, event: String, payload: Payload) {
+        guard let channel = channelsByID[id] else { return }
+        send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: payload))
+    }
+
+    func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
+        guard let channel = channelsByID[id] else { return }
+        runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
+    }
+
+    func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
+        guard let channel = channelsByID[id] else { return }
+        send(.reply(joinRef: channel.joinRef, ref: ref, topic: channel.topic, status: status, response: response))
+    }
+
+    func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
+        guard let channel = channelsByID[id], let loop = connection?.eventLoop else { return }
+        channel.timers[timer] = loop.scheduleTask(in: .milliseconds(Int64(milliseconds))) { [weak self, weak channel] in
+            guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
+            let result = self.runtime.vm.fireTimer(channel.id, timer: timer)
+            self.apply(result, to: channel, replyRef: nil)
+        }
+    }
+
+    func cancelTimer(_ timer: TimerID) {
+        for channel in channelsByID.values {
+            channel.timers.removeValue(forKey: timer)?.cancel()
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import NIOCore
+import PhoenixProtocol
+
+/// A subscriber to a topic: one joined channel of one Phoenix socket (or a socket's own id topic).
+protocol TopicSubscriber: AnyObject {
+    /// Delivers a broadcast; called on the subscriber's event loop. `frames` holds the bytes
+    /// already serialized for each serializer, shared by every subscriber (Phoenix's fastlane).
+    func deliver(_ broadcast: EncodedBroadcast)
+}
+
+/// A broadcast, serialized once per serializer and shared read-only by every subscriber.
+final class EncodedBroadcast: Sendable {
+    let topic: String
+    let event: String
+    let payload: Payload
+    /// The publishing subscriber, for `broadcast_from` (compared by identity, never dereferenced elsewhere).
+    let excluded: ObjectIdentifier?
+    let v2: OutboundFrame?
+    let v1: OutboundFrame?
+
+    init(topic: String, event: String, payload: Payload, excluding excluded: ObjectIdentifier?) {
+        self.topic = topic
+        self.event = event
+        self.payload = payload
+        self.excluded = excluded
+        let message = Message.broadcast(topic: topic, event: event, payload: payload)
+        self.v2 = try? V2JSONSerializer().encode(message)
+        self.v1 = try? V1JSONSerializer().encode(message)
+    }
+
+    func frame(for version: SerializerVersion) -> OutboundFrame? {
+        version == .v2 ? v2 : v1
+    }
+}
+
+/// Topic subscriptions of one event loop. Only touched on that loop: no locks.
+final class LoopSubscriptions {
+    private var subscribers: [String: [ObjectIdentifier: TopicSubscriber]] = [:]
+
+    func subscribe(_ subscriber: TopicSubscriber, to topic: String) {
+        subscribers[topic, default: [:]][ObjectIdentifier(subscriber)] = subscriber
+    }
+
+    func unsubscribe(_ subscriber: TopicSubscriber, from topic: String) {
+        subscribers[topic]?[ObjectIdentifier(subscriber)] = nil
+        if subscribers[topic]?.isEmpty == true { subscribers[topic] = nil }
+    }
+
+    func hasSubscribers(_ topic: String) -> Bool { subscribers[topic] != nil }
+
+    func deliver(_ broadcast: EncodedBroadcast) {
+        guard let local = subscribers[broadcast.topic] else { return }
+        for (id, subscriber) in local where id != broadcast.excluded {
+            subscriber.deliver(broadcast)
+        }
+    }
+
+    var topicCount: Int { subscribers.count }
+}
+
+/// Phoenix.PubSub's counterpart inside one server: subscribers sharded per event loop.
+///
+/// A broadcast is serialized once, then hops once to each event loop, where it fans out to that
+/// loop's subscribers without locks. Order is kept per publisher: each loop's task queue is FIFO.
+final class PubSub: Sendable {
+    private let shards: [(loop: EventLoop, subscriptions: NIOLoopBound<LoopSubscriptions>)]
+
+    init(loops: [EventLoop]) {
+        shards = loops.map { loop in (loop, NIOLoopBound(LoopSubscriptions(), eventLoop: loop)) }
+    }
+
+    /// The subscriptions of `loop`; call only on that loop.
+    func subscriptions(on loop: EventLoop) -> LoopSubscriptions {
+        guard let shard = shards.first(where: { $0.loop === loop }) else {
+            preconditionFailure("event loop not part of this server")
+        }
+        return shard.subscriptions.value
+    }
+
+    /// Publishes to every subscriber of the topic on every loop, except `excluded`.
+    func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber? = nil) {
+        let encoded = EncodedBroadcast(
+            topic: topic,
+            event: event,
+            payload: payload,
+            excluding: excluded.map(ObjectIdentifier.init)
+        )
+        for shard in shards {
+            shard.loop.execute { shard.subscriptions.value.deliver(encoded) }
+        }
+    }
+}
