@@ -270,7 +270,8 @@ if [ -z "$URL" ]; then
   # is acceptable for a local test run.
   PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   # cd to the repo so that ./channels resolves whatever the caller's cwd is.
-  (cd "$REPO" && exec "$BIN" --channels ./channels --host 127.0.0.1 --port "$PORT") \
+  # Group 9 sends messages of up to 16 MiB: raise the 1 MiB default message limit for it.
+  (cd "$REPO" && exec "$BIN" --channels ./channels --host 127.0.0.1 --port "$PORT" --max-message-size 67108864) \
     >"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for i in $(seq 300); do                  # wait at most ~30 s
