@@ -1,0 +1,25 @@
+/// Resource limits for one `LuaVM`.
+///
+/// The instruction budget applies to each callback separately (one `join`, one `handle_in`…)
+/// and counts Lua VM instructions plus string-pattern matching steps. The memory cap applies to
+/// the whole VM, i.e. to every channel living on one event loop.
+public struct LuaLimits: Sendable, Equatable {
+    /// Instructions one callback may run before it is stopped. Default 10 000 000.
+    public var instructionBudget: Int
+    /// Bytes the whole VM may allocate while script code runs. Default 64 MiB.
+    public var memoryLimit: Int
+    /// How deep a table may nest when converted to JSON. Default 64.
+    public var maxValueDepth: Int
+
+    /// Limits with the given values (defaults as documented on each property).
+    public init(instructionBudget: Int = 10_000_000, memoryLimit: Int = 64 << 20, maxValueDepth: Int = 64) {
+        self.instructionBudget = instructionBudget
+        self.memoryLimit = memoryLimit
+        self.maxValueDepth = maxValueDepth
+    }
+
+    /// The memory limit as people read it: "64 MiB", or bytes when not a whole number of MiB.
+    var memoryLimitDescription: String {
+        memoryLimit % (1 << 20) == 0 ? "\(memoryLimit >> 20) MiB" : "\(memoryLimit) bytes"
+    }
+}

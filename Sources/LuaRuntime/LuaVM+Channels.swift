@@ -1,0 +1,384 @@
+import CLua
+import CLuaShim
+import PhoenixProtocol
+
+/// The channel lifecycle the server drives: join, handle_in, handle_out, handle_info (timers),
+/// terminate, plus `socket.lua`'s connect. Mirrors Phoenix.Channel's callbacks and return shapes.
+extension LuaVM {
+    /// Runs the script's `join(topic, payload, socket)`. On `.ok` the channel lives on under the
+    /// returned id; on `.error` or `.crashed` nothing is kept (timers started in join are cancelled).
+    public func join(
+        script: ChannelScript, topic: String, payload: Payload, joinRef: JSONValue, socket: SocketContext,
+        host: ChannelHost
+    ) -> (ChannelID?, JoinResult) {
+        guard enter() else { return (nil, .crashed(reentrancyError(script.path, topic))) }
+        defer { leave() }
+        let module: LoadedModule
+        switch currentModule(named: script.name, fallback: script) {
+        case .success(let m): module = m
+        case .failure(var error):
+            error.topic = topic
+            return (nil, .crashed(error))
+        }
+        let path = scripts.script(named: script.name)?.path ?? script.path
+        let id = ChannelID(rawValue: nextChannel)
+        nextChannel += 1
+        let socketRef = makeSocketTable(id: id, topic: topic, joinRef: joinRef, socket: socket)
+        channels[id] = ChannelState(
+            scriptName: script.name, scriptPath: path, topic: topic, socketRef: socketRef, host: host)
+
+        let outcome = invoke(module, "join", path: path, topic: topic) {
+            pushString(topic)
+            push(payload)
+            hs_getref(L, socketRef)
+            return 3
+        }
+        switch outcome {
+        case .missing:
+            free(id)
+            return (nil, .crashed(ScriptError(kind: .runtime, script: path, topic: topic, message: "\(path): no join function")))
+        case .failed(let error):
+            free(id)
+            return (nil, .crashed(error))
+        case .returned(let top, let site):
+            defer { lua_settop(L, top) }
+            let reply = readReply(site: site, callback: "join", topic: topic, allowed: "phx.ok(reply?) or phx.error(reply)")
+            switch reply {
+            case .success(let r?) where r.status == "ok":
+                channels[id]?.joining = false
+                return (id, .ok(r.response))
+            case .success(let r?) where r.status == "error":
+                free(id)
+                return (nil, .error(r.response))
+            case .success:
+                free(id)
+                return (nil, .crashed(invalid(site, topic, "join must return phx.ok(reply?) or phx.error(reply)")))
+            case .failure(let error):
+                free(id)
+                return (nil, .crashed(error))
+            }
+        }
+    }
+
+    /// Runs `handle_in(event, payload, socket)` for a message pushed by the client with `ref`.
+    public func handleIn(_ id: ChannelID, event: String, payload: Payload, ref: JSONValue) -> CallbackResult {
+        channels[id]?.currentRef = ref
+        defer { channels[id]?.currentRef = nil }  // like Phoenix: socket_ref is valid only in handle_in
+        return callback(id, "handle_in", allowReply: true) { socketRef in
+            pushString(event)
+            push(payload)
+            hs_getref(L, socketRef)
+            return 3
+        }
+    }
+
+    /// True when the channel's script lists `event` in its `intercept` field (so a broadcast of it
+    /// must go through `handleOut` instead of the fastlane).
+    public func intercepts(_ id: ChannelID, event: String) -> Bool {
+        guard let state = channels[id] else { return false }
+        if let script = scripts.script(named: state.scriptName) { return script.intercepts.contains(event) }
+        return modules[state.scriptName]?.intercepts.contains(event) ?? false
+    }
+
+    /// Runs `handle_out(event, payload, socket)` for an intercepted broadcast.
+    public func handleOut(_ id: ChannelID, event: String, payload: Payload) -> CallbackResult {
+        callback(id, "handle_out", allowReply: false) { socketRef in
+            pushString(event)
+            push(payload)
+            hs_getref(L, socketRef)
+            return 2 + 1
+        }
+    }
+
+    /// Delivers a `phx.send_after` timer: runs `handle_info(msg, socket)`. A cancelled or unknown
+    /// timer is ignored (`.noreply`).
+    public func fireTimer(_ id: ChannelID, timer: TimerID) -> CallbackResult {
+        guard let pending = timers[timer], pending.channel == id else { return .noreply }
+        hs_getref(L, pending.message)
+        let message = hs_ref(L)  // keep the message alive past forgetTimer
+        forgetTimer(timer)
+        defer { hs_unref(L, message) }
+        return callback(id, "handle_info", allowReply: false, missingIsNoreply: true) { socketRef in
+            hs_getref(L, message)
+            hs_getref(L, socketRef)
+            return 2
+        }
+    }
+
+    /// Runs `terminate(reason, socket)` if the script defines it (errors are logged, not returned),
+    /// then frees the channel. Reasons as in Phoenix: "normal", "shutdown", "shutdown:left",
+    /// "shutdown:closed", or the reason given to `phx.stop`.
+    public func terminate(_ id: ChannelID, reason: String) {
+        guard let state = channels[id] else { return }
+        let result = callback(id, "terminate", allowReply: false, missingIsNoreply: true, anyResult: true) { socketRef in
+            pushString(reason)
+            hs_getref(L, socketRef)
+            return 2
+        }
+        if case .crashed(let error) = result {
+            logger.error("terminate failed: \(error)", metadata: ["script": .string(state.scriptPath), "topic": .string(state.topic)])
+        }
+        free(id)
+    }
+
+    /// Frees a channel without running `terminate` (after a crash, as Phoenix does not trap exits).
+    public func discard(_ id: ChannelID) {
+        free(id)
+    }
+
+    /// Runs `socket.lua`'s `connect(params, connect_info)` then `id(socket)`. Without a `socket`
+    /// script every connection is accepted with empty assigns and no id.
+    public func connect(params: JSONValue, connectInfo: JSONValue) -> ConnectResult {
+        let name = ChannelRegistry.socketScriptName
+        guard let script = scripts.script(named: name) else { return .ok(assigns: .emptyObject, id: nil) }
+        guard enter() else { return .crashed(reentrancyError(script.path, nil)) }
+        defer { leave() }
+        let module: LoadedModule
+        switch currentModule(named: name) {
+        case .success(let m): module = m
+        case .failure(let error): return .crashed(error)
+        }
+        var assigns = JSONValue.emptyObject
+        switch invoke(module, "connect", path: script.path, topic: nil, push: {
+            push(params)
+            push(connectInfo)
+            return 2
+        }) {
+        case .missing:
+            break
+        case .failed(let error):
+            return .crashed(error)
+        case .returned(let top, let site):
+            defer { lua_settop(L, top) }
+            switch readReply(site: site, callback: "connect", topic: nil, allowed: "phx.ok(assigns?) or phx.error(reason?)") {
+            case .success(let r?) where r.status == "ok": assigns = r.response
+            case .success(let r?) where r.status == "error": return .error(r.response)
+            case .success: return .crashed(invalid(site, nil, "connect must return phx.ok(assigns?) or phx.error(reason?)"))
+            case .failure(let error): return .crashed(error)
+            }
+        }
+        switch invoke(module, "id", path: script.path, topic: nil, push: {
+            lua_createtable(L, 0, 2)
+            push(params)
+            lua_setfield(L, -2, "params")
+            push(assigns)
+            lua_setfield(L, -2, "assigns")
+            return 1
+        }) {
+        case .missing:
+            return .ok(assigns: assigns, id: nil)
+        case .failed(let error):
+            return .crashed(error)
+        case .returned(let top, let site):
+            defer { lua_settop(L, top) }
+            if lua_type(L, -1) == LUA_TNIL || isNull(at: -1) { return .ok(assigns: assigns, id: nil) }
+            guard let id = string(at: -1) else {
+                return .crashed(invalid(site, nil, "id must return a string or nil, got \(describe(at: -1))"))
+            }
+            return .ok(assigns: assigns, id: id)
+        }
+    }
+
+    // MARK: - Machinery
+
+    func enter() -> Bool {
+        guard !busy else { return false }
+        busy = true
+        return true
+    }
+
+    func leave() { busy = false }
+
+    private func reentrancyError(_ path: String, _ topic: String?) -> ScriptError {
+        ScriptError(
+            kind: .misuse, script: path, topic: topic,
+            message: "LuaVM called re-entrantly from a ChannelHost method; defer the call to the event loop")
+    }
+
+    /// Where a callback is defined, for "wrong return shape" errors: `channels/ping.lua:12`.
+    struct CallSite {
+        var path: String
+        var line: Int
+    }
+
+    enum Outcome {
+        /// The callback returned; its result is on top. Reset the stack to `top` when done.
+        case returned(top: Int32, site: CallSite)
+        case failed(ScriptError)
+        case missing
+    }
+
+    /// Calls `module[name](args…)` protected, with a fresh budget. `push` pushes the arguments
+    /// and returns how many.
+    func invoke(_ module: LoadedModule, _ name: String, path: String, topic: String?, push: () -> Int32) -> Outcome {
+        let top = lua_gettop(L)
+        hs_getref(L, module.ref)
+        let type = field(name, ofTableAt: -1)
+        hs_remove(L, -2)
+        guard type == LUA_TFUNCTION else {
+            lua_settop(L, top)
+            return .missing
+        }
+        var buffer = [CChar](repeating: 0, count: 256)
+        let line = hs_function_info(L, -1, &buffer, buffer.count)
+        let site = CallSite(
+            path: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), line: Int(line))
+        let nargs = push()
+        runningScript = (path, topic)
+        defer { runningScript = nil }
+        let status = hs_call(L, nargs, 1)
+        guard status == LUA_OK else {
+            let error = scriptError(status: status, path: path, topic: topic)
+            lua_settop(L, top)
+            recoverAfterError()
+            return .failed(error)
+        }
+        return .returned(top: top, site: site)
+    }
+
+    /// Runs a channel callback and maps its result. `allowReply`: handle_in may reply;
+    /// handle_out/handle_info may only noreply or stop (Phoenix's shapes).
+    private func callback(
+        _ id: ChannelID, _ name: String, allowReply: Bool, missingIsNoreply: Bool = false, anyResult: Bool = false,
+        push: (Int32) -> Int32
+    ) -> CallbackResult {
+        guard let state = channels[id] else {
+            return .crashed(ScriptError(kind: .misuse, script: "", message: "\(name): unknown channel \(id)"))
+        }
+        guard enter() else { return .crashed(reentrancyError(state.scriptPath, state.topic)) }
+        defer { leave() }
+        let module: LoadedModule
+        switch currentModule(named: state.scriptName) {
+        case .success(let m): module = m
+        case .failure(var error):
+            error.topic = state.topic
+            return .crashed(error)
+        }
+        let path = scripts.script(named: state.scriptName)?.path ?? state.scriptPath
+        switch invoke(module, name, path: path, topic: state.topic, push: { push(state.socketRef) }) {
+        case .missing:
+            if missingIsNoreply {
+                if name == "handle_info" { logger.warning("\(path) has no handle_info; message dropped", metadata: ["topic": .string(state.topic)]) }
+                return .noreply
+            }
+            return .crashed(ScriptError(
+                kind: .runtime, script: path, topic: state.topic, message: "\(path): no \(name) function"))
+        case .failed(let error):
+            return .crashed(error)
+        case .returned(let top, let site):
+            defer { lua_settop(L, top) }
+            if anyResult { return .noreply }
+            return readCallbackResult(site: site, callback: name, topic: state.topic, allowReply: allowReply)
+        }
+    }
+
+    private func invalid(_ site: CallSite, _ topic: String?, _ message: String) -> ScriptError {
+        ScriptError(kind: .invalidResult, script: site.path, topic: topic, message: "\(site.path):\(site.line): \(message)")
+    }
+
+    /// Reads the result on top as a reply (`phx.ok/error/reply`): nil when it is not one.
+    private func readReply(site: CallSite, callback: String, topic: String?, allowed: String) -> Result<ReplyValue?, ScriptError> {
+        guard lua_type(L, -1) == LUA_TTABLE, hasMetatable(at: -1, ref: internals.resultMT) else {
+            return .failure(invalid(site, topic, "\(callback) returned \(describe(at: -1)); expected \(allowed)"))
+        }
+        field("kind", ofTableAt: -1)
+        let kind = string(at: -1)
+        hs_pop(L, 1)
+        guard kind == "reply" else { return .success(nil) }
+        return readReplyFields(site: site, callback: callback, topic: topic).map { $0 }
+    }
+
+    /// Reads `status` and `payload` of the reply result on top.
+    private func readReplyFields(site: CallSite, callback: String, topic: String?) -> Result<ReplyValue, ScriptError> {
+        field("status", ofTableAt: -1)
+        let status = string(at: -1) ?? "ok"
+        hs_pop(L, 1)
+        field("payload", ofTableAt: -1)
+        defer { hs_pop(L, 1) }
+        if lua_type(L, -1) == LUA_TNIL { return .success(ReplyValue(status: status, response: .emptyObject)) }
+        do {
+            return .success(ReplyValue(status: status, response: try readObject(at: -1, path: "reply")))
+        } catch {
+            return .failure(invalid(site, topic, "\(callback) reply: \(error)"))
+        }
+    }
+
+    private func readCallbackResult(site: CallSite, callback: String, topic: String, allowReply: Bool) -> CallbackResult {
+        if lua_type(L, -1) == LUA_TNIL { return .noreply }
+        let allowed = allowReply
+            ? "phx.reply/ok/error(...), phx.noreply(), phx.stop(reason, reply?) or nothing"
+            : "phx.noreply(), phx.stop(reason) or nothing"
+        guard lua_type(L, -1) == LUA_TTABLE, hasMetatable(at: -1, ref: internals.resultMT) else {
+            return .crashed(invalid(site, topic, "\(callback) returned \(describe(at: -1)); expected \(allowed)"))
+        }
+        field("kind", ofTableAt: -1)
+        let kind = string(at: -1)
+        hs_pop(L, 1)
+        switch kind {
+        case "noreply":
+            return .noreply
+        case "reply" where allowReply:
+            switch readReplyFields(site: site, callback: callback, topic: topic) {
+            case .success(let r): return .reply(status: r.status, response: r.response)
+            case .failure(let error): return .crashed(error)
+            }
+        case "stop":
+            field("reason", ofTableAt: -1)
+            let reason = string(at: -1) ?? "normal"
+            hs_pop(L, 1)
+            guard field("reply", ofTableAt: -1) != LUA_TNIL else {
+                hs_pop(L, 1)
+                return .stop(reason: reason, reply: nil)
+            }
+            defer { hs_pop(L, 1) }
+            guard allowReply else {
+                return .crashed(invalid(site, topic, "\(callback) cannot reply; expected \(allowed)"))
+            }
+            switch readReplyFields(site: site, callback: callback, topic: topic) {
+            case .success(let r): return .stop(reason: reason, reply: r)
+            case .failure(let error): return .crashed(error)
+            }
+        default:
+            return .crashed(invalid(site, topic, "\(callback) returned a phx.\(kind ?? "?") result; expected \(allowed)"))
+        }
+    }
+
+    /// Builds the channel's `socket` table, registers it as this channel's, returns a registry ref.
+    private func makeSocketTable(id: ChannelID, topic: String, joinRef: JSONValue, socket: SocketContext) -> Int32 {
+        lua_createtable(L, 0, 5)
+        pushString(topic)
+        lua_setfield(L, -2, "topic")
+        push(joinRef)
+        lua_setfield(L, -2, "join_ref")
+        if let socketID = socket.id {
+            pushString(socketID)
+            lua_setfield(L, -2, "id")
+        }
+        push(socket.params)
+        lua_setfield(L, -2, "params")
+        push(socket.assigns)
+        lua_setfield(L, -2, "assigns")
+        hs_getref(L, internals.sockets)
+        lua_pushvalue(L, -2)
+        lua_pushinteger(L, Int64(bitPattern: id.rawValue))
+        lua_rawset(L, -3)
+        hs_pop(L, 1)
+        return hs_ref(L)
+    }
+
+    /// Frees a channel: its timers (cancelled with the host), its socket table.
+    private func free(_ id: ChannelID) {
+        guard let state = channels[id] else { return }
+        for timer in state.timers {
+            forgetTimer(timer)
+            state.host?.cancelTimer(timer)
+        }
+        hs_getref(L, internals.sockets)
+        hs_getref(L, state.socketRef)
+        lua_pushnil(L)
+        lua_rawset(L, -3)
+        hs_pop(L, 1)
+        hs_unref(L, state.socketRef)
+        channels[id] = nil
+    }
+}
