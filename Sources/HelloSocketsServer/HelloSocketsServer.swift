@@ -1,35 +1,55 @@
+import Foundation
 import Logging
+import LuaRuntime
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import WebSocketTransport
 
-/// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group.
+/// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
+/// Phoenix channels run by one Lua VM per event loop.
 public final class HelloSocketsServer: Sendable {
     public let configuration: ServerConfiguration
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
-    private let endpoints: [String: WebSocketEndpoint]
+    private let pubSub: PubSub
     private let state = NIOLockedValueBox<(channel: Channel?, nextConnection: UInt64)>((nil, 0))
 
-    public init(configuration: ServerConfiguration, logger: Logger) throws {
+    public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
-        self.endpoints = [:]
+        self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
     }
 
-    /// Binds and starts serving; returns the bound address (useful with port 0).
+    /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
+    /// Throws on a channel folder that doesn't load (a syntax error, two scripts claiming one topic).
     @discardableResult
     public func start() async throws -> SocketAddress {
+        let directory = URL(fileURLWithPath: configuration.channelsDirectory)
+        let registry = try ChannelRegistry(directory: directory, limits: configuration.lua)
+        for script in registry.scripts {
+            logger.info("channel \(script.path) serves \(script.topics.map(\.description).joined(separator: ", "))")
+        }
+        let runtimes = try await LoopRuntimes.make(loops: group.makeIterator().map { $0 }, pubSub: pubSub) {
+            [pubSub, configuration, logger] loop in
+            let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
+            return LoopRuntime(vm: vm, registry: registry, subscriptions: pubSub.subscriptions(on: loop), pubSub: pubSub)
+        }
+        let endpoints: [String: WebSocketEndpoint] = [
+            "/socket": PhoenixEndpoint(mount: "/socket", runtimes: runtimes, logger: logger)
+        ]
+        let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.configureHTTP(channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
+                }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         state.withLockedValue { $0.channel = channel }
@@ -51,7 +71,11 @@ public final class HelloSocketsServer: Sendable {
         try await group.shutdownGracefully()
     }
 
-    private func configureHTTP(_ channel: Channel) throws {
+    private func configureHTTP(
+        _ channel: Channel,
+        endpoints: [String: WebSocketEndpoint],
+        broadcastAPI: BroadcastAPI
+    ) throws {
         let id = state.withLockedValue { state -> String in
             state.nextConnection += 1
             return "c\(state.nextConnection)"
@@ -69,7 +93,13 @@ public final class HelloSocketsServer: Sendable {
         try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPHandler.HandlerName.encoder)
         try pipeline.addHandler(HTTPServerProtocolErrorHandler(), name: HTTPHandler.HandlerName.errors)
         try pipeline.addHandler(
-            HTTPHandler(configuration: configuration, endpoints: endpoints, connectionID: id, logger: logger),
+            HTTPHandler(
+                configuration: configuration,
+                endpoints: endpoints,
+                broadcastAPI: broadcastAPI,
+                connectionID: id,
+                logger: logger
+            ),
             name: HTTPHandler.HandlerName.router
         )
     }

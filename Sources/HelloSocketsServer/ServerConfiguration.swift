@@ -1,3 +1,4 @@
+import LuaRuntime
 import NIOCore
 import WebSocketTransport
 
@@ -13,18 +14,26 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopCount: Int
     /// Limits and options of the WebSocket layer.
     public var webSocket: WebSocketConfiguration
+    /// Limits of every channel script: instructions per callback, memory per VM.
+    public var lua: LuaLimits
+    /// Token that lets non-loopback clients use `POST /api/broadcast`; nil keeps it loopback-only.
+    public var apiToken: String?
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 4000,
         channelsDirectory: String = "./channels",
         eventLoopCount: Int = System.coreCount,
-        webSocket: WebSocketConfiguration = WebSocketConfiguration()
+        webSocket: WebSocketConfiguration = WebSocketConfiguration(),
+        lua: LuaLimits = LuaLimits(),
+        apiToken: String? = nil
     ) {
         self.host = host
         self.port = port
         self.channelsDirectory = channelsDirectory
         self.eventLoopCount = eventLoopCount
         self.webSocket = webSocket
+        self.lua = lua
+        self.apiToken = apiToken
     }
 }

@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
             eventLoopCount: threads,
             webSocket: webSocket
         )
-        let server = try HelloSocketsServer(configuration: configuration, logger: logger)
+        let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
         try await server.waitUntilClosed()
     }

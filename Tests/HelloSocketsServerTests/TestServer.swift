@@ -30,7 +30,7 @@ final class TestServer {
             eventLoopCount: threads,
             webSocket: webSocket
         )
-        let server = try HelloSocketsServer(configuration: configuration, logger: logger)
+        let server = HelloSocketsServer(configuration: configuration, logger: logger)
         let address = try await server.start()
         return TestServer(server: server, port: try XCTUnwrap(address.port))
     }

@@ -5,12 +5,12 @@ import NIOCore
 /// What one event loop owns: its Lua VM (every channel joined on this loop lives in it) and its
 /// share of the PubSub subscriptions. Used only on its loop: no locks (the OpenResty model).
 final class LoopRuntime {
-    let vm: ChannelVM
+    let vm: LuaVM
     let registry: ChannelRegistry
     let subscriptions: LoopSubscriptions
     let pubSub: PubSub
 
-    init(vm: ChannelVM, registry: ChannelRegistry, subscriptions: LoopSubscriptions, pubSub: PubSub) {
+    init(vm: LuaVM, registry: ChannelRegistry, subscriptions: LoopSubscriptions, pubSub: PubSub) {
         self.vm = vm
         self.registry = registry
         self.subscriptions = subscriptions

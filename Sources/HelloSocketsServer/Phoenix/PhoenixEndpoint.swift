@@ -19,15 +19,21 @@ struct PhoenixEndpoint: WebSocketEndpoint {
             return .reject(.forbidden, "Unsupported vsn \(params["vsn"] ?? ""): this socket speaks 1.x and 2.x.\n")
         }
         let runtime = runtimes.runtime(on: eventLoop)
-        let connectInfo: [String: String] = [
-            "uri": head.uri,
-            "user_agent": head.headers["user-agent"].first ?? "",
-        ]
-        switch runtime.vm.connect(params: params, connectInfo: connectInfo) {
-        case .refused(let reason):
-            return .reject(.forbidden, "Connection refused by socket.lua\(reason.map { ": \($0)" } ?? "").\n")
-        case .accepted(let context):
+        let paramsValue = JSONValue.object(params.mapValues(JSONValue.string))
+        let connectInfo = JSONValue.object([
+            "uri": .string(head.uri),
+            "user_agent": .string(head.headers["user-agent"].first ?? ""),
+        ])
+        switch runtime.vm.connect(params: paramsValue, connectInfo: connectInfo) {
+        case .ok(let assigns, let id):
+            let context = SocketContext(id: id, params: paramsValue, assigns: assigns)
             return .accept(PhoenixSocket(context: context, serializerVersion: version, runtime: runtime, logger: logger))
+        case .error(let reason):
+            let detail = (try? JSONWriter.encodeToString(reason)) ?? "{}"
+            return .reject(.forbidden, "Connection refused by the socket's connect: \(detail)\n")
+        case .crashed(let error):
+            logger.error("socket connect crashed: \(error)")
+            return .reject(.forbidden, "Connection refused: the socket's connect failed.\n")
         }
     }
 }

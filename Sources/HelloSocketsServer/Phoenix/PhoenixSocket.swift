@@ -113,7 +113,7 @@ final class PhoenixSocket: WebSocketSession {
     }
 
     private func join(_ message: Message, replacing existing: JoinedChannel?) {
-        guard let script = runtime.registry.script(forTopic: message.topic) else {
+        guard let script = runtime.registry.route(message.topic) else {
             return sendUnmatched(message)
         }
         // Phoenix 1.4: the join message's ref becomes the channel's join_ref.
@@ -170,7 +170,7 @@ final class PhoenixSocket: WebSocketSession {
                             response: reply.response))
             }
             remove(channel, terminating: reason)
-            if ChannelStop.isClean(reason) {
+            if isCleanStop(reason) {
                 send(.channelClose(joinRef: channel.joinRef, topic: channel.topic))
             } else {
                 logger.error("channel stopped: \(reason)", metadata: ["topic": "\(channel.topic)"])

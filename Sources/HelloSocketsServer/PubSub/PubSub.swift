@@ -63,10 +63,10 @@ final class LoopSubscriptions {
 /// A broadcast is serialized once, then hops once to each event loop, where it fans out to that
 /// loop's subscribers without locks. Order is kept per publisher: each loop's task queue is FIFO.
 final class PubSub: Sendable {
-    private let shards: [(loop: EventLoop, subscriptions: NIOLoopBound<LoopSubscriptions>)]
+    private let shards: [(loop: EventLoop, subscriptions: NIOLoopBoundBox<LoopSubscriptions>)]
 
     init(loops: [EventLoop]) {
-        shards = loops.map { loop in (loop, NIOLoopBound(LoopSubscriptions(), eventLoop: loop)) }
+        shards = loops.map { loop in (loop, NIOLoopBoundBox.makeBoxSendingValue(LoopSubscriptions(), eventLoop: loop)) }
     }
 
     /// The subscriptions of `loop`; call only on that loop.
