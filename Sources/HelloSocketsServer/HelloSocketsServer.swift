@@ -27,19 +27,24 @@ public final class HelloSocketsServer: Sendable {
     /// Throws on a channel folder that doesn't load (a syntax error, two scripts claiming one topic).
     @discardableResult
     public func start() async throws -> SocketAddress {
-        let directory = URL(fileURLWithPath: configuration.channelsDirectory)
-        let registry = try ChannelRegistry(directory: directory, limits: configuration.lua)
-        for script in registry.scripts {
-            logger.info("channel \(script.path) serves \(script.topics.map(\.description).joined(separator: ", "))")
+        var endpoints: [String: WebSocketEndpoint] = [:]
+        let loops = group.makeIterator().map { $0 }
+        for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
+            let registry = try ChannelRegistry(
+                directory: mount.directory,
+                displayPrefix: mount.displayPrefix,
+                limits: configuration.lua
+            )
+            for script in registry.scripts {
+                let topics = script.topics.map(\.description).joined(separator: ", ")
+                logger.info("\(mount.path): \(script.path) serves \(topics)")
+            }
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
+                let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
+                return LoopRuntime(vm: vm, registry: registry, subscriptions: pubSub.subscriptions(on: loop), pubSub: pubSub)
+            }
+            endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
         }
-        let runtimes = try await LoopRuntimes.make(loops: group.makeIterator().map { $0 }, pubSub: pubSub) {
-            [pubSub, configuration, logger] loop in
-            let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
-            return LoopRuntime(vm: vm, registry: registry, subscriptions: pubSub.subscriptions(on: loop), pubSub: pubSub)
-        }
-        let endpoints: [String: WebSocketEndpoint] = [
-            "/socket": PhoenixEndpoint(mount: "/socket", runtimes: runtimes, logger: logger)
-        ]
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

@@ -25,7 +25,6 @@ final class LoopRuntimes: Sendable {
     /// Builds each loop's runtime on that loop (a `lua_State` must only be touched by its own thread).
     static func make(
         loops: [EventLoop],
-        pubSub: PubSub,
         build: @escaping @Sendable (EventLoop) throws -> LoopRuntime
     ) async throws -> LoopRuntimes {
         var runtimes: [(EventLoop, NIOLoopBound<LoopRuntime>)] = []
