@@ -1,4 +1,0 @@
-import XCTest
-@testable import LuaRuntime
-
-final class LuaRuntimeSmokeTests: XCTestCase { func testLinks() {} }
