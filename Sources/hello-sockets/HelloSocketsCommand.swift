@@ -53,6 +53,10 @@ struct Serve: AsyncParsableCommand {
         guard maxMessageSize >= 125 else { throw ValidationError("--max-message-size must be at least 125 bytes.") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive.") }
         guard threads > 0 else { throw ValidationError("--threads must be positive.") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--channels: no folder at \(channels).")
+        }
     }
 
     func run() async throws {
