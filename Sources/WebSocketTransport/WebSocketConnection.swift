@@ -189,6 +189,14 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// Sends a binary message.
     public func send(binary: ByteBuffer) { send(binary, opcode: .binary) }
 
+    /// Sends a message as its kind says.
+    public func send(_ message: WebSocketMessage) {
+        switch message {
+        case .text(let text): send(text, opcode: .text)
+        case .binary(let data): send(data, opcode: .binary)
+        }
+    }
+
     private func send(_ data: ByteBuffer, opcode: WebSocketOpcode) {
         guard case .open = state, let context else { return }
         var frame = WebSocketFrame(fin: true, opcode: opcode, data: data)
