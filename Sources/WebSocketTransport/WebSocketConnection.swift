@@ -72,6 +72,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let highWater = max(configuration.maxPendingOutbound, 2)
+        try? context.channel.syncOptions?.setOption(
+            .writeBufferWaterMark,
+            value: ChannelOptions.Types.WriteBufferWaterMark(low: highWater / 2, high: highWater)
+        )
         lastFrameReceived = context.eventLoop.now
         scheduleIdleCheck(after: configuration.idleTimeout)
         session.webSocketDidOpen(self)
@@ -106,6 +111,19 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             context.flush()
         }
         context.fireChannelReadComplete()
+    }
+
+    /// NIO marks the channel unwritable past its high-water mark (the server sets it to
+    /// `maxPendingOutbound`): the client stopped reading, so stop queueing for it.
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, case .open = state {
+            logger.warning(
+                "client is not reading: closing",
+                metadata: ["conn": "\(id)", "limit": "\(configuration.maxPendingOutbound)"]
+            )
+            close(code: .policyViolation, reason: "too slow: outbound buffer full")
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
