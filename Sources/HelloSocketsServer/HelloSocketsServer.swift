@@ -14,13 +14,15 @@ public final class HelloSocketsServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
-    private let state = NIOLockedValueBox<(channel: Channel?, nextConnection: UInt64)>((nil, 0))
+    private let listener = NIOLockedValueBox<Channel?>(nil)
+    private let connections: ConnectionTracker
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
+        self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
     }
 
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
@@ -57,22 +59,37 @@ public final class HelloSocketsServer: Sendable {
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        state.withLockedValue { $0.channel = channel }
+        listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         logger.info("listening on http://\(configuration.host):\(address.port ?? configuration.port)")
         return address
     }
 
-    /// Waits until the server is shut down.
-    public func waitUntilClosed() async throws {
-        let channel = state.withLockedValue { $0.channel }
-        try await channel?.closeFuture.get()
-    }
+    /// Open WebSocket connections.
+    public var webSocketCount: Int { connections.webSocketCount }
 
-    /// Stops listening, closes every connection and the event loops.
+    /// Graceful shutdown: stop accepting, send every WebSocket a close 1001 (going away; Phoenix drains
+    /// with 1012, but 1001 is what RFC 6455 names for a server going down, and phoenix.js reconnects
+    /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
+    /// then drop what remains and stop the event loops.
     public func shutdown() async throws {
-        let channel = state.withLockedValue { $0.channel }
-        try? await channel?.close()
+        try? await listener.withLockedValue { $0 }?.close()
+        let open = connections.drain()
+        for channel in open {
+            channel.eventLoop.execute {
+                if let webSocket = try? channel.pipeline.syncOperations.handler(type: WebSocketConnection.self) {
+                    webSocket.close(code: .goingAway, reason: "server shutting down")
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
+        }
+        let deadline = NIODeadline.now() + configuration.shutdownTimeout
+        for channel in open {
+            let timeout = group.any().scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            try? await channel.closeFuture.get()
+            timeout.cancel()
+        }
         try await group.shutdownGracefully()
     }
 
@@ -81,10 +98,7 @@ public final class HelloSocketsServer: Sendable {
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI
     ) throws {
-        let id = state.withLockedValue { state -> String in
-            state.nextConnection += 1
-            return "c\(state.nextConnection)"
-        }
+        let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in
             logger.debug("connection closed", metadata: ["conn": "\(id)"])
@@ -102,6 +116,7 @@ public final class HelloSocketsServer: Sendable {
                 configuration: configuration,
                 endpoints: endpoints,
                 broadcastAPI: broadcastAPI,
+                connections: connections,
                 connectionID: id,
                 logger: logger
             ),

@@ -18,6 +18,12 @@ public struct ServerConfiguration: Sendable {
     public var lua: LuaLimits
     /// Token that lets non-loopback clients use `POST /api/broadcast`; nil keeps it loopback-only.
     public var apiToken: String?
+    /// Open WebSockets at most; more get 503 at the upgrade.
+    public var maxConnections: Int
+    /// Time a client has to send a complete HTTP request (also the keep-alive idle limit): slowloris guard.
+    public var handshakeTimeout: TimeAmount
+    /// How long a graceful shutdown waits for clients to close before dropping them.
+    public var shutdownTimeout: TimeAmount
 
     public init(
         host: String = "127.0.0.1",
@@ -26,7 +32,10 @@ public struct ServerConfiguration: Sendable {
         eventLoopCount: Int = System.coreCount,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(),
         lua: LuaLimits = LuaLimits(),
-        apiToken: String? = nil
+        apiToken: String? = nil,
+        maxConnections: Int = 16_384,
+        handshakeTimeout: TimeAmount = .seconds(10),
+        shutdownTimeout: TimeAmount = .seconds(5)
     ) {
         self.host = host
         self.port = port
@@ -35,5 +44,8 @@ public struct ServerConfiguration: Sendable {
         self.webSocket = webSocket
         self.lua = lua
         self.apiToken = apiToken
+        self.maxConnections = maxConnections
+        self.handshakeTimeout = handshakeTimeout
+        self.shutdownTimeout = shutdownTimeout
     }
 }

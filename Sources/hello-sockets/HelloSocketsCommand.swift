@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import HelloSocketsServer
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import WebSocketTransport
 
@@ -81,7 +82,29 @@ struct Serve: AsyncParsableCommand {
         )
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
-        try await server.waitUntilClosed()
+        let signal = await Self.terminationSignal()
+        logger.info("received \(signal): shutting down gracefully")
+        try await server.shutdown()
+        logger.info("stopped")
+    }
+
+    /// Waits for SIGINT or SIGTERM.
+    private static func terminationSignal() async -> String {
+        await withCheckedContinuation { continuation in
+            let once = NIOLockedValueBox(false)
+            var sources: [DispatchSourceSignal] = []
+            for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+                signal(number, SIG_IGN)  // handled by the dispatch source instead
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    guard once.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+                    sources.forEach { $0.cancel() }
+                    continuation.resume(returning: name)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
     }
 
     static var environmentPort: Int? {

@@ -24,6 +24,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let configuration: ServerConfiguration
     private let endpoints: [String: WebSocketEndpoint]
     private let broadcastAPI: BroadcastAPI
+    private let connections: ConnectionTracker
     private let connectionID: String
     private let logger: Logger
     private var pendingHead: HTTPRequestHead?
@@ -34,14 +35,36 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         configuration: ServerConfiguration,
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI,
+        connections: ConnectionTracker,
         connectionID: String,
         logger: Logger
     ) {
+        self.connections = connections
         self.configuration = configuration
         self.endpoints = endpoints
         self.broadcastAPI = broadcastAPI
         self.connectionID = connectionID
         self.logger = logger
+    }
+
+    /// Closes the connection unless a complete request arrives in time (slowloris guard; also keep-alive idle).
+    private var requestTimer: Scheduled<Void>?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armRequestTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+    }
+
+    private func armRequestTimer(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+        let (logger, id, channel) = (self.logger, connectionID, context.channel)
+        requestTimer = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
+            logger.debug("no complete request in time: closing", metadata: ["conn": "\(id)"])
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -60,6 +83,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = pendingHead else { return }
             pendingHead = nil
+            requestTimer?.cancel()
             respond(to: head, context: context)
         }
     }
@@ -113,6 +137,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 )
                 send(status, body: body, head: head, context: context)
             case .accept(let session):
+                guard connections.claimWebSocket(for: context.channel) else {
+                    logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
+                    return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
+                }
                 switchProtocols(headers: headers, deflate: deflate, session: session, context: context)
             }
         }
@@ -182,6 +210,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         }
         let sent = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        armRequestTimer(context: context)  // the next request on this keep-alive connection
         if !keepAlive || head.headers[canonicalForm: "upgrade"].isEmpty == false {
             // A refused upgrade leaves the client expecting a protocol switch that never came: close.
             sent.whenComplete { _ in context.close(promise: nil) }
