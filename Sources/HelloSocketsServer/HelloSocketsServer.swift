@@ -14,6 +14,7 @@ public final class HelloSocketsServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
+    private let observerHub: ObserverHub?
     private let state = NIOLockedValueBox<(channel: Channel?, nextConnection: UInt64)>((nil, 0))
 
     public init(configuration: ServerConfiguration, logger: Logger) {
@@ -21,6 +22,9 @@ public final class HelloSocketsServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
+        let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
+        self.observerHub = feed || configuration.trace
+            ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
     }
 
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
@@ -103,7 +107,8 @@ public final class HelloSocketsServer: Sendable {
                 endpoints: endpoints,
                 broadcastAPI: broadcastAPI,
                 connectionID: id,
-                logger: logger
+                logger: logger,
+                observerHub: observerHub
             ),
             name: HTTPHandler.HandlerName.router
         )

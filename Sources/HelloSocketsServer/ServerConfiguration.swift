@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var lua: LuaLimits
     /// Token that lets non-loopback clients use `POST /api/broadcast`; nil keeps it loopback-only.
     public var apiToken: String?
+    /// Serve the observer feed `/observe`: nil (default) turns it on only when `host` is loopback; `--observe` sets true.
+    public var observe: Bool? = nil
+    /// Print every WebSocket frame to stderr, wscat-style (`--trace`).
+    public var trace = false
 
     public init(
         host: String = "127.0.0.1",
