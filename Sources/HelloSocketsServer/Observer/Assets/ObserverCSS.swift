@@ -9,8 +9,8 @@ extension ObserverAssets {
 }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; }
-header { display: flex; align-items: center; gap: 16px; padding: 12px 20px; background: #18202c; color: #fff; flex-wrap: wrap; }
-header h1 { font-size: 18px; margin: 0; font-weight: 650; }
+header { display: flex; align-items: center; gap: 12px; padding: 10px 20px; background: #18202c; color: #fff; flex-wrap: wrap; }
+header h1 { font-size: 17px; margin: 0; font-weight: 650; }
 header h1 span { color: #9db4d6; font-weight: 400; }
 header code { font-family: var(--mono); font-size: 12.5px; color: #d7e3f5; background: #263243; padding: 2px 8px; border-radius: 4px; }
 header .spacer { flex: 1; }
@@ -42,7 +42,7 @@ button.danger { border-color: #e4a7a1; color: var(--bad); }
 .hs-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .hs-side h3, .derive h3 { font-size: 13px; margin: 0 0 6px; }
 h3 small { color: var(--muted); font-weight: 400; }
-.http { font-family: var(--mono); font-size: 12px; background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; overflow-x: auto; }
+.http { font-family: var(--mono); font-size: 11.5px; line-height: 1.35; background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; overflow-x: auto; }
 .start-line { font-weight: 700; margin-bottom: 4px; color: var(--in); word-break: break-all; }
 .start-line.ok { color: var(--out); }
 .hline { white-space: pre-wrap; word-break: break-all; color: #475467; }
@@ -59,21 +59,23 @@ h3 small { color: var(--muted); font-weight: 400; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 14px; font-size: 12px; color: #475467; margin: 0 0 10px; }
 .legend .field { cursor: default; }
 .toolbar { display: flex; justify-content: space-between; align-items: center; margin-bottom: 6px; font-size: 12.5px; color: var(--muted); }
-#frames-scroll { max-height: 640px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
+#frames-scroll { max-height: 720px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; }
 thead th { position: sticky; top: 0; background: #eef1f5; text-align: left; font-size: 11.5px; text-transform: uppercase; letter-spacing: .04em; color: #475467; padding: 6px 8px; z-index: 1; }
 td { padding: 6px 8px; border-top: 1px solid var(--line); vertical-align: top; }
 tr.dir-in { background: var(--in-bg); } tr.dir-out { background: var(--out-bg); }
 td.time { font-family: var(--mono); font-size: 11.5px; color: var(--muted); white-space: nowrap; }
-td.dir { white-space: nowrap; font-size: 12px; font-weight: 600; }
+td .dir { white-space: nowrap; font-size: 12px; font-weight: 600; font-style: normal; font-family: system-ui, sans-serif; margin-top: 2px; }
 .arrow.in { color: var(--in); } .arrow.out { color: var(--out); }
-td.hdr { white-space: nowrap; font-family: var(--mono); font-size: 11px; }
-td.hdr span { display: inline-block; margin: 0 3px 3px 0; padding: 0 5px; border-radius: 3px; border: 1px solid #cfd4dc; background: #fff; color: #98a2b3; }
+td.hdr { font-family: var(--mono); font-size: 11px; min-width: 230px; width: 230px; }
+td.hdr span { white-space: nowrap; display: inline-block; margin: 0 3px 3px 0; padding: 0 5px; border-radius: 3px; border: 1px solid #cfd4dc; background: #fff; color: #98a2b3; }
 td.hdr span.on { color: var(--ink); border-color: #98a2b3; }
 td.hdr .op { font-weight: 700; color: var(--ink); border-color: #667085; }
 td.hdr .op-close { color: var(--bad); border-color: var(--bad); } td.hdr .op-ping, td.hdr .op-pong { color: #7a3cc2; border-color: #b692f6; }
 td.hdr .len { color: #475467; border-style: dashed; }
-td.what { min-width: 190px; max-width: 300px; }
+td.what { width: 100%; }
+.what-line { margin-bottom: 4px; }
+.what-line .note { margin-left: 8px; }
 .kind { display: inline-block; font-size: 11.5px; font-weight: 700; padding: 1px 8px; border-radius: 999px; background: #dde3ea; color: #344054; white-space: nowrap; }
 .kind-join, .kind-leave { background: #dbe8fb; color: #17468f; }
 .kind-reply { background: #ccefdc; color: #0f5132; }
@@ -83,9 +85,9 @@ td.what { min-width: 190px; max-width: 300px; }
 .kind-broadcast { background: #ffe9cc; color: #8a4b00; }
 .kind-close, .kind-channel-error, .kind-raw { background: #fde2e0; color: var(--bad); }
 .kind-channel-close { background: #fdf0c8; color: #7a5800; }
-.note { font-size: 11.5px; color: #475467; margin-top: 3px; }
+.note { font-size: 12px; color: #475467; }
 .muted { color: var(--muted); }
-td.payload { font-family: var(--mono); font-size: 12px; word-break: break-all; }
+.payload { font-family: var(--mono); font-size: 12px; word-break: break-all; }
 .fields { display: flex; flex-wrap: wrap; gap: 4px; }
 .field { display: inline-flex; border: 1px solid #cfd4dc; border-radius: 4px; overflow: hidden; background: #fff; font-family: var(--mono); font-size: 11.5px; }
 .fname { background: #eef1f5; color: #475467; padding: 0 5px; font-weight: 600; }

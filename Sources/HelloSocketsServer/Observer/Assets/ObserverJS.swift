@@ -159,7 +159,7 @@ extension ObserverAssets {
       const status = msg.payload && msg.payload.status;
       const parts = [`↩ answers ref ${json(msg.ref)} (${request.event} on ${request.topic}): `, el("b", { class: "status-" + status }, status),
         ` · server took ${ms((data.t - request.t) / 1000)}`];
-      if (browserRtt.has(msg.ref)) parts.push(` · browser round trip ${ms(browserRtt.get(msg.ref))}`);
+      if (browserRtt.has(msg.ref)) parts.push(el("span", { class: "rtt" }, ` · browser round trip ${ms(browserRtt.get(msg.ref))}`));
       return { note: parts, replyTo: request.event };
     }
     const notes = {
@@ -195,8 +195,8 @@ extension ObserverAssets {
       "data-event": msg ? msg.event : null, "data-topic": msg ? msg.topic : null, "data-ref": msg ? msg.ref : null,
       "data-reply-to": info.replyTo || null, "data-close-code": data.close_code ?? null,
     },
-      el("td", { class: "time" }, clock(data.t)),
-      el("td", { class: "dir" }, data.dir === "in" ? el("span", { class: "arrow in" }, "browser → server") : el("span", { class: "arrow out" }, "server → browser")),
+      el("td", { class: "time" }, clock(data.t),
+        el("div", { class: "dir" }, data.dir === "in" ? el("span", { class: "arrow in" }, "browser → server") : el("span", { class: "arrow out" }, "server → browser"))),
       el("td", { class: "hdr" },
         el("span", { class: "op op-" + data.opcode, title: `opcode ${data.opcode_value}` }, data.opcode),
         el("span", { class: "bit" + (data.fin ? " on" : ""), title: "FIN: last frame of the message" }, "FIN " + (data.fin ? 1 : 0)),
@@ -205,9 +205,9 @@ extension ObserverAssets {
           data.masked ? "MASK " + data.mask : "unmasked"),
         el("span", { class: "len", title: "payload length on the wire" }, data.length + " B" + (data.inflated_length !== undefined ? ` (${data.inflated_length} B before deflate)` : ""))),
       el("td", { class: "what" },
-        el("span", { class: "kind kind-" + kind }, KIND_LABEL[kind] || kind),
-        el("div", { class: "note" }, info.note)),
-      el("td", { class: "payload" }, renderPayload(data, msg)));
+        el("div", { class: "what-line" }, el("span", { class: "kind kind-" + kind }, KIND_LABEL[kind] || kind), el("span", { class: "note" }, info.note)),
+        el("div", { class: "payload" }, renderPayload(data, msg))));
+    if (info.replyTo) row.setAttribute("data-reply-ref", msg.ref);
     if (data.encoding === "deflated") pendingDeflated.set(data.conn, row);
     append(row);
   }
@@ -231,14 +231,15 @@ extension ObserverAssets {
     row.setAttribute("data-kind", kind);
     if (msg) { row.setAttribute("data-event", msg.event); row.setAttribute("data-topic", msg.topic); row.setAttribute("data-ref", msg.ref); }
     const what = row.querySelector(".what");
-    what.replaceChildren(el("span", { class: "kind kind-" + kind }, KIND_LABEL[kind] || kind), el("div", { class: "note" }, info.note,
-      el("div", { class: "muted" }, `compressed: ${row.querySelector(".len").textContent} on the wire, ${data.length} B inflated`)));
-    row.querySelector(".payload").replaceChildren(msg ? fieldChips(msg) : el("code", { class: "raw" }, data.payload));
+    what.replaceChildren(
+      el("div", { class: "what-line" }, el("span", { class: "kind kind-" + kind }, KIND_LABEL[kind] || kind), el("span", { class: "note" }, info.note)),
+      el("div", { class: "payload" }, msg ? fieldChips(msg) : el("code", { class: "raw" }, data.payload)),
+      el("div", { class: "note muted" }, `compressed (RSV1): ${data.length} B once inflated by the server`));
   }
 
   function addNote(data, text, cls) {
     $("#frames-empty").hidden = true;
-    append(el("tr", { class: "note-row " + cls, "data-kind": cls }, el("td", { class: "time" }, clock(data.t)), el("td", { colspan: 4 }, text)));
+    append(el("tr", { class: "note-row " + cls, "data-kind": cls }, el("td", { class: "time" }, clock(data.t)), el("td", { colspan: 2 }, text)));
   }
 
   function append(row) {
@@ -263,11 +264,16 @@ extension ObserverAssets {
   function setStatus(text, cls) { $("#ws-status").textContent = text; $("#ws-status").className = "pill " + cls; }
 
   socket.on("reply", (push) => {
-    if (push.roundTripMs !== null) browserRtt.set(push.ref, push.roundTripMs);
+    if (push.roundTripMs !== null) { browserRtt.set(push.ref, push.roundTripMs); addRtt(push.ref, push.roundTripMs); }
     const status = push.reply.status;
     result(`${push.event} on ${push.channel.topic} → ${status} ${json(push.reply.response)}${push.roundTripMs !== null ? ` in ${ms(push.roundTripMs)}` : ""}`, "status-" + status);
   });
-  socket.onMessage((msg) => { if (msg.roundTripMs !== undefined) browserRtt.set(msg.ref, msg.roundTripMs); });
+  socket.onMessage((msg) => { if (msg.roundTripMs !== undefined) { browserRtt.set(msg.ref, msg.roundTripMs); addRtt(msg.ref, msg.roundTripMs); } });
+  // The browser may learn a round trip after the feed showed the reply: add it to the row then.
+  function addRtt(ref, value) {
+    const row = [...document.querySelectorAll("#frames tr[data-reply-ref]")].reverse().find((r) => r.getAttribute("data-reply-ref") === ref);
+    if (row && !row.querySelector(".rtt")) row.querySelector(".what-line .note").append(el("span", { class: "rtt" }, ` · browser round trip ${ms(value)}`));
+  }
   socket.onOpen(() => { setStatus("open", "ok"); $("#url").textContent = socket.endPointURL(); });
   socket.onClose((event) => { setStatus(`closed ${event.code}${event.reason ? " " + event.reason : ""}`, "bad"); result(`socket closed: code ${event.code}${event.reason ? ` "${event.reason}"` : ""}`, "status-error"); refreshTopics(); });
 

@@ -49,11 +49,12 @@ extension ObserverAssets {
       const socket = this.channel.socket;
       this.reply = null;
       this.ref = socket.makeRef();
-      this.sentAt = now();
+      this.sentAt = now();  // again when actually written, if the socket buffered it
       socket.awaitReply(this);
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.settle({ status: "timeout", response: {} }), this.timeout);
-      socket.push({ join_ref: this.channel.joinRef(), ref: this.ref, topic: this.channel.topic, event: this.event, payload: this.payload });
+      socket.push({ join_ref: this.channel.joinRef(), ref: this.ref, topic: this.channel.topic, event: this.event, payload: this.payload },
+        () => { this.sentAt = now(); });
     }
     resend(timeout) { this.timeout = timeout; this.send(); }
     receive(status, callback) {
@@ -186,10 +187,10 @@ extension ObserverAssets {
       if (this.conn) this.conn.close(code || 1000, reason || "");
     }
     sendRaw(text) { if (this.isConnected()) { this.conn.send(text); this.trigger("send", null, text); } }
-    push(msg) {
+    push(msg, onSent) {
       const text = Serializer.encode(msg);
-      if (this.isConnected()) { this.conn.send(text); this.trigger("send", msg, text); }
-      else this.sendBuffer.push(() => { this.conn.send(text); this.trigger("send", msg, text); });
+      const send = () => { this.conn.send(text); if (onSent) onSent(); this.trigger("send", msg, text); };
+      if (this.isConnected()) send(); else this.sendBuffer.push(send);
     }
     channel(topic, params) { const channel = new Channel(topic, params, this); this.channels.push(channel); return channel; }
     remove(channel) { this.channels = this.channels.filter((c) => c !== channel); }

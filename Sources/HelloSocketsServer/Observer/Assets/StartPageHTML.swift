@@ -14,7 +14,7 @@ extension ObserverAssets {
 </head>
 <body>
 <header>
-  <h1>HelloSockets <span>— watch a WebSocket connect and carry Phoenix messages</span></h1>
+  <h1>HelloSockets <span>— watch a WebSocket at work</span></h1>
   <code id="url">/socket/websocket?token=undefined&amp;vsn=2.0.0</code>
   <span class="spacer"></span>
   <span>connection <b id="conn-id">–</b></span>
@@ -87,7 +87,7 @@ extension ObserverAssets {
         <label><input type="checkbox" id="hide-heartbeats"> hide heartbeats</label></div>
       <div id="frames-scroll">
         <table id="frames">
-          <thead><tr><th>Time (server)</th><th>Direction</th><th>Frame header</th><th>What it is</th><th>Payload</th></tr></thead>
+          <thead><tr><th>Time (server) · direction</th><th>Frame header</th><th>What it is · payload</th></tr></thead>
           <tbody></tbody>
         </table>
         <div id="frames-empty">Waiting for frames…</div>
