@@ -16,6 +16,7 @@ public final class HelloSocketsServer: Sendable {
     private let pubSub: PubSub
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
+    private let observerHub: ObserverHub?
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -23,6 +24,9 @@ public final class HelloSocketsServer: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
+        let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
+        self.observerHub = feed || configuration.trace
+            ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
     }
 
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
@@ -118,7 +122,8 @@ public final class HelloSocketsServer: Sendable {
                 broadcastAPI: broadcastAPI,
                 connections: connections,
                 connectionID: id,
-                logger: logger
+                logger: logger,
+                observerHub: observerHub
             ),
             name: HTTPHandler.HandlerName.router
         )

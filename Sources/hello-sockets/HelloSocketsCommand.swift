@@ -49,6 +49,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core).")
     var threads = System.coreCount
 
+    @Flag(help: "Serve the observer feed /observe (every connection's handshake and frames) even off loopback.")
+    var observe = false
+
+    @Flag(help: "Print every WebSocket frame to stderr, wscat-style: `c12 > …` from the client, `c12 < …` to it.")
+    var trace = false
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535.") }
         guard maxMessageSize >= 125 else { throw ValidationError("--max-message-size must be at least 125 bytes.") }
@@ -73,13 +79,15 @@ struct Serve: AsyncParsableCommand {
             idleTimeout: .seconds(Int64(idleTimeout)),
             deflate: noDeflate ? nil : PerMessageDeflate.Policy()
         )
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host,
             port: port ?? Self.environmentPort ?? 4000,
             channelsDirectory: channels,
             eventLoopCount: threads,
             webSocket: webSocket
         )
+        configuration.observe = observe ? true : nil
+        configuration.trace = trace
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
         let signal = await Self.terminationSignal()
