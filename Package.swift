@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "hello-sockets", targets: ["hello-sockets"]),
         .library(name: "HelloSocketsServer", targets: ["HelloSocketsServer"]),
+        .library(name: "ChannelTesting", targets: ["ChannelTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -53,10 +54,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The channel test harness (Phoenix.ChannelTest's counterpart) over the in-memory endpoint,
+        // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
+        .target(
+            name: "ChannelTestingCore",
+            dependencies: ["HelloSocketsServer", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
+        // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
+        .target(
+            name: "ChannelTesting",
+            dependencies: ["ChannelTestingCore", "HelloSocketsServer", "TestSupport"]
+        ),
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer",
+                "HelloSocketsServer", "ChannelTestingCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +98,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "ChannelTestingTests",
+            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
+        ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build
+# The Lua channel specs (*_test.lua), with the debug binary built above.
+.build/debug/hello-sockets test channels
 case "${CONFORMANCE:-quick}" in
     skip) ;;
     full) scripts/autobahn.sh ;;

@@ -23,6 +23,7 @@ public final class LuaVM {
     struct Internals {
         var null: Int32 = 0, arrayMT: Int32 = 0, objectMT: Int32 = 0, binaryMT: Int32 = 0
         var resultMT: Int32 = 0, timerMT: Int32 = 0, refMT: Int32 = 0, sockets: Int32 = 0, instantiate: Int32 = 0
+        var makeEnv: Int32 = 0
     }
     var internals = Internals()
 
@@ -55,6 +56,8 @@ public final class LuaVM {
     var busy = false
     /// The script whose code is running (for `print`'s log metadata).
     var runningScript: (path: String, topic: String?)?
+    /// The Lua spec runner's table (`SpecPrelude`), once a spec file was loaded in this VM.
+    var specRunner: Int32?
 
     /// Creates a VM: opens Lua with the counting allocator, installs the sandbox and `phx`.
     /// Throws a `.misuse` ScriptError if Lua cannot be opened or the prelude fails.
@@ -110,7 +113,7 @@ public final class LuaVM {
         internals = Internals(
             null: ref("null"), arrayMT: ref("array_mt"), objectMT: ref("object_mt"), binaryMT: ref("binary_mt"),
             resultMT: ref("result_mt"), timerMT: ref("timer_mt"), refMT: ref("ref_mt"), sockets: ref("sockets"),
-            instantiate: ref("instantiate"))
+            instantiate: ref("instantiate"), makeEnv: ref("make_env"))
         hs_pop(L, 1)
     }
 

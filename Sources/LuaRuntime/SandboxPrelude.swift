@@ -170,7 +170,7 @@ enum SandboxPrelude {
     return {
       null = null, array_mt = array_mt, object_mt = object_mt, binary_mt = binary_mt,
       result_mt = result_mt, timer_mt = timer_mt, ref_mt = ref_mt, sockets = sockets,
-      instantiate = instantiate,
+      instantiate = instantiate, make_env = make_env,
     }
     """#
 }

@@ -8,9 +8,11 @@ final class LoopRuntime {
     let vm: LuaVM
     let registry: ChannelRegistry
     let subscriptions: LoopSubscriptions
-    let pubSub: PubSub
+    let pubSub: any BroadcastBus
+    /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
+    var scriptErrorObserver: ((ScriptError) -> Void)?
 
-    init(vm: LuaVM, registry: ChannelRegistry, subscriptions: LoopSubscriptions, pubSub: PubSub) {
+    init(vm: LuaVM, registry: ChannelRegistry, subscriptions: LoopSubscriptions, pubSub: any BroadcastBus) {
         self.vm = vm
         self.registry = registry
         self.subscriptions = subscriptions

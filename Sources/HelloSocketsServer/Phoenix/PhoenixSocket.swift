@@ -16,7 +16,7 @@ final class PhoenixSocket: WebSocketSession {
         let topic: String
         let joinRef: JSONValue
         unowned let socket: PhoenixSocket
-        var timers: [TimerID: Scheduled<Void>] = [:]
+        var timers: [TimerID: PhoenixTimer] = [:]
 
         init(id: ChannelID, topic: String, joinRef: JSONValue, socket: PhoenixSocket) {
             self.id = id
@@ -33,7 +33,7 @@ final class PhoenixSocket: WebSocketSession {
         weak var socket: PhoenixSocket?
         func deliver(_ broadcast: EncodedBroadcast) {
             guard broadcast.event == "disconnect" else { return }  // Phoenix ignores other events there
-            socket?.connection?.close(code: .normalClosure, reason: "disconnected")
+            socket?.transport?.close(code: .normalClosure, reason: "disconnected")
         }
     }
 
@@ -42,7 +42,8 @@ final class PhoenixSocket: WebSocketSession {
     private let serializerVersion: SerializerVersion
     private let runtime: LoopRuntime
     private let logger: Logger
-    private var connection: WebSocketConnection?
+    /// The connection frames go out on: a `WebSocketConnection`, or an in-memory one (`InProcessEndpoint`).
+    private var transport: PhoenixTransport?
     private var channels: [String: JoinedChannel] = [:]
     private var channelsByID: [ChannelID: JoinedChannel] = [:]
     private let identity = IdentitySubscriber()
@@ -57,15 +58,23 @@ final class PhoenixSocket: WebSocketSession {
 
     // MARK: WebSocketSession
 
-    func webSocketDidOpen(_ connection: WebSocketConnection) {
-        self.connection = connection
+    func webSocketDidOpen(_ connection: WebSocketConnection) { open(connection) }
+
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) { receive(message) }
+
+    func webSocketDidClose(_ connection: WebSocketConnection) { closed() }
+
+    // MARK: Transport events (any PhoenixTransport)
+
+    func open(_ transport: PhoenixTransport) {
+        self.transport = transport
         if let id = context.id {
             identity.socket = self
             runtime.subscriptions.subscribe(identity, to: id)
         }
     }
 
-    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
+    func receive(_ message: WebSocketMessage) {
         let decoded: Message
         do {
             switch message {
@@ -74,19 +83,19 @@ final class PhoenixSocket: WebSocketSession {
             }
         } catch {
             // PROTOCOL.md rule 7: undecodable input closes the socket with 1007 and says why.
-            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(connection.id)", "error": "\(error)"])
-            connection.close(code: .dataInconsistentWithMessage, reason: "\(error)")
+            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
+            transport?.close(code: .dataInconsistentWithMessage, reason: "\(error)")
             return
         }
         handle(decoded)
     }
 
-    func webSocketDidClose(_ connection: WebSocketConnection) {
+    func closed() {
         for channel in Array(channels.values) {
             remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
         }
         if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
-        self.connection = nil
+        self.transport = nil
     }
 
     // MARK: Incoming messages (Phoenix.Socket handle_in, in its clause order)
@@ -139,7 +148,8 @@ final class PhoenixSocket: WebSocketSession {
         case .error(let response):
             send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error", response: response))
         case .crashed(let error):
-            logger.error("join crashed: \(error)", metadata: ["conn": "\(connection?.id ?? "?")", "topic": "\(message.topic)"])
+            logger.error("join crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(message.topic)"])
+            runtime.scriptErrorObserver?(error)
             send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
                         response: .object(["reason": .string("join crashed")])))
         }
@@ -177,7 +187,8 @@ final class PhoenixSocket: WebSocketSession {
                 send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
             }
         case .crashed(let error):
-            logger.error("channel crashed: \(error)", metadata: ["conn": "\(connection?.id ?? "?")", "topic": "\(channel.topic)"])
+            logger.error("channel crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(channel.topic)"])
+            runtime.scriptErrorObserver?(error)
             remove(channel, terminating: nil)
             send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
         }
@@ -206,7 +217,7 @@ final class PhoenixSocket: WebSocketSession {
             let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
             apply(result, to: channel, replyRef: nil)
         } else if let frame = broadcast.frame(for: serializerVersion) {
-            connection?.send(frame)
+            transport?.send(frame)
         }
     }
 
@@ -214,7 +225,7 @@ final class PhoenixSocket: WebSocketSession {
 
     private func send(_ message: Message) {
         do {
-            connection?.send(WebSocketMessage(try serializer.encode(message)))
+            transport?.send(WebSocketMessage(try serializer.encode(message)))
         } catch {
             logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
         }
@@ -240,8 +251,8 @@ extension PhoenixSocket: ChannelHost {
     }
 
     func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
-        guard let channel = channelsByID[id], let loop = connection?.eventLoop else { return }
-        channel.timers[timer] = loop.scheduleTask(in: .milliseconds(Int64(milliseconds))) { [weak self, weak channel] in
+        guard let channel = channelsByID[id], let transport else { return }
+        channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
             let result = self.runtime.vm.fireTimer(channel.id, timer: timer)
             self.apply(result, to: channel, replyRef: nil)

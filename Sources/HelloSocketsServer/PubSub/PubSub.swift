@@ -61,11 +61,17 @@ final class LoopSubscriptions {
     var topicCount: Int { subscribers.count }
 }
 
+/// Where a channel's `phx.broadcast` goes: the server's `PubSub`, or `InProcessEndpoint`'s queue.
+/// Delivery must happen later (never inside the caller's Lua callback: the VM is busy).
+protocol BroadcastBus: AnyObject {
+    func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?)
+}
+
 /// Phoenix.PubSub's counterpart inside one server: subscribers sharded per event loop.
 ///
 /// A broadcast is serialized once, then hops once to each event loop, where it fans out to that
 /// loop's subscribers without locks. Order is kept per publisher: each loop's task queue is FIFO.
-final class PubSub: Sendable {
+final class PubSub: BroadcastBus, Sendable {
     private let shards: [(loop: EventLoop, subscriptions: NIOLoopBoundBox<LoopSubscriptions>)]
 
     init(loops: [EventLoop]) {
