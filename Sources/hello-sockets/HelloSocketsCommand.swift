@@ -7,24 +7,20 @@ import NIOConcurrencyHelpers
 import NIOCore
 import WebSocketTransport
 
+/// `hello-sockets [options]`: run the server; `hello-sockets broadcast|test ...` for the rest.
 @main
-struct HelloSocketsCommand: AsyncParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hello-sockets",
         abstract: "A Phoenix Channels server over WebSockets, with channels written in Lua.",
         discussion: """
             Serves http://HOST:PORT/ (the start page), /socket/websocket (the Phoenix socket, \
-            vsn=2.0.0 or 1.0.0) and /echo (a raw echo WebSocket).
+            vsn=2.0.0 or 1.0.0; each subfolder of the channels folder is another socket at /<subfolder>) \
+            and /echo (a raw echo WebSocket).
             Example: hello-sockets --channels ./channels
             """,
-        subcommands: [Serve.self, Broadcast.self, TestSpecs.self],
-        defaultSubcommand: Serve.self
+        subcommands: [Broadcast.self, TestSpecs.self]
     )
-}
-
-/// `hello-sockets [serve]`: run the server.
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the server (the default command).")
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
