@@ -47,7 +47,13 @@ public final class HelloSocketsServer: Sendable {
             }
             let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
                 let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
-                return LoopRuntime(vm: vm, registry: registry, subscriptions: pubSub.subscriptions(on: loop), pubSub: pubSub)
+                return LoopRuntime(
+                    vm: vm,
+                    registry: registry,
+                    subscriptions: pubSub.subscriptions(on: loop),
+                    pubSub: pubSub,
+                    maxChannelsPerSocket: configuration.maxChannelsPerSocket
+                )
             }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
         }
@@ -114,7 +120,7 @@ public final class HelloSocketsServer: Sendable {
             name: HTTPHandler.HandlerName.decoder
         )
         try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPHandler.HandlerName.encoder)
-        try pipeline.addHandler(HTTPServerProtocolErrorHandler(), name: HTTPHandler.HandlerName.errors)
+        try pipeline.addHandler(HTTPErrorResponder(connectionID: id, logger: logger), name: HTTPHandler.HandlerName.errors)
         try pipeline.addHandler(
             HTTPHandler(
                 configuration: configuration,

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var apiToken: String?
     /// Open WebSockets at most; more get 503 at the upgrade.
     public var maxConnections: Int
+    /// Channels one socket may have joined at once; one more join gets `too many channels joined`.
+    public var maxChannelsPerSocket = 100
     /// Time a client has to send a complete HTTP request (also the keep-alive idle limit): slowloris guard.
     public var handshakeTimeout: TimeAmount
     /// How long a graceful shutdown waits for clients to close before dropping them.

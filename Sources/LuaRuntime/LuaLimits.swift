@@ -10,12 +10,22 @@ public struct LuaLimits: Sendable, Equatable {
     public var memoryLimit: Int
     /// How deep a table may nest when converted to JSON. Default 64.
     public var maxValueDepth: Int
+    /// Pushes, broadcasts and late replies one callback may send. Default 10 000: enough for any real
+    /// fan-out, while a broadcast storm (a loop of `phx.broadcast`) fails fast instead of queueing
+    /// millions of frames.
+    public var maxSendsPerCallback: Int
 
     /// Limits with the given values (defaults as documented on each property).
-    public init(instructionBudget: Int = 10_000_000, memoryLimit: Int = 64 << 20, maxValueDepth: Int = 64) {
+    public init(
+        instructionBudget: Int = 10_000_000,
+        memoryLimit: Int = 64 << 20,
+        maxValueDepth: Int = 64,
+        maxSendsPerCallback: Int = 10_000
+    ) {
         self.instructionBudget = instructionBudget
         self.memoryLimit = memoryLimit
         self.maxValueDepth = maxValueDepth
+        self.maxSendsPerCallback = maxSendsPerCallback
     }
 
     /// The memory limit as people read it: "64 MiB", or bytes when not a whole number of MiB.

@@ -76,6 +76,15 @@ extension LuaVM {
     func callNative(_ native: Native) -> Int32 {
         let name = native.luaName
         switch native {
+        case .push, .broadcast, .broadcastFrom, .replyTo:
+            sendsThisCallback += 1
+            if sendsThisCallback > limits.maxSendsPerCallback {
+                return fail("more than \(limits.maxSendsPerCallback) messages sent in one callback")
+            }
+        default:
+            break
+        }
+        switch native {
         case .push, .broadcast, .broadcastFrom:
             guard let id = channel(forSocketAt: 1), let state = channels[id] else {
                 return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")

@@ -184,6 +184,7 @@ extension LuaVM {
     func enter() -> Bool {
         guard !busy else { return false }
         busy = true
+        sendsThisCallback = 0
         return true
     }
 

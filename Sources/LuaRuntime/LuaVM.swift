@@ -54,6 +54,8 @@ public final class LuaVM {
     var nextTimer: UInt64 = 1
     /// Set while an entry point runs; guards against re-entrant calls from host callbacks.
     var busy = false
+    /// Messages sent by the running callback (bounded by `limits.maxSendsPerCallback`).
+    var sendsThisCallback = 0
     /// The script whose code is running (for `print`'s log metadata).
     var runningScript: (path: String, topic: String?)?
     /// The Lua spec runner's table (`SpecPrelude`), once a spec file was loaded in this VM.

@@ -3,6 +3,7 @@ import ArgumentParser
 import ChannelTestingCore
 import HelloSocketsServer
 import Logging
+import LuaRuntime
 import NIOConcurrencyHelpers
 import NIOCore
 import WebSocketTransport
@@ -46,6 +47,30 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core).")
     var threads = System.coreCount
 
+    @Option(help: "Open WebSockets at most; more are refused with 503 at the upgrade.")
+    var maxConnections = 16_384
+
+    @Option(help: "Channels one socket may have joined at once; more get \"too many channels joined\".")
+    var maxChannels = 100
+
+    @Option(help: "Seconds a client has to send a complete HTTP request (slowloris guard; keep-alive idle too).")
+    var handshakeTimeout = 10
+
+    @Option(help: "Bytes queued for a client that is not reading before it is closed with 1008.")
+    var maxOutboundBuffer = 8 << 20
+
+    @Option(help: "Lua instructions one channel callback may run before it is stopped (the channel crashes).")
+    var luaInstructionBudget = 10_000_000
+
+    @Option(help: "Memory, in MiB, each event loop's Lua VM may use.")
+    var luaMemoryMb = 64
+
+    @Option(help: "Seconds a graceful shutdown (SIGINT/SIGTERM) waits for clients before dropping them.")
+    var shutdownTimeout = 5
+
+    @Option(help: "Token that lets non-loopback clients use POST /api/broadcast (Authorization: Bearer TOKEN).")
+    var apiToken: String?
+
     @Flag(help: "Serve the observer feed /observe (every connection's handshake and frames) even off loopback.")
     var observe = false
 
@@ -57,6 +82,14 @@ struct Serve: AsyncParsableCommand {
         guard maxMessageSize >= 125 else { throw ValidationError("--max-message-size must be at least 125 bytes.") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive.") }
         guard threads > 0 else { throw ValidationError("--threads must be positive.") }
+        for (flag, value) in [
+            ("--max-connections", maxConnections), ("--max-channels", maxChannels),
+            ("--handshake-timeout", handshakeTimeout), ("--max-outbound-buffer", maxOutboundBuffer),
+            ("--lua-instruction-budget", luaInstructionBudget), ("--lua-memory-mb", luaMemoryMb),
+            ("--shutdown-timeout", shutdownTimeout),
+        ] where value <= 0 {
+            throw ValidationError("\(flag) must be positive.")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--channels: no folder at \(channels).")
@@ -74,15 +107,22 @@ struct Serve: AsyncParsableCommand {
         let webSocket = WebSocketConfiguration(
             maxMessageSize: maxMessageSize,
             idleTimeout: .seconds(Int64(idleTimeout)),
-            deflate: noDeflate ? nil : PerMessageDeflate.Policy()
+            deflate: noDeflate ? nil : PerMessageDeflate.Policy(),
+            maxPendingOutbound: maxOutboundBuffer
         )
         var configuration = ServerConfiguration(
             host: host,
             port: port ?? Self.environmentPort ?? 4000,
             channelsDirectory: channels,
             eventLoopCount: threads,
-            webSocket: webSocket
+            webSocket: webSocket,
+            lua: LuaLimits(instructionBudget: luaInstructionBudget, memoryLimit: luaMemoryMb << 20),
+            apiToken: apiToken,
+            maxConnections: maxConnections,
+            handshakeTimeout: .seconds(Int64(handshakeTimeout)),
+            shutdownTimeout: .seconds(Int64(shutdownTimeout))
         )
+        configuration.maxChannelsPerSocket = maxChannels
         configuration.observe = observe ? true : nil
         configuration.trace = trace
         let server = HelloSocketsServer(configuration: configuration, logger: logger)

@@ -9,14 +9,23 @@ final class LoopRuntime {
     let registry: ChannelRegistry
     let subscriptions: LoopSubscriptions
     let pubSub: any BroadcastBus
+    /// Channels one socket may have joined at once (Phoenix 1.8's `max_channels_per_transport`).
+    let maxChannelsPerSocket: Int
     /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
     var scriptErrorObserver: ((ScriptError) -> Void)?
 
-    init(vm: LuaVM, registry: ChannelRegistry, subscriptions: LoopSubscriptions, pubSub: any BroadcastBus) {
+    init(
+        vm: LuaVM,
+        registry: ChannelRegistry,
+        subscriptions: LoopSubscriptions,
+        pubSub: any BroadcastBus,
+        maxChannelsPerSocket: Int = 100
+    ) {
         self.vm = vm
         self.registry = registry
         self.subscriptions = subscriptions
         self.pubSub = pubSub
+        self.maxChannelsPerSocket = maxChannelsPerSocket
     }
 }
 

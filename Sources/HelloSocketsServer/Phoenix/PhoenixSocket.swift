@@ -127,6 +127,12 @@ final class PhoenixSocket: WebSocketSession {
         }
         // Phoenix 1.4: the join message's ref becomes the channel's join_ref.
         let joinRef = message.ref
+        // Phoenix 1.8.9+: a cap on channels per socket, so one client can't fill the VM with joins.
+        if existing == nil && channels.count >= runtime.maxChannelsPerSocket {
+            logger.warning("too many channels joined", metadata: ["topic": "\(message.topic)", "limit": "\(runtime.maxChannelsPerSocket)"])
+            return send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+                               response: .object(["reason": .string("too many channels joined")])))
+        }
         if let existing { remove(existing, terminating: "shutdown:duplicate_join") }
         let (id, result) = runtime.vm.join(
             script: script,
