@@ -15,6 +15,8 @@ public final class HelloSocketsServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
     private let state = NIOLockedValueBox<(channel: Channel?, nextConnection: UInt64)>((nil, 0))
+    private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
+    private let reloadHub = ReloadEventHub()
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -28,6 +30,7 @@ public final class HelloSocketsServer: Sendable {
     @discardableResult
     public func start() async throws -> SocketAddress {
         var endpoints: [String: WebSocketEndpoint] = [:]
+        var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
             let registry = try ChannelRegistry(
@@ -44,6 +47,14 @@ public final class HelloSocketsServer: Sendable {
                 return LoopRuntime(vm: vm, registry: registry, subscriptions: pubSub.subscriptions(on: loop), pubSub: pubSub)
             }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
+            reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
+        }
+        if configuration.watchChannels {
+            let watcher = ChannelReloader(
+                mounts: reloadMounts, channelsDirectory: URL(fileURLWithPath: configuration.channelsDirectory),
+                logger: logger, hub: reloadHub)
+            watcher.start()
+            reloader.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let bootstrap = ServerBootstrap(group: group)
@@ -69,8 +80,16 @@ public final class HelloSocketsServer: Sendable {
         try await channel?.closeFuture.get()
     }
 
+    /// Hot reload events (every reload, failure, addition, removal), from now on; also logged.
+    /// Nothing arrives when the server runs with `watchChannels` off.
+    public func reloadEvents() -> AsyncStream<ReloadEvent> {
+        reloadHub.stream()
+    }
+
     /// Stops listening, closes every connection and the event loops.
     public func shutdown() async throws {
+        reloader.withLockedValue { $0?.stop(); $0 = nil }
+        reloadHub.finish()
         let channel = state.withLockedValue { $0.channel }
         try? await channel?.close()
         try await group.shutdownGracefully()

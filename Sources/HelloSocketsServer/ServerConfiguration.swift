@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var lua: LuaLimits
     /// Token that lets non-loopback clients use `POST /api/broadcast`; nil keeps it loopback-only.
     public var apiToken: String?
+    /// Hot reload: watch the channels folder and swap in edited scripts (`--no-watch` turns it off).
+    public var watchChannels: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -26,7 +28,8 @@ public struct ServerConfiguration: Sendable {
         eventLoopCount: Int = System.coreCount,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(),
         lua: LuaLimits = LuaLimits(),
-        apiToken: String? = nil
+        apiToken: String? = nil,
+        watchChannels: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -35,5 +38,6 @@ public struct ServerConfiguration: Sendable {
         self.webSocket = webSocket
         self.lua = lua
         self.apiToken = apiToken
+        self.watchChannels = watchChannels
     }
 }

@@ -45,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Refuse permessage-deflate compression.")
     var noDeflate = false
 
+    @Flag(help: "Don't watch the channels folder for changes (no hot reload), for production-like runs.")
+    var noWatch = false
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads = System.coreCount
 
@@ -73,7 +76,8 @@ struct Serve: AsyncParsableCommand {
             port: port ?? Self.environmentPort ?? 4000,
             channelsDirectory: channels,
             eventLoopCount: threads,
-            webSocket: webSocket
+            webSocket: webSocket,
+            watchChannels: !noWatch
         )
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
