@@ -88,7 +88,11 @@ public final class HelloSocketsServer: Sendable {
 
     /// Stops listening, closes every connection and the event loops.
     public func shutdown() async throws {
-        reloader.withLockedValue { $0?.stop(); $0 = nil }
+        let watcher = reloader.withLockedValue { current -> ChannelReloader? in
+            defer { current = nil }
+            return current
+        }
+        watcher?.stop()  // first: a reload in progress finishes while the loops still run
         reloadHub.finish()
         let channel = state.withLockedValue { $0.channel }
         try? await channel?.close()

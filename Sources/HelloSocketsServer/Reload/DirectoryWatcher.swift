@@ -45,6 +45,7 @@ final class DirectoryWatcher: @unchecked Sendable {
     private let handler: (Batch) -> Void
     private let directories = NIOLockedValueBox<[Int32: String]>([:])
     private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
 
     /// Nil when inotify is unavailable (e.g. the per-user instance limit); `errno` says why.
     init?(debounce: Duration = .milliseconds(5), maxDelay: Duration = .milliseconds(100), handler: @escaping (Batch) -> Void) {
@@ -82,17 +83,23 @@ final class DirectoryWatcher: @unchecked Sendable {
     var watchedDirectories: [String] { directories.withLockedValue { Array($0.values) }.sorted() }
 
     func start() {
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
         thread.name = "hello-sockets.watch"
         self.thread = thread
         thread.start()
     }
 
-    /// Stops the thread (the handler is not called again once this returns... nearly: a batch
-    /// being handled finishes first, without blocking this call).
-    func stop() {
+    /// Stops the thread and waits (up to `timeout`) for it to finish the batch it may be handling,
+    /// so the handler is not running once this returns. Not to be called from the handler.
+    func stop(timeout: DispatchTimeInterval = .seconds(5)) {
+        guard thread != nil else { return }
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)
+        _ = finished.wait(timeout: .now() + timeout)
+        thread = nil
     }
 
     // MARK: - The watcher thread
