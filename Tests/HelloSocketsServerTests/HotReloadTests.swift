@@ -293,6 +293,23 @@ final class HotReloadTests: XCTestCase {
         XCTAssertEqual(still["text"] as? String, "bonjour")
     }
 
+    func testScriptsOfASocketSubfolderReloadToo() async throws {
+        let room = channels.appendingPathComponent("room_socket")
+        try FileManager.default.createDirectory(at: room, withIntermediateDirectories: true)
+        try write("room_socket/room.lua", Self.counter.replacingOccurrences(of: #"topic = "counter""#, with: #"topic = "room""#))
+        try await start()
+        let client = try await WebSocketTestClient.connect(port: port, path: "/room_socket/websocket?vsn=2.0.0")
+        XCTAssertEqual(status(try await join(client, "room")), "ok")
+        try save("room_socket/room.lua", Self.counter
+            .replacingOccurrences(of: #"topic = "counter""#, with: #"topic = "room""#)
+            .replacingOccurrences(of: #""one""#, with: #""two""#))
+        let event = try await events.wait { $0.kind == .reloaded && $0.name == "room" }
+        XCTAssertEqual(event.path, "channels/room_socket/room.lua")
+        let reply = try await push(client, "room")
+        XCTAssertEqual(reply["code"] as? String, "two")
+        XCTAssertEqual(reply["count"] as? Int, 1)
+    }
+
     func testNoWatchMeansNoReload() async throws {
         try await start(watch: false)
         let client = try await joined("counter")
