@@ -299,7 +299,8 @@ final class HotReloadTests: XCTestCase {
         try write("room_socket/room.lua", Self.counter.replacingOccurrences(of: #"topic = "counter""#, with: #"topic = "room""#))
         try await start()
         let client = try await WebSocketTestClient.connect(port: port, path: "/room_socket/websocket?vsn=2.0.0")
-        XCTAssertEqual(status(try await join(client, "room")), "ok")
+        let joinedRoom = try await join(client, "room")
+        XCTAssertEqual(status(joinedRoom), "ok")
         try save("room_socket/room.lua", Self.counter
             .replacingOccurrences(of: #"topic = "counter""#, with: #"topic = "room""#)
             .replacingOccurrences(of: #""one""#, with: #""two""#))

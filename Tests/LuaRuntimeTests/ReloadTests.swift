@@ -41,10 +41,10 @@ final class ReloadTests: XCTestCase {
         let c = try join(vm, registry, topic: "n")
         _ = push(c)
         try registry.update(name: "n", text: Self.counter.replacingOccurrences(
-            of: "return c\n", with: "function c.migrate() end\nreturn c\n").replacingOccurrences(of: "v = 1", with: "v = 2"))
+            of: "\nreturn c", with: "\nfunction c.migrate() end\nreturn c").replacingOccurrences(of: "v = 1", with: "v = 2"))
         XCTAssertEqual(push(c), .reply(status: "ok", response: j(["n": 2, "v": 2])))
         try registry.update(name: "n", text: Self.counter.replacingOccurrences(
-            of: "return c\n", with: "function c.migrate() error('nope') end\nreturn c\n"))
+            of: "\nreturn c", with: "\nfunction c.migrate() error('nope') end\nreturn c"))
         let error = crash(push(c))
         XCTAssertTrue(error?.message.hasPrefix("channels/n.lua:") ?? false, error?.message ?? "")
     }
