@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "HelloSocketsServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

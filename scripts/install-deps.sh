@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs (Debian/Ubuntu), only when they are missing:
 # pkg-config and liblua5.4-dev (SwiftPM finds Lua through pkg-config), python3-venv (conformance).
+# With --browser also chromium (~430 MB), for the start page's browser test (it is skipped without it).
 set -euo pipefail
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists lua5.4 2>/dev/null || missing+=(liblua5.4-dev)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${1:-}" = "--browser" ]; then
+    command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

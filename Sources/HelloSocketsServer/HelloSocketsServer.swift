@@ -14,7 +14,9 @@ public final class HelloSocketsServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
-    private let state = NIOLockedValueBox<(channel: Channel?, nextConnection: UInt64)>((nil, 0))
+    private let listener = NIOLockedValueBox<Channel?>(nil)
+    private let connections: ConnectionTracker
+    private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
     private let reloadHub = ReloadEventHub()
 
@@ -23,6 +25,10 @@ public final class HelloSocketsServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
+        self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
+        let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
+        self.observerHub = feed || configuration.trace
+            ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
     }
 
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
@@ -68,17 +74,14 @@ public final class HelloSocketsServer: Sendable {
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        state.withLockedValue { $0.channel = channel }
+        listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         logger.info("listening on http://\(configuration.host):\(address.port ?? configuration.port)")
         return address
     }
 
-    /// Waits until the server is shut down.
-    public func waitUntilClosed() async throws {
-        let channel = state.withLockedValue { $0.channel }
-        try await channel?.closeFuture.get()
-    }
+    /// Open WebSocket connections.
+    public var webSocketCount: Int { connections.webSocketCount }
 
     /// Hot reload events (every reload, failure, addition, removal), from now on; also logged.
     /// Nothing arrives when the server runs with `watchChannels` off.
@@ -86,7 +89,10 @@ public final class HelloSocketsServer: Sendable {
         reloadHub.stream()
     }
 
-    /// Stops listening, closes every connection and the event loops.
+    /// Graceful shutdown: stop accepting, send every WebSocket a close 1001 (going away; Phoenix drains
+    /// with 1012, but 1001 is what RFC 6455 names for a server going down, and phoenix.js reconnects
+    /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
+    /// then drop what remains and stop the event loops.
     public func shutdown() async throws {
         let watcher = reloader.withLockedValue { current -> ChannelReloader? in
             defer { current = nil }
@@ -94,8 +100,23 @@ public final class HelloSocketsServer: Sendable {
         }
         watcher?.stop()  // first: a reload in progress finishes while the loops still run
         reloadHub.finish()
-        let channel = state.withLockedValue { $0.channel }
-        try? await channel?.close()
+        try? await listener.withLockedValue { $0 }?.close()
+        let open = connections.drain()
+        for channel in open {
+            channel.eventLoop.execute {
+                if let webSocket = try? channel.pipeline.syncOperations.handler(type: WebSocketConnection.self) {
+                    webSocket.close(code: .goingAway, reason: "server shutting down")
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
+        }
+        let deadline = NIODeadline.now() + configuration.shutdownTimeout
+        for channel in open {
+            let timeout = group.any().scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            try? await channel.closeFuture.get()
+            timeout.cancel()
+        }
         try await group.shutdownGracefully()
     }
 
@@ -104,10 +125,7 @@ public final class HelloSocketsServer: Sendable {
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI
     ) throws {
-        let id = state.withLockedValue { state -> String in
-            state.nextConnection += 1
-            return "c\(state.nextConnection)"
-        }
+        let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in
             logger.debug("connection closed", metadata: ["conn": "\(id)"])
@@ -125,8 +143,10 @@ public final class HelloSocketsServer: Sendable {
                 configuration: configuration,
                 endpoints: endpoints,
                 broadcastAPI: broadcastAPI,
+                connections: connections,
                 connectionID: id,
-                logger: logger
+                logger: logger,
+                observerHub: observerHub
             ),
             name: HTTPHandler.HandlerName.router
         )

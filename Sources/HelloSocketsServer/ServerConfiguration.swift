@@ -18,6 +18,16 @@ public struct ServerConfiguration: Sendable {
     public var lua: LuaLimits
     /// Token that lets non-loopback clients use `POST /api/broadcast`; nil keeps it loopback-only.
     public var apiToken: String?
+    /// Open WebSockets at most; more get 503 at the upgrade.
+    public var maxConnections: Int
+    /// Time a client has to send a complete HTTP request (also the keep-alive idle limit): slowloris guard.
+    public var handshakeTimeout: TimeAmount
+    /// How long a graceful shutdown waits for clients to close before dropping them.
+    public var shutdownTimeout: TimeAmount
+    /// Serve the observer feed `/observe`: nil (default) turns it on only when `host` is loopback; `--observe` sets true.
+    public var observe: Bool? = nil
+    /// Print every WebSocket frame to stderr, wscat-style (`--trace`).
+    public var trace = false
     /// Hot reload: watch the channels folder and swap in edited scripts (`--no-watch` turns it off).
     public var watchChannels: Bool
 
@@ -29,6 +39,9 @@ public struct ServerConfiguration: Sendable {
         webSocket: WebSocketConfiguration = WebSocketConfiguration(),
         lua: LuaLimits = LuaLimits(),
         apiToken: String? = nil,
+        maxConnections: Int = 16_384,
+        handshakeTimeout: TimeAmount = .seconds(10),
+        shutdownTimeout: TimeAmount = .seconds(5),
         watchChannels: Bool = true
     ) {
         self.host = host
@@ -38,6 +51,9 @@ public struct ServerConfiguration: Sendable {
         self.webSocket = webSocket
         self.lua = lua
         self.apiToken = apiToken
+        self.maxConnections = maxConnections
+        self.handshakeTimeout = handshakeTimeout
+        self.shutdownTimeout = shutdownTimeout
         self.watchChannels = watchChannels
     }
 }

@@ -10,16 +10,21 @@ public struct WebSocketConfiguration: Sendable {
     public var closeTimeout: TimeAmount
     /// permessage-deflate policy, or nil to refuse compression.
     public var deflate: PerMessageDeflate.Policy?
+    /// Bytes queued for a client that isn't reading before we give up on it: close 1008 (policy violation).
+    /// Without it a stalled subscriber under a broadcast stream would grow the server's memory without bound.
+    public var maxPendingOutbound: Int
 
     public init(
         maxMessageSize: Int = 1 << 20,
         idleTimeout: TimeAmount = .seconds(60),
         closeTimeout: TimeAmount = .seconds(3),
-        deflate: PerMessageDeflate.Policy? = PerMessageDeflate.Policy()
+        deflate: PerMessageDeflate.Policy? = PerMessageDeflate.Policy(),
+        maxPendingOutbound: Int = 8 << 20
     ) {
         self.maxMessageSize = maxMessageSize
         self.idleTimeout = idleTimeout
         self.closeTimeout = closeTimeout
         self.deflate = deflate
+        self.maxPendingOutbound = maxPendingOutbound
     }
 }

@@ -42,6 +42,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private var closeTimer: Scheduled<Void>?
     private var isReading = false
     private var needsFlush = false
+    /// Sees every frame both ways (the observer feed, `--trace`); set before the connection is added to a pipeline.
+    public var observer: WebSocketFrameObserver?
+    private var messageIsCompressed = false
 
     public init(
         id: String,
@@ -68,10 +71,18 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// Whether the connection still accepts messages to send.
     public var isOpen: Bool { if case .open = state { return context != nil } else { return false } }
 
+    /// Whether the socket's send buffer is below its high-water mark (a slow reader makes it false).
+    public var isWritable: Bool { context?.channel.isWritable ?? false }
+
     // MARK: Channel events
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let highWater = max(configuration.maxPendingOutbound, 2)
+        try? context.channel.syncOptions?.setOption(
+            .writeBufferWaterMark,
+            value: ChannelOptions.Types.WriteBufferWaterMark(low: highWater / 2, high: highWater)
+        )
         lastFrameReceived = context.eventLoop.now
         scheduleIdleCheck(after: configuration.idleTimeout)
         session.webSocketDidOpen(self)
@@ -88,6 +99,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if let observer { observer.webSocket(id, didReceive: frame) }
         lastFrameReceived = context.eventLoop.now
         isReading = true
         do {
@@ -106,6 +118,19 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             context.flush()
         }
         context.fireChannelReadComplete()
+    }
+
+    /// NIO marks the channel unwritable past its high-water mark (the server sets it to
+    /// `maxPendingOutbound`): the client stopped reading, so stop queueing for it.
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, case .open = state {
+            logger.warning(
+                "client is not reading: closing",
+                metadata: ["conn": "\(id)", "limit": "\(configuration.maxPendingOutbound)"]
+            )
+            close(code: .policyViolation, reason: "too slow: outbound buffer full")
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -133,7 +158,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         switch frame.opcode {
         case .text, .binary, .continuation:
             guard case .open = state else { return }  // §7.1.4: after our close, data is discarded
+            if frame.opcode != .continuation { messageIsCompressed = frame.rsv1 }
             if let message = try assembler.receive(frame) {
+                if let observer { observer.webSocket(id, didReceive: message, compressed: messageIsCompressed) }
                 session.webSocket(self, didReceive: message)
             }
         case .ping, .pong, .connectionClose:
@@ -189,6 +216,14 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// Sends a binary message.
     public func send(binary: ByteBuffer) { send(binary, opcode: .binary) }
 
+    /// Sends a message as its kind says.
+    public func send(_ message: WebSocketMessage) {
+        switch message {
+        case .text(let text): send(text, opcode: .text)
+        case .binary(let data): send(data, opcode: .binary)
+        }
+    }
+
     private func send(_ data: ByteBuffer, opcode: WebSocketOpcode) {
         guard case .open = state, let context else { return }
         var frame = WebSocketFrame(fin: true, opcode: opcode, data: data)
@@ -200,7 +235,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
                 logger.warning("compression failed; sending uncompressed", metadata: ["conn": "\(id)"])
             }
         }
-        write(frame)
+        if let observer { observer.webSocket(id, willSend: frame, payload: data) }
+        write(frame, observed: true)
     }
 
     /// Starts the closing handshake (§7.1.2): send a close frame, then wait briefly for the peer's.
@@ -239,8 +275,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 
-    private func write(_ frame: WebSocketFrame, flush: Bool = false, then: (() -> Void)? = nil) {
+    private func write(_ frame: WebSocketFrame, flush: Bool = false, observed: Bool = false, then: (() -> Void)? = nil) {
         guard let context else { return }
+        if !observed, let observer { observer.webSocket(id, willSend: frame, payload: frame.data) }
         let promise: EventLoopPromise<Void>? = then.map { action in
             let promise = context.eventLoop.makePromise(of: Void.self)
             promise.futureResult.whenComplete { _ in action() }
@@ -284,5 +321,6 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         closeTimer?.cancel()
         context = nil
         session.webSocketDidClose(self)
+        if let observer { observer.webSocketDidClose(id) }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import HelloSocketsServer
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import WebSocketTransport
 
@@ -51,11 +52,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core).")
     var threads = System.coreCount
 
+    @Flag(help: "Serve the observer feed /observe (every connection's handshake and frames) even off loopback.")
+    var observe = false
+
+    @Flag(help: "Print every WebSocket frame to stderr, wscat-style: `c12 > …` from the client, `c12 < …` to it.")
+    var trace = false
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535.") }
         guard maxMessageSize >= 125 else { throw ValidationError("--max-message-size must be at least 125 bytes.") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive.") }
         guard threads > 0 else { throw ValidationError("--threads must be positive.") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--channels: no folder at \(channels).")
+        }
     }
 
     func run() async throws {
@@ -71,7 +82,7 @@ struct Serve: AsyncParsableCommand {
             idleTimeout: .seconds(Int64(idleTimeout)),
             deflate: noDeflate ? nil : PerMessageDeflate.Policy()
         )
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host,
             port: port ?? Self.environmentPort ?? 4000,
             channelsDirectory: channels,
@@ -79,9 +90,33 @@ struct Serve: AsyncParsableCommand {
             webSocket: webSocket,
             watchChannels: !noWatch
         )
+        configuration.observe = observe ? true : nil
+        configuration.trace = trace
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
-        try await server.waitUntilClosed()
+        let signal = await Self.terminationSignal()
+        logger.info("received \(signal): shutting down gracefully")
+        try await server.shutdown()
+        logger.info("stopped")
+    }
+
+    /// Waits for SIGINT or SIGTERM.
+    private static func terminationSignal() async -> String {
+        await withCheckedContinuation { continuation in
+            let once = NIOLockedValueBox(false)
+            var sources: [DispatchSourceSignal] = []
+            for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+                signal(number, SIG_IGN)  // handled by the dispatch source instead
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    guard once.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+                    sources.forEach { $0.cancel() }
+                    continuation.resume(returning: name)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
     }
 
     static var environmentPort: Int? {

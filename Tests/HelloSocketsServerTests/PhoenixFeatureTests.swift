@@ -123,7 +123,7 @@ final class PhoenixFeatureTests: XCTestCase {
     func testRunawayScriptsCrashOnlyTheirChannel() async throws {
         let victim = try await joined("lab:8")
         let bystander = try await joined("lab:9")
-        for (ref, event) in [("2", "spin"), ("3", "spin_protected"), ("4", "bad_shape")] {
+        for (ref, event) in [("2", "spin"), ("3", "spin_protected"), ("4", "bad_shape"), ("5", "hog")] {
             if ref != "2" {  // rejoin after the previous crash
                 try await victim.send(text: #"["1","1","lab:8","phx_join",{}]"#)
                 _ = try await victim.receiveText()
@@ -135,6 +135,18 @@ final class PhoenixFeatureTests: XCTestCase {
         try await bystander.send(text: #"["1","2","lab:9","count",{}]"#)
         let reply = try await bystander.receiveText()
         XCTAssertEqual(reply, #"["1","2","lab:9","phx_reply",{"response":{"n":1},"status":"ok"}]"#)
+    }
+
+    func testAnErrorInTerminateStillLeavesCleanly() async throws {
+        let client = try await joined("lab:14", payload: #"{"name":"grumpy"}"#)
+        try await client.send(text: #"["1","2","lab:14","phx_leave",{}]"#)
+        let reply = try await client.receiveText()
+        let close = try await client.receiveText()
+        XCTAssertEqual(reply, #"["1","2","lab:14","phx_reply",{"response":{},"status":"ok"}]"#)
+        XCTAssertEqual(close, #"["1","1","lab:14","phx_close",{}]"#)
+        try await client.send(text: #"["1","3","lab:14","phx_join",{}]"#)
+        let rejoined = try await client.receiveText()
+        XCTAssertTrue(rejoined.hasSuffix(#""status":"ok"}]"#), rejoined)
     }
 
     func testStopWithAnAbnormalReasonIsAnError() async throws {

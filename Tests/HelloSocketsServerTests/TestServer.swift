@@ -19,7 +19,9 @@ final class TestServer {
     static func start(
         channels: String = TestServer.channelsDirectory,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(),
-        threads: Int = 2
+        threads: Int = 2,
+        maxConnections: Int = 16_384,
+        handshakeTimeout: TimeAmount = .seconds(10)
     ) async throws -> TestServer {
         var logger = Logger(label: "test-server")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
@@ -28,7 +30,9 @@ final class TestServer {
             port: 0,
             channelsDirectory: channels,
             eventLoopCount: threads,
-            webSocket: webSocket
+            webSocket: webSocket,
+            maxConnections: maxConnections,
+            handshakeTimeout: handshakeTimeout
         )
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         let address = try await server.start()

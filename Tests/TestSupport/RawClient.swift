@@ -28,9 +28,18 @@ public final class RawClient: @unchecked Sendable {
         public var description: String { "timed out waiting for \(waitingFor)" }
     }
 
-    public static func connect(port: Int, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RawClient {
+    /// - Parameter receiveBufferSize: SO_RCVBUF for the socket, to make a stalled client stall sooner.
+    public static func connect(
+        port: Int,
+        receiveBufferSize: Int? = nil,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> RawClient {
         let inbox = Inbox()
-        let channel = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let receiveBufferSize {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
+        }
+        let channel = try await bootstrap
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(inbox) } }
             .connect(host: "127.0.0.1", port: port).get()
         return RawClient(channel: channel, inbox: inbox)
@@ -46,6 +55,15 @@ public final class RawClient: @unchecked Sendable {
     }
 
     public func send(_ text: String) async throws { try await send(Array(text.utf8)) }
+
+    /// Stops or resumes reading from the socket, as a client that stalls would.
+    public func setReading(_ reading: Bool) async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: reading)
+        if reading { channel.read() }
+    }
+
+    /// Bytes received and not yet consumed.
+    public var bufferedByteCount: Int { inbox.state.withLockedValue { $0.bytes.count } }
 
     /// Whether the server closed the TCP connection.
     public var isClosed: Bool { inbox.state.withLockedValue { $0.closed } }
@@ -63,7 +81,7 @@ public final class RawClient: @unchecked Sendable {
             let taken: T? = inbox.state.withLockedValue { state in
                 var slice = state.bytes[...]
                 guard let value = take(&slice) else { return nil }
-                state.bytes = Array(slice)
+                state.bytes.removeFirst(state.bytes.count - slice.count)
                 return value
             }
             if let taken { return taken }

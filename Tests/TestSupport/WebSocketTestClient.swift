@@ -20,8 +20,13 @@ public final class WebSocketTestClient: @unchecked Sendable {
     }
 
     /// Connects and upgrades; throws if the server doesn't answer 101.
-    public static func connect(port: Int, path: String, extraHeaders: [String] = []) async throws -> WebSocketTestClient {
-        let raw = try await RawClient.connect(port: port)
+    public static func connect(
+        port: Int,
+        path: String,
+        extraHeaders: [String] = [],
+        receiveBufferSize: Int? = nil
+    ) async throws -> WebSocketTestClient {
+        let raw = try await RawClient.connect(port: port, receiveBufferSize: receiveBufferSize)
         try await raw.send(upgradeRequest(path: path, extraHeaders: extraHeaders))
         let response = try await raw.receiveHTTPResponse()
         guard response.status == 101 else {

@@ -24,8 +24,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let configuration: ServerConfiguration
     private let endpoints: [String: WebSocketEndpoint]
     private let broadcastAPI: BroadcastAPI
+    private let connections: ConnectionTracker
     private let connectionID: String
     private let logger: Logger
+    /// Observes WebSocket connections (the feed, `--trace`); nil when both are off.
+    private let observerHub: ObserverHub?
     private var pendingHead: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
@@ -34,14 +37,38 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         configuration: ServerConfiguration,
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI,
+        connections: ConnectionTracker,
         connectionID: String,
-        logger: Logger
+        logger: Logger,
+        observerHub: ObserverHub? = nil
     ) {
+        self.connections = connections
+        self.observerHub = observerHub
         self.configuration = configuration
         self.endpoints = endpoints
         self.broadcastAPI = broadcastAPI
         self.connectionID = connectionID
         self.logger = logger
+    }
+
+    /// Closes the connection unless a complete request arrives in time (slowloris guard; also keep-alive idle).
+    private var requestTimer: Scheduled<Void>?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armRequestTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+    }
+
+    private func armRequestTimer(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+        let (logger, id, channel) = (self.logger, connectionID, context.channel)
+        requestTimer = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
+            logger.debug("no complete request in time: closing", metadata: ["conn": "\(id)"])
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -60,6 +87,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = pendingHead else { return }
             pendingHead = nil
+            requestTimer?.cancel()
             respond(to: head, context: context)
         }
     }
@@ -82,9 +110,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
             }
             send(response.status, contentType: "application/json", body: response.body, head: head, context: context)
+        case .asset(let path):
+            guard let file = ObserverAssets.file(at: path[...]), head.method == .GET || head.method == .HEAD else {
+                return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
+            }
+            send(.ok, contentType: file.contentType, body: file.body, head: head, context: context)
+        case .observerFeed where observerHub?.feedEnabled != true:
+            send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
+                 head: head, context: context)
         case .notFound:
             send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
-        case .echo, .phoenixSocket:
+        case .echo, .phoenixSocket, .observerFeed:
             upgrade(head, route: route, context: context)
         }
     }
@@ -102,6 +138,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             switch route {
             case .phoenixSocket(let mount):
                 decision = endpoints[mount]?.session(for: head, on: context.eventLoop) ?? .reject(.notFound, "")
+            case .observerFeed:
+                decision = observerHub.map { .accept(ObserverFeedSession(hub: $0, follow: QueryString.parameters(of: head.uri)["follow"])) }
+                    ?? .reject(.notFound, "")
             default:
                 decision = .accept(EchoSession())
             }
@@ -113,7 +152,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 )
                 send(status, body: body, head: head, context: context)
             case .accept(let session):
-                switchProtocols(headers: headers, deflate: deflate, session: session, context: context)
+                guard connections.claimWebSocket(for: context.channel) else {
+                    logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
+                    return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
+                }
+                let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
+                switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
             }
         }
     }
@@ -123,9 +167,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers: HTTPHeaders,
         deflate: PerMessageDeflate.Parameters?,
         session: WebSocketSession,
-        context: ChannelHandlerContext
+        context: ChannelHandlerContext,
+        request: HTTPRequestHead? = nil,
+        observer: WebSocketFrameObserver? = nil
     ) {
         let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
+        if let observer, let request { observer.webSocket(connectionID, didHandshake: request, response: response) }
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         let connection = WebSocketConnection(
             id: connectionID,
@@ -134,6 +181,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             deflate: deflate,
             logger: logger
         )
+        connection.observer = observer
         let maxFrameSize = configuration.webSocket.maxMessageSize
         let (connectionID, logger) = (self.connectionID, self.logger)
         // Swap handlers once the 101 is written, outside this read: the HTTP decoder is still on
@@ -182,6 +230,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         }
         let sent = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        armRequestTimer(context: context)  // the next request on this keep-alive connection
         if !keepAlive || head.headers[canonicalForm: "upgrade"].isEmpty == false {
             // A refused upgrade leaves the client expecting a protocol switch that never came: close.
             sent.whenComplete { _ in context.close(promise: nil) }

@@ -11,6 +11,10 @@ enum Route: Equatable {
     case broadcastAPI
     /// A Phoenix socket endpoint, e.g. `/socket/websocket`; `mount` is `/socket`.
     case phoenixSocket(mount: String)
+    /// `/observe`: the observer feed WebSocket (Observer/).
+    case observerFeed
+    /// A static file of the start page, e.g. `/js/phoenix-client.js` (Observer/Assets/).
+    case asset(path: String)
     case notFound
 
     /// The path without its query string.
@@ -24,6 +28,8 @@ enum Route: Equatable {
         case "/", "/index.html": self = .index
         case "/echo": self = .echo
         case "/api/broadcast": self = .broadcastAPI
+        case "/observe": self = .observerFeed
+        case _ where ObserverAssets.file(at: path) != nil: self = .asset(path: String(path))
         default:
             // Phoenix serves a socket mounted at `/socket` on `/socket/websocket` (transport path).
             if path.hasSuffix("/websocket") {
@@ -39,8 +45,8 @@ enum Route: Equatable {
 
     var isWebSocket: Bool {
         switch self {
-        case .echo, .phoenixSocket: return true
-        case .index, .broadcastAPI, .notFound: return false
+        case .echo, .phoenixSocket, .observerFeed: return true
+        case .index, .broadcastAPI, .notFound, .asset: return false
         }
     }
 }

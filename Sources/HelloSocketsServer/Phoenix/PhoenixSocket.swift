@@ -219,7 +219,7 @@ final class PhoenixSocket: WebSocketSession {
             let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
             apply(result, to: channel, replyRef: nil)
         } else if let frame = broadcast.frame(for: serializerVersion) {
-            write(frame)
+            connection?.send(frame)
         }
     }
 
@@ -227,17 +227,9 @@ final class PhoenixSocket: WebSocketSession {
 
     private func send(_ message: Message) {
         do {
-            write(try serializer.encode(message))
+            connection?.send(WebSocketMessage(try serializer.encode(message)))
         } catch {
             logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
-        }
-    }
-
-    private func write(_ frame: OutboundFrame) {
-        guard let connection else { return }
-        switch frame {
-        case .text(let bytes): connection.send(text: ByteBuffer(bytes: bytes))
-        case .binary(let bytes): connection.send(binary: ByteBuffer(bytes: bytes))
         }
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import PhoenixProtocol
+import WebSocketTransport
 
 /// A subscriber to a topic: one joined channel of one Phoenix socket (or a socket's own id topic).
 protocol TopicSubscriber: AnyObject {
@@ -15,20 +16,22 @@ final class EncodedBroadcast: Sendable {
     let payload: Payload
     /// The publishing subscriber, for `broadcast_from` (compared by identity, never dereferenced elsewhere).
     let excluded: ObjectIdentifier?
-    let v2: OutboundFrame?
-    let v1: OutboundFrame?
+    let v2: WebSocketMessage?
+    let v1: WebSocketMessage?
 
     init(topic: String, event: String, payload: Payload, excluding excluded: ObjectIdentifier?) {
         self.topic = topic
         self.event = event
         self.payload = payload
         self.excluded = excluded
+        // Encoded once into buffers every subscriber's write shares (ByteBuffer is copy-on-write:
+        // writing it to many channels copies nothing).
         let message = Message.broadcast(topic: topic, event: event, payload: payload)
-        self.v2 = try? V2JSONSerializer().encode(message)
-        self.v1 = try? V1JSONSerializer().encode(message)
+        self.v2 = (try? V2JSONSerializer().encode(message)).map(WebSocketMessage.init)
+        self.v1 = (try? V1JSONSerializer().encode(message)).map(WebSocketMessage.init)
     }
 
-    func frame(for version: SerializerVersion) -> OutboundFrame? {
+    func frame(for version: SerializerVersion) -> WebSocketMessage? {
         version == .v2 ? v2 : v1
     }
 }
@@ -87,6 +90,16 @@ final class PubSub: Sendable {
         )
         for shard in shards {
             shard.loop.execute { shard.subscriptions.value.deliver(encoded) }
+        }
+    }
+}
+
+extension WebSocketMessage {
+    /// The WebSocket message carrying an encoded Phoenix frame.
+    init(_ frame: OutboundFrame) {
+        switch frame {
+        case .text(let bytes): self = .text(ByteBuffer(bytes: bytes))
+        case .binary(let bytes): self = .binary(ByteBuffer(bytes: bytes))
         }
     }
 }

@@ -2,7 +2,7 @@ import NIOCore
 import NIOWebSocket
 
 /// A complete WebSocket message, reassembled from its frames.
-public enum WebSocketMessage: Equatable {
+public enum WebSocketMessage: Equatable, Sendable {
     case text(ByteBuffer)
     case binary(ByteBuffer)
 }

@@ -39,6 +39,9 @@ function channel.handle_in(event, payload, socket)
     while true do end
   elseif event == "spin_protected" then
     while true do pcall(function() while true do end end) end
+  elseif event == "hog" then
+    local hoard = {}
+    while true do hoard[#hoard + 1] = string.rep("x", 1000000) .. #hoard end
   elseif event == "bad_shape" then
     return 42
   elseif event == "stop_badly" then
@@ -54,6 +57,10 @@ function channel.handle_info(msg, socket)
     phx.reply_to(msg.ref, "ok", { late = true })
   end
   return phx.noreply()
+end
+
+function channel.terminate(reason, socket)
+  if socket.assigns.name == "grumpy" then error("terminate fails on purpose") end
 end
 
 function channel.handle_out(event, payload, socket)

@@ -1,0 +1,57 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The server's open connections: for the WebSocket connection limit and for graceful shutdown.
+///
+/// Touched only when a connection opens, upgrades or closes (never per message), so a lock is cheap here.
+final class ConnectionTracker: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: Channel] = [:]
+        var webSockets = 0
+        var nextID: UInt64 = 0
+        var accepting = true
+    }
+
+    private let state = NIOLockedValueBox(State())
+    let maxWebSockets: Int
+
+    init(maxWebSockets: Int) {
+        self.maxWebSockets = maxWebSockets
+    }
+
+    /// Registers a new TCP connection and returns its id for the logs ("c17").
+    func opened(_ channel: Channel) -> String {
+        let id = state.withLockedValue { state -> UInt64 in
+            state.nextID += 1
+            state.channels[ObjectIdentifier(channel)] = channel
+            return state.nextID
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = state.withLockedValue { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+        return "c\(id)"
+    }
+
+    /// Claims a WebSocket slot; false when the limit is reached or the server is shutting down.
+    func claimWebSocket(for channel: Channel) -> Bool {
+        let claimed = state.withLockedValue { state -> Bool in
+            guard state.accepting, state.webSockets < maxWebSockets else { return false }
+            state.webSockets += 1
+            return true
+        }
+        if claimed {
+            channel.closeFuture.whenComplete { [self] _ in state.withLockedValue { $0.webSockets -= 1 } }
+        }
+        return claimed
+    }
+
+    var webSocketCount: Int { state.withLockedValue { $0.webSockets } }
+
+    /// Stops accepting upgrades and returns every open connection.
+    func drain() -> [Channel] {
+        state.withLockedValue { state in
+            state.accepting = false
+            return Array(state.channels.values)
+        }
+    }
+}

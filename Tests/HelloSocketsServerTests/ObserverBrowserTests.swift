@@ -1,0 +1,192 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The start page in a real browser: headless Chromium loads `/` from a running server, driven over the
+/// DevTools protocol (a WebSocket, spoken with our own test client). Skipped when Chromium is not installed.
+///
+/// Saves `test-output/observer.png` (git-ignored); `docs/observer.png` in the README is a copy of it.
+final class ObserverBrowserTests: XCTestCase {
+    static let repository: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    static func chromiumPath() -> String? {
+        let candidates = [ProcessInfo.processInfo.environment["CHROMIUM"], "/usr/bin/chromium", "/usr/bin/chromium-browser",
+                          "/usr/bin/google-chrome", "/snap/bin/chromium"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func testPageShowsHandshakeJoinReplyAndHeartbeat() async throws {
+        guard let chromium = Self.chromiumPath() else {
+            throw XCTSkip("Chromium is not installed (apt-get install -y chromium, or set CHROMIUM)")
+        }
+        let server = try await TestServer.start()
+        let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/?heartbeat=1000")
+        do {
+            let page = try await browser.page()
+            try await page.waitFor("""
+                document.querySelector('#handshake[data-ready="true"]') !== null
+                && document.querySelector('#handshake').innerText.includes('101 Switching Protocols')
+                && document.querySelector('#handshake .check') !== null
+                && document.querySelector('tr[data-dir="in"][data-event="phx_join"]') !== null
+                && document.querySelector('tr[data-dir="out"][data-kind="reply"][data-reply-to="phx_join"]') !== null
+                && document.querySelector('tr[data-dir="in"][data-kind="heartbeat"]') !== null
+                && document.querySelector('tr[data-dir="out"][data-kind="heartbeat-reply"]') !== null
+                """, what: "the handshake, phx_join, its phx_reply and a heartbeat")
+            // The accept value shown is the one derived on the page's steps, and the URL is the book's.
+            let url = try await page.evaluate("document.querySelector('#handshake .start-line').textContent")
+            XCTAssertEqual(url as? String, "GET /socket/websocket?token=undefined&vsn=2.0.0 HTTP/1.1")
+
+            // A few controls, so the screenshot shows a push, its reply, a server push and a broadcast.
+            _ = try await page.evaluate("document.querySelector('#push').click()")
+            try await page.waitFor("document.querySelector('tr[data-kind=\"reply\"][data-reply-to=\"ping\"]') !== null", what: "the ping reply")
+            _ = try await page.evaluate("document.querySelector('#broadcast').click()")
+            try await page.waitFor("document.querySelector('tr[data-kind=\"server-push\"][data-event=\"send_ping\"]') !== null", what: "send_ping")
+            _ = try await page.evaluate("""
+                document.querySelector('#bc-event').value = 'hello'; document.querySelector('#bc-payload').value = '{"from": "curl"}';
+                document.querySelector('#broadcast').click()
+                """)
+            try await page.waitFor("document.querySelector('tr[data-kind=\"broadcast\"][data-event=\"hello\"]') !== null", what: "a broadcast")
+            _ = try await page.evaluate("document.querySelector('#hide-heartbeats').click()")
+            _ = try await page.evaluate("document.querySelector('#frames-scroll').scrollTop = 0")
+
+            let png = try await page.screenshot()
+            let output = Self.repository.appendingPathComponent("test-output")
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            try png.write(to: output.appendingPathComponent("observer.png"))
+            XCTAssertGreaterThan(png.count, 10_000)
+            await page.close()
+        } catch {
+            browser.stop()
+            try await server.stop()
+            throw error
+        }
+        browser.stop()
+        try await server.stop()
+    }
+}
+
+/// A headless Chromium process with its DevTools endpoint.
+final class Browser {
+    let process: Process
+    let port: Int
+    let profile: URL
+
+    static func launch(_ path: String, url: String) async throws -> Browser {
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("hs-chromium-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                             "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "--window-size=1440,1500", url]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Chromium writes the port it chose to DevToolsActivePort (it also prints "DevTools listening on ws://…").
+        let portFile = profile.appendingPathComponent("DevToolsActivePort")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8),
+               let port = text.split(separator: "\n").first.flatMap({ Int($0) }) {
+                return Browser(process: process, port: port, profile: profile)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        process.terminate()
+        throw BrowserTimeout(waitingFor: "Chromium's DevTools port")
+    }
+
+    private init(process: Process, port: Int, profile: URL) {
+        self.process = process
+        self.port = port
+        self.profile = profile
+    }
+
+    /// The DevTools session of the first page.
+    func page() async throws -> DevToolsPage {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let raw = try await RawClient.connect(port: port)
+            try await raw.send("GET /json/list HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let response = try await raw.receiveHTTPResponse()
+            await raw.close()
+            let targets = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [[String: Any]] ?? []
+            if let id = targets.first(where: { $0["type"] as? String == "page" })?["id"] as? String {
+                return DevToolsPage(client: try await WebSocketTestClient.connect(port: port, path: "/devtools/page/\(id)"))
+            }
+            guard ContinuousClock.now < deadline else { throw BrowserTimeout(waitingFor: "a page target") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: profile)
+    }
+}
+
+/// Commands to one page over the Chrome DevTools protocol.
+final class DevToolsPage {
+    let client: WebSocketTestClient
+    private var nextID = 0
+
+    init(client: WebSocketTestClient) { self.client = client }
+
+    struct ProtocolError: Error, CustomStringConvertible { let description: String }
+
+    func call(_ method: String, _ params: [String: Any] = [:]) async throws -> [String: Any] {
+        nextID += 1
+        let id = nextID
+        let request = try JSONSerialization.data(withJSONObject: ["id": id, "method": method, "params": params])
+        try await client.send(text: String(decoding: request, as: UTF8.self))
+        while true {
+            var payload: [UInt8] = []
+            while true {  // a message may come in fragments
+                let frame = try await client.receiveFrame(timeout: .seconds(30))
+                payload += frame.payload
+                if frame.fin { break }
+            }
+            guard let message = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+                  message["id"] as? Int == id else { continue }  // events and other replies
+            if let error = message["error"] { throw ProtocolError(description: "\(method): \(error)") }
+            return message["result"] as? [String: Any] ?? [:]
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page and returns its value.
+    func evaluate(_ expression: String) async throws -> Any? {
+        let result = try await call("Runtime.evaluate", ["expression": expression, "returnByValue": true])
+        if let exception = result["exceptionDetails"] { throw ProtocolError(description: "\(expression): \(exception)") }
+        return (result["result"] as? [String: Any])?["value"]
+    }
+
+    /// Polls a JavaScript condition until it is true.
+    func waitFor(_ condition: String, what: String, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await evaluate("!!(\(condition))") as? Bool == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let frames = try await evaluate("document.querySelector('#frames') && document.querySelector('#frames').innerText")
+        throw BrowserTimeout(waitingFor: "\(what) in the page; frames shown: \(frames ?? "none")")
+    }
+
+    func screenshot() async throws -> Data {
+        let result = try await call("Page.captureScreenshot", ["format": "png"])
+        guard let base64 = result["data"] as? String, let data = Data(base64Encoded: base64) else {
+            throw ProtocolError(description: "no screenshot data")
+        }
+        return data
+    }
+
+    func close() async { await client.close() }
+}
+
+struct BrowserTimeout: Error, CustomStringConvertible {
+    let waitingFor: String
+    var description: String { "timed out waiting for \(waitingFor)" }
+}
