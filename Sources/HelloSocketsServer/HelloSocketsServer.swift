@@ -17,6 +17,8 @@ public final class HelloSocketsServer: Sendable {
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
     private let observerHub: ObserverHub?
+    private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
+    private let reloadHub = ReloadEventHub()
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -34,6 +36,7 @@ public final class HelloSocketsServer: Sendable {
     @discardableResult
     public func start() async throws -> SocketAddress {
         var endpoints: [String: WebSocketEndpoint] = [:]
+        var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
             let registry = try ChannelRegistry(
@@ -56,6 +59,14 @@ public final class HelloSocketsServer: Sendable {
                 )
             }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
+            reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
+        }
+        if configuration.watchChannels {
+            let watcher = ChannelReloader(
+                mounts: reloadMounts, channelsDirectory: URL(fileURLWithPath: configuration.channelsDirectory),
+                logger: logger, hub: reloadHub)
+            watcher.start()
+            reloader.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let bootstrap = ServerBootstrap(group: group)
@@ -78,11 +89,23 @@ public final class HelloSocketsServer: Sendable {
     /// Open WebSocket connections.
     public var webSocketCount: Int { connections.webSocketCount }
 
+    /// Hot reload events (every reload, failure, addition, removal), from now on; also logged.
+    /// Nothing arrives when the server runs with `watchChannels` off.
+    public func reloadEvents() -> AsyncStream<ReloadEvent> {
+        reloadHub.stream()
+    }
+
     /// Graceful shutdown: stop accepting, send every WebSocket a close 1001 (going away; Phoenix drains
     /// with 1012, but 1001 is what RFC 6455 names for a server going down, and phoenix.js reconnects
     /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
     /// then drop what remains and stop the event loops.
     public func shutdown() async throws {
+        let watcher = reloader.withLockedValue { current -> ChannelReloader? in
+            defer { current = nil }
+            return current
+        }
+        watcher?.stop()  // first: a reload in progress finishes while the loops still run
+        reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
         for channel in open {

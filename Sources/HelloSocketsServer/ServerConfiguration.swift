@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var observe: Bool? = nil
     /// Print every WebSocket frame to stderr, wscat-style (`--trace`).
     public var trace = false
+    /// Hot reload: watch the channels folder and swap in edited scripts (`--no-watch` turns it off).
+    public var watchChannels: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -41,7 +43,8 @@ public struct ServerConfiguration: Sendable {
         apiToken: String? = nil,
         maxConnections: Int = 16_384,
         handshakeTimeout: TimeAmount = .seconds(10),
-        shutdownTimeout: TimeAmount = .seconds(5)
+        shutdownTimeout: TimeAmount = .seconds(5),
+        watchChannels: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -53,5 +56,6 @@ public struct ServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.handshakeTimeout = handshakeTimeout
         self.shutdownTimeout = shutdownTimeout
+        self.watchChannels = watchChannels
     }
 }

@@ -1,3 +1,4 @@
+import CLua
 import Foundation
 import Logging
 
@@ -23,6 +24,9 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
     private var channelScripts: [String: ChannelScript] = [:]
     private var socket: ChannelScript?
     private var libraries: [String: ScriptSource] = [:]
+    /// Hot reload: the last version of each removed script, so a re-added file keeps counting up.
+    private var retiredVersions: [String: ScriptVersion] = [:]
+    private var generation = 0
 
     /// Loads and validates the scripts in `directory`. Throws the first `ScriptError` (`.load`):
     /// a syntax error (`channels/x.lua:3: …`), a script without `topic`/`join`, or two scripts
@@ -109,6 +113,21 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
         return libraries[name]
     }
 
+
+    /// Bumped whenever a `lib/` module changes; see `ScriptProvider.libraryGeneration`.
+    public var libraryGeneration: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return generation
+    }
+
+    /// Every `lib/` module name (`util`, `sub.mod`).
+    public var libraryNames: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return libraries.keys.sorted()
+    }
+
     // MARK: - Loading and reloading
 
     /// Validates new source for the script `name` and swaps it in with the next version number;
@@ -116,23 +135,105 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
     /// the hook for hot reload (a file watcher calls it).
     @discardableResult
     public func update(name: String, text: String) throws -> ChannelScript {
-        let previous = script(named: name)
-        let path = previous?.path ?? "\(displayPrefix)/\(name).lua"
-        let version = previous?.version.next ?? .initial
-        let script = try validate(name: name, source: ScriptSource(path: path, text: text, version: version))
+        let script = try validate(name: name, source: ScriptSource(path: path(of: name), text: text, version: nextVersion(of: name)))
         try install(script)
         return script
     }
 
+    /// The display path of the script `name`: `channels/ping.lua`.
+    public func path(of name: String) -> String {
+        script(named: name)?.path ?? "\(displayPrefix)/\(name).lua"
+    }
+
+    /// The display path of the `lib/` module `name`: `channels/lib/sub/mod.lua` for `sub.mod`.
+    public func libraryPath(of name: String) -> String {
+        library(named: name)?.path ?? "\(displayPrefix)/lib/\(name.replacingOccurrences(of: ".", with: "/")).lua"
+    }
+
+    private func nextVersion(of name: String) -> ScriptVersion {
+        lock.lock()
+        defer { lock.unlock() }
+        let current = name == Self.socketScriptName ? socket : channelScripts[name]
+        return current?.version.next ?? retiredVersions[name]?.next ?? .initial
+    }
+
+    /// Hot reload: unregisters the script `name` (its file was deleted) and returns it; its topics
+    /// stop routing at once. Joined channels must be closed by the caller. `socket` removes the
+    /// connect hook (new connections are then accepted as without one).
+    @discardableResult
+    public func remove(name: String) -> ChannelScript? {
+        lock.lock()
+        defer { lock.unlock() }
+        let removed: ChannelScript?
+        if name == Self.socketScriptName {
+            removed = socket
+            socket = nil
+        } else {
+            removed = channelScripts.removeValue(forKey: name)
+        }
+        if let removed { retiredVersions[name] = removed.version }
+        return removed
+    }
+
+    /// Hot reload of a `lib/` module (`text` nil: the file was deleted). Compiles the module, then
+    /// revalidates every script that required it at load time (directly or through another
+    /// module) against the new module; only when all of them load is anything swapped in: the
+    /// module, and a new version of each dependent, in one step. Returns the dependents'
+    /// new versions. Throws the first error (the module's syntax error, or a dependent's load
+    /// error naming that script); then nothing changed.
+    @discardableResult
+    public func updateLibrary(name: String, text: String?) throws -> [ChannelScript] {
+        let path = libraryPath(of: name)
+        let source = text.map { ScriptSource(path: path, text: $0, version: (library(named: name)?.version.next ?? .initial)) }
+        if let source {
+            let vm = try LuaVM(scripts: self, limits: limits, logger: Logger(label: "LuaRuntime.validate"))
+            guard vm.loadChunk(source.text, chunkName: "@" + path) == LUA_OK else {
+                throw ScriptError(kind: .load, script: path, message: vm.string(at: -1) ?? "\(path): load failed")
+            }
+        }
+        let staged = StagedLibrary(base: self, name: name, source: source)
+        let dependents = ([socketScript].compactMap { $0 } + scripts).filter { $0.dependencies.contains(name) }
+        var reloaded: [ChannelScript] = []
+        for dependent in dependents {
+            let next = ScriptSource(path: dependent.path, text: dependent.source.text, version: dependent.version.next)
+            reloaded.append(try validate(name: dependent.name, source: next, provider: staged))
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        for script in reloaded where script.name != Self.socketScriptName {
+            if let clash = clash(for: script, ignoring: Set(reloaded.map(\.name))) { throw clash }
+        }
+        libraries[name] = source
+        generation += 1
+        for script in reloaded {
+            if script.name == Self.socketScriptName { socket = script } else { channelScripts[script.name] = script }
+        }
+        return reloaded
+    }
+
     /// Compiles and runs a script in a scratch VM; returns what the router needs to know.
-    private func validate(name: String, source: ScriptSource) throws -> ChannelScript {
-        let vm = try LuaVM(scripts: self, limits: limits, logger: Logger(label: "LuaRuntime.validate"))
+    private func validate(name: String, source: ScriptSource, provider: ScriptProvider? = nil) throws -> ChannelScript {
+        let vm = try LuaVM(scripts: provider ?? self, limits: limits, logger: Logger(label: "LuaRuntime.validate"))
         switch vm.instantiate(source, requireJoin: name != Self.socketScriptName) {
         case .success(let module):
-            return ChannelScript(name: name, source: source, topics: module.topics, intercepts: module.intercepts)
+            return ChannelScript(
+                name: name, source: source, topics: module.topics, intercepts: module.intercepts,
+                dependencies: vm.librariesLoaded)
         case .failure(let error):
             throw error
         }
+    }
+
+    /// The refusal when `script` claims a pattern another script (not in `ignoring`) claims. Call locked.
+    private func clash(for script: ChannelScript, ignoring: Set<String> = []) -> ScriptError? {
+        for other in channelScripts.values where other.name != script.name && !ignoring.contains(other.name) {
+            if let clash = script.topics.first(where: { other.topics.contains($0) }) {
+                return ScriptError(
+                    kind: .load, script: script.path,
+                    message: "\(other.path) and \(script.path) both claim topic \"\(clash)\"")
+            }
+        }
+        return nil
     }
 
     /// Installs a validated script, refusing a pattern another script already claims.
@@ -143,13 +244,24 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
             socket = script
             return
         }
-        for other in channelScripts.values where other.name != script.name {
-            if let clash = script.topics.first(where: { other.topics.contains($0) }) {
-                throw ScriptError(
-                    kind: .load, script: script.path,
-                    message: "\(other.path) and \(script.path) both claim topic \"\(clash)\"")
-            }
-        }
+        if let clash = clash(for: script) { throw clash }
         channelScripts[script.name] = script
     }
+}
+
+/// The registry as it would be with one `lib/` module replaced (or removed): what dependents
+/// are revalidated against before a module change is committed.
+private final class StagedLibrary: ScriptProvider, @unchecked Sendable {
+    let base: ChannelRegistry
+    let name: String
+    let source: ScriptSource?
+
+    init(base: ChannelRegistry, name: String, source: ScriptSource?) {
+        self.base = base
+        self.name = name
+        self.source = source
+    }
+
+    func script(named name: String) -> ChannelScript? { base.script(named: name) }
+    func library(named name: String) -> ScriptSource? { name == self.name ? source : base.library(named: name) }
 }

@@ -77,6 +77,9 @@ public struct ChannelScript: Sendable, Equatable {
     public var topics: [TopicPattern]
     /// Events listed in its `intercept` field.
     public var intercepts: Set<String>
+    /// The `lib/` modules it required while loading, transitive ones included (hot reload
+    /// reloads it when one of them changes).
+    public var dependencies: Set<String>
 
     /// The display path, `channels/ping.lua`.
     public var path: String { source.path }
@@ -84,11 +87,15 @@ public struct ChannelScript: Sendable, Equatable {
     public var version: ScriptVersion { source.version }
 
     /// A script with the given fields (normally built by `ChannelRegistry`).
-    public init(name: String, source: ScriptSource, topics: [TopicPattern], intercepts: Set<String>) {
+    public init(
+        name: String, source: ScriptSource, topics: [TopicPattern], intercepts: Set<String>,
+        dependencies: Set<String> = []
+    ) {
         self.name = name
         self.source = source
         self.topics = topics
         self.intercepts = intercepts
+        self.dependencies = dependencies
     }
 }
 
@@ -99,4 +106,11 @@ public protocol ScriptProvider: AnyObject, Sendable {
     func script(named name: String) -> ChannelScript?
     /// The module `require(name)` loads: `<channels>/lib/<name>.lua`, or nil.
     func library(named name: String) -> ScriptSource?
+    /// Bumped whenever a `lib/` module changes (hot reload): a VM then empties its `require`
+    /// cache before instantiating a script again. 0 for providers that never change libraries.
+    var libraryGeneration: Int { get }
+}
+
+extension ScriptProvider {
+    public var libraryGeneration: Int { 0 }
 }

@@ -194,6 +194,7 @@ extension LuaVM {
                 pushString("module '\(module)' not found (require loads only channels/lib/<name>.lua)")
                 return 2
             }
+            librariesLoaded.insert(module)
             guard loadChunk(source.text, chunkName: "@" + source.path) == LUA_OK else {
                 lua_pushnil(L)
                 hs_insert(L, -2)

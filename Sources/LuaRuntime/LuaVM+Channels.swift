@@ -26,6 +26,7 @@ extension LuaVM {
         let socketRef = makeSocketTable(id: id, topic: topic, joinRef: joinRef, socket: socket)
         channels[id] = ChannelState(
             scriptName: script.name, scriptPath: path, topic: topic, socketRef: socketRef, host: host)
+        channels[id]?.version = module.version
 
         let outcome = invoke(module, "join", path: path, topic: topic) {
             pushString(topic)
@@ -256,6 +257,9 @@ extension LuaVM {
             return .crashed(error)
         }
         let path = scripts.script(named: state.scriptName)?.path ?? state.scriptPath
+        if module.version != state.version, let error = migrate(id, state: state, to: module, path: path) {
+            return .crashed(error)
+        }
         switch invoke(module, name, path: path, topic: state.topic, push: { push(state.socketRef) }) {
         case .missing:
             if missingIsNoreply {
@@ -271,6 +275,53 @@ extension LuaVM {
             if anyResult { return .noreply }
             return readCallbackResult(site: site, callback: name, topic: state.topic, allowReply: allowReply)
         }
+    }
+
+    /// Hot reload: the channel's first callback on a new version of its script. Runs the new
+    /// module's optional `migrate(assigns, old_version)` once; a table it returns becomes the
+    /// channel's `socket.assigns` (nil keeps them). A crash in migrate crashes the channel.
+    private func migrate(_ id: ChannelID, state: ChannelState, to module: LoadedModule, path: String) -> ScriptError? {
+        channels[id]?.version = module.version
+        let old = state.version
+        switch invoke(module, "migrate", path: path, topic: state.topic, push: {
+            hs_getref(L, state.socketRef)
+            field("assigns", ofTableAt: -1)
+            hs_remove(L, -2)
+            lua_pushinteger(L, Int64(old.rawValue))
+            return 2
+        }) {
+        case .missing:
+            return nil
+        case .failed(let error):
+            return error
+        case .returned(let top, let site):
+            defer { lua_settop(L, top) }
+            switch lua_type(L, -1) {
+            case LUA_TNIL:
+                break
+            case LUA_TTABLE:
+                hs_getref(L, state.socketRef)
+                lua_pushvalue(L, -2)
+                lua_setfield(L, -2, "assigns")
+                hs_pop(L, 1)
+            default:
+                return invalid(site, state.topic, "migrate returned \(describe(at: -1)); expected new assigns (a table) or nothing")
+            }
+            logger.info(
+                "migrated \(path) \(old) -> \(module.version)",
+                metadata: ["topic": .string(state.topic)])
+            return nil
+        }
+    }
+
+    /// The script name of a live channel.
+    public func scriptName(of id: ChannelID) -> String? { channels[id]?.scriptName }
+
+    /// Hot reload: forgets this VM's instance of a script removed from the provider (its live
+    /// channels must have been closed first; they would crash at their next callback anyway).
+    public func unload(scriptNamed name: String) {
+        guard let module = modules.removeValue(forKey: name) else { return }
+        hs_unref(L, module.ref)
     }
 
     private func invalid(_ site: CallSite, _ topic: String?, _ message: String) -> ScriptError {

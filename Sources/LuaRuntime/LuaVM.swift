@@ -24,6 +24,7 @@ public final class LuaVM {
         var null: Int32 = 0, arrayMT: Int32 = 0, objectMT: Int32 = 0, binaryMT: Int32 = 0
         var resultMT: Int32 = 0, timerMT: Int32 = 0, refMT: Int32 = 0, sockets: Int32 = 0, instantiate: Int32 = 0
         var makeEnv: Int32 = 0
+        var resetLoaded: Int32 = 0
     }
     var internals = Internals()
 
@@ -47,6 +48,8 @@ public final class LuaVM {
         /// The ref of the message being handled; set only during handle_in (for phx.socket_ref).
         var currentRef: JSONValue?
         var timers: Set<TimerID> = []
+        /// The script version this channel last ran (hot reload: `migrate` runs when it changes).
+        var version: ScriptVersion = .initial
     }
     var channels: [ChannelID: ChannelState] = [:]
     var timers: [TimerID: (channel: ChannelID, message: Int32)] = [:]
@@ -56,6 +59,11 @@ public final class LuaVM {
     var busy = false
     /// Messages sent by the running callback (bounded by `limits.maxSendsPerCallback`).
     var sendsThisCallback = 0
+    /// Hot reload: the provider's `libraryGeneration` this VM's `require` cache was filled under.
+    var libraryGeneration = 0
+    /// Every `lib/` module this VM has loaded through `require` (a scratch VM's list is the
+    /// dependencies of the script it validated, transitive ones included).
+    var librariesLoaded: Set<String> = []
     /// The script whose code is running (for `print`'s log metadata).
     var runningScript: (path: String, topic: String?)?
     /// The Lua spec runner's table (`SpecPrelude`), once a spec file was loaded in this VM.
@@ -115,7 +123,7 @@ public final class LuaVM {
         internals = Internals(
             null: ref("null"), arrayMT: ref("array_mt"), objectMT: ref("object_mt"), binaryMT: ref("binary_mt"),
             resultMT: ref("result_mt"), timerMT: ref("timer_mt"), refMT: ref("ref_mt"), sockets: ref("sockets"),
-            instantiate: ref("instantiate"), makeEnv: ref("make_env"))
+            instantiate: ref("instantiate"), makeEnv: ref("make_env"), resetLoaded: ref("reset_loaded"))
         hs_pop(L, 1)
     }
 
@@ -235,6 +243,13 @@ public final class LuaVM {
             return .failure(ScriptError(kind: .misuse, script: name, message: "no script named \(name)"))
         }
         if let loaded = modules[name], loaded.version == script.version { return .success(loaded) }
+        let generation = scripts.libraryGeneration
+        if generation != libraryGeneration {
+            // A lib/ module changed: new instantiations must not reuse the old cached modules.
+            hs_getref(L, internals.resetLoaded)
+            if hs_call(L, 0, 0) != LUA_OK { hs_pop(L, 1) }
+            libraryGeneration = generation
+        }
         let result = instantiate(script.source, requireJoin: name != ChannelRegistry.socketScriptName)
         if case .success(let module) = result {
             if let old = modules[name] { hs_unref(L, old.ref) }

@@ -171,6 +171,8 @@ enum SandboxPrelude {
       null = null, array_mt = array_mt, object_mt = object_mt, binary_mt = binary_mt,
       result_mt = result_mt, timer_mt = timer_mt, ref_mt = ref_mt, sockets = sockets,
       instantiate = instantiate, make_env = make_env,
+      -- Hot reload: forget cached lib modules so the next require loads their new version.
+      reset_loaded = function() loaded = {} end,
     }
     """#
 }

@@ -44,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Refuse permessage-deflate compression.")
     var noDeflate = false
 
+    @Flag(help: "Don't watch the channels folder for changes (no hot reload), for production-like runs.")
+    var noWatch = false
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads = System.coreCount
 
@@ -120,7 +123,8 @@ struct Serve: AsyncParsableCommand {
             apiToken: apiToken,
             maxConnections: maxConnections,
             handshakeTimeout: .seconds(Int64(handshakeTimeout)),
-            shutdownTimeout: .seconds(Int64(shutdownTimeout))
+            shutdownTimeout: .seconds(Int64(shutdownTimeout)),
+            watchChannels: !noWatch
         )
         configuration.maxChannelsPerSocket = maxChannels
         configuration.observe = observe ? true : nil

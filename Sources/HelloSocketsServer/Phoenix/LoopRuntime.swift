@@ -13,6 +13,8 @@ final class LoopRuntime {
     let maxChannelsPerSocket: Int
     /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
     var scriptErrorObserver: ((ScriptError) -> Void)?
+    /// The open Phoenix sockets on this loop (hot reload closes the channels of a deleted script).
+    var sockets: [ObjectIdentifier: PhoenixSocket] = [:]
 
     init(
         vm: LuaVM,
@@ -48,6 +50,12 @@ final class LoopRuntimes: Sendable {
 
     private init(runtimes: [(EventLoop, NIOLoopBound<LoopRuntime>)]) {
         self.runtimes = runtimes.map { (loop: $0.0, runtime: $0.1) }
+    }
+
+    /// Runs `body` on every loop with that loop's runtime; the results in loop order.
+    func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (LoopRuntime) -> T) -> EventLoopFuture<[T]> {
+        let futures = runtimes.map { entry in entry.loop.submit { body(entry.runtime.value) } }
+        return EventLoopFuture.whenAllSucceed(futures, on: runtimes[0].loop)
     }
 
     /// The runtime of `loop`; call only on that loop.

@@ -68,6 +68,7 @@ final class PhoenixSocket: WebSocketSession {
 
     func open(_ transport: PhoenixTransport) {
         self.transport = transport
+        runtime.sockets[ObjectIdentifier(self)] = self  // hot reload walks a loop's sockets
         if let id = context.id {
             identity.socket = self
             runtime.subscriptions.subscribe(identity, to: id)
@@ -95,6 +96,7 @@ final class PhoenixSocket: WebSocketSession {
             remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
         }
         if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
+        runtime.sockets[ObjectIdentifier(self)] = nil
         self.transport = nil
     }
 
@@ -213,6 +215,17 @@ final class PhoenixSocket: WebSocketSession {
         } else {
             runtime.vm.discard(channel.id)
         }
+    }
+
+    /// Hot reload: the script `scriptName` was deleted, so its joined channels end as if they
+    /// crashed (no terminate; the client gets phx_error). Returns how many. Call on this loop.
+    func closeChannels(ofScript scriptName: String) -> Int {
+        let doomed = channelsByID.values.filter { runtime.vm.scriptName(of: $0.id) == scriptName }
+        for channel in doomed {
+            remove(channel, terminating: nil)
+            send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
+        }
+        return doomed.count
     }
 
     // MARK: Broadcasts
