@@ -3,6 +3,7 @@ import HelloSocketsServer
 import Logging
 import NIOConcurrencyHelpers
 import TestSupport
+import WebSocketTransport
 import XCTest
 
 /// Hot reload over real sockets: each test gets its own temp channels folder, edits it while
@@ -46,7 +47,8 @@ final class HotReloadTests: XCTestCase {
         var logger = Logger(label: "reload-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
         let configuration = ServerConfiguration(
-            host: "127.0.0.1", port: 0, channelsDirectory: channels.path, eventLoopCount: 2, watchChannels: watch)
+            host: "127.0.0.1", port: 0, channelsDirectory: channels.path, eventLoopCount: 2,
+            webSocket: WebSocketConfiguration(closeTimeout: .milliseconds(250)), watchChannels: watch)
         server = HelloSocketsServer(configuration: configuration, logger: logger)
         events = ReloadRecorder(server.reloadEvents())
         let address = try await server.start()

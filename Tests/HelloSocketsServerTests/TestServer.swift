@@ -18,7 +18,7 @@ final class TestServer {
 
     static func start(
         channels: String = TestServer.channelsDirectory,
-        webSocket: WebSocketConfiguration = WebSocketConfiguration(),
+        webSocket: WebSocketConfiguration = WebSocketConfiguration(closeTimeout: .milliseconds(250)),
         threads: Int = 2,
         maxConnections: Int = 16_384,
         handshakeTimeout: TimeAmount = .seconds(10)
