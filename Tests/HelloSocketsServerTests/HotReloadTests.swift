@@ -130,6 +130,33 @@ final class HotReloadTests: XCTestCase {
         XCTAssertEqual(fresh["code"] as? String, "two")
     }
 
+    /// The shipped ping channel itself, edited while a client is joined: the next reply changes; a
+    /// syntax error then leaves that version serving.
+    func testEditingTheShippedPingChannelChangesTheNextReply() async throws {
+        let shipped = URL(fileURLWithPath: TestServer.channelsDirectory).appendingPathComponent("ping.lua")
+        let original = try String(contentsOf: shipped, encoding: .utf8)
+        try write("ping.lua", original)
+        try await start()
+        let client = try await joined("ping")
+        try await client.send(text: #"["1","2","ping","ping",{}]"#)
+        let before = try await client.receiveText()
+        XCTAssertEqual(before, #"["1","2","ping","phx_reply",{"response":{"ping":"pong"},"status":"ok"}]"#)
+
+        let edited = original.replacingOccurrences(of: #"phx.ok({ ping = "pong" })"#, with: #"phx.ok({ ping = "pong, reloaded" })"#)
+        XCTAssertNotEqual(edited, original, "the edit must change ping.lua")
+        try save("ping.lua", edited)
+        _ = try await events.wait { $0.kind == .reloaded && $0.name == "ping" }
+        try await client.send(text: #"["1","3","ping","ping",{}]"#)
+        let after = try await client.receiveText()
+        XCTAssertEqual(after, #"["1","3","ping","phx_reply",{"response":{"ping":"pong, reloaded"},"status":"ok"}]"#)
+
+        try save("ping.lua", edited + "\nfunction broken(")
+        _ = try await events.wait { $0.kind == .failed && $0.name == "ping" }
+        try await client.send(text: #"["1","4","ping","ping",{}]"#)
+        let still = try await client.receiveText()
+        XCTAssertEqual(still, #"["1","4","ping","phx_reply",{"response":{"ping":"pong, reloaded"},"status":"ok"}]"#)
+    }
+
     func testMigrateRunsOncePerChannelBeforeItsFirstCallbackOnTheNewVersion() async throws {
         try await start()
         let client = try await joined("counter")
