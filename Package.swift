@@ -106,6 +106,7 @@ let package = Package(
             name: "HelloSocketsServerTests",
             dependencies: [
                 "HelloSocketsServer", "TestSupport",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

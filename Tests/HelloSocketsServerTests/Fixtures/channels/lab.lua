@@ -42,6 +42,8 @@ function channel.handle_in(event, payload, socket)
   elseif event == "hog" then
     local hoard = {}
     while true do hoard[#hoard + 1] = string.rep("x", 1000000) .. #hoard end
+  elseif event == "storm" then
+    for i = 1, 1000000 do phx.broadcast(socket, "storm", { i = i }) end
   elseif event == "bad_shape" then
     return 42
   elseif event == "stop_badly" then
