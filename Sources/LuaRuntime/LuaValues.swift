@@ -9,6 +9,33 @@ struct ConversionError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+/// A conversion problem found deep inside a value. The path is assembled only when one is thrown,
+/// component by component on the way out, so the common (valid) case builds no path strings.
+private struct ConversionProblem: Error {
+    var problem: String
+    /// Innermost first: `[3]`, `.items`.
+    var components: [String] = []
+
+    init(_ problem: String, at component: String? = nil) {
+        self.problem = problem
+        if let component { components.append(component) }
+    }
+
+    func error(root: String) -> ConversionError {
+        ConversionError(message: root + components.reversed().joined() + ": " + problem)
+    }
+}
+
+/// Runs `body`, adding `component` to the path of any problem it throws.
+private func within<T>(_ component: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch var problem as ConversionProblem {
+        problem.components.append(component())
+        throw problem
+    }
+}
+
 // JSONValue ⇄ Lua, directly on the stack (DESIGN.md "JSON ⇄ Lua"):
 // - null ⇄ phx.null (nil means absent); integers stay integers, floats stay floats;
 // - arrays and objects from JSON carry the phx.array / phx.object tag so [] and {} round-trip;
@@ -94,39 +121,39 @@ extension LuaVM {
     /// Reads the value at `index` as JSON.
     func readJSON(at index: Int32, path: String) throws -> JSONValue {
         var visiting: Set<UnsafeRawPointer> = []
-        return try readJSON(at: lua_absindex(L, index), path: path, depth: 0, visiting: &visiting)
+        do {
+            return try readJSON(at: lua_absindex(L, index), depth: 0, visiting: &visiting)
+        } catch let problem as ConversionProblem {
+            throw problem.error(root: path)
+        }
     }
 
-    private func readJSON(
-        at index: Int32, path: String, depth: Int, visiting: inout Set<UnsafeRawPointer>
-    ) throws -> JSONValue {
+    private func readJSON(at index: Int32, depth: Int, visiting: inout Set<UnsafeRawPointer>) throws -> JSONValue {
         switch lua_type(L, index) {
         case LUA_TNIL:
-            throw ConversionError(message: "\(path): nil is not a JSON value (use phx.null)")
+            throw ConversionProblem("nil is not a JSON value (use phx.null)")
         case LUA_TBOOLEAN:
             return .bool(lua_toboolean(L, index) != 0)
         case LUA_TNUMBER:
             if hs_isinteger(L, index) != 0 { return .integer(hs_tointeger(L, index)) }
             let d = hs_tonumber(L, index)
-            guard d.isFinite else { throw ConversionError(message: "\(path): NaN and infinity are not JSON numbers") }
+            guard d.isFinite else { throw ConversionProblem("NaN and infinity are not JSON numbers") }
             return .double(d)
         case LUA_TSTRING:
             guard let bytes = bytes(at: index), let s = String(validating: bytes, as: UTF8.self) else {
-                throw ConversionError(message: "\(path): string is not valid UTF-8")
+                throw ConversionProblem("string is not valid UTF-8")
             }
             return .string(s)
         case LUA_TTABLE:
-            return try readTable(at: index, path: path, depth: depth, visiting: &visiting)
+            return try readTable(at: index, depth: depth, visiting: &visiting)
         default:
-            throw ConversionError(message: "\(path): cannot convert \(describe(at: index)) to JSON")
+            throw ConversionProblem("cannot convert \(describe(at: index)) to JSON")
         }
     }
 
     private enum Tag { case array, object, none }
 
-    private func readTable(
-        at index: Int32, path: String, depth: Int, visiting: inout Set<UnsafeRawPointer>
-    ) throws -> JSONValue {
+    private func readTable(at index: Int32, depth: Int, visiting: inout Set<UnsafeRawPointer>) throws -> JSONValue {
         if isNull(at: index) { return .null }
         let tag: Tag
         if lua_getmetatable(L, index) == 0 {
@@ -138,23 +165,27 @@ extension LuaVM {
             } else if hasMetatable(at: index, ref: internals.objectMT) {
                 tag = .object
             } else if hasMetatable(at: index, ref: internals.binaryMT) {
-                throw ConversionError(message: "\(path): binary data is only allowed as a whole payload")
+                throw ConversionProblem("binary data is only allowed as a whole payload")
             } else if hasMetatable(at: index, ref: internals.resultMT) {
-                throw ConversionError(message: "\(path): cannot convert a phx result (phx.ok/reply/stop…) to JSON")
+                throw ConversionProblem("cannot convert a phx result (phx.ok/reply/stop…) to JSON")
             } else {
                 tag = .none  // a script's own class: converted by content
             }
         }
         guard depth < limits.maxValueDepth else {
-            throw ConversionError(message: "\(path): nested more than \(limits.maxValueDepth) levels deep")
+            throw ConversionProblem("nested more than \(limits.maxValueDepth) levels deep")
         }
-        guard let pointer = lua_topointer(L, index) else { return .null }
-        guard visiting.insert(pointer).inserted else {
-            throw ConversionError(message: "\(path): table contains itself (a cycle)")
+        // Cycles are tracked only below a few levels: a cycle always goes that deep, while the
+        // shallow payloads of real traffic then never allocate the set.
+        let tracked = depth >= 4 ? lua_topointer(L, index) : nil
+        if let pointer = tracked {
+            guard visiting.insert(pointer).inserted else {
+                throw ConversionProblem("table contains itself (a cycle)")
+            }
         }
-        defer { visiting.remove(pointer) }
+        defer { if let pointer = tracked { visiting.remove(pointer) } }
         guard lua_checkstack(L, 8) != 0 else {
-            throw ConversionError(message: "\(path): nested too deeply")
+            throw ConversionProblem("nested too deeply")
         }
 
         // One pass over the keys to learn the shape.
@@ -168,7 +199,7 @@ extension LuaVM {
             case LUA_TSTRING:
                 guard let bytes = bytes(at: -2), let key = String(validating: bytes, as: UTF8.self) else {
                     hs_pop(L, 1)
-                    throw ConversionError(message: "\(path): a key is not valid UTF-8")
+                    throw ConversionProblem("a key is not valid UTF-8")
                 }
                 stringKeys.append(key)
             case LUA_TNUMBER where hs_isinteger(L, -2) != 0 && hs_tointeger(L, -2) >= 1:
@@ -177,7 +208,7 @@ extension LuaVM {
             default:
                 let key = describeKey(at: -2)
                 hs_pop(L, 1)
-                throw ConversionError(message: "\(path)[\(key)]: keys must be strings (objects) or 1...n (arrays)")
+                throw ConversionProblem("keys must be strings (objects) or 1...n (arrays)", at: "[\(key)]")
             }
         }
 
@@ -185,17 +216,17 @@ extension LuaVM {
         switch tag {
         case .array:
             if let key = stringKeys.first {
-                throw ConversionError(message: "\(path)\(pathComponent(key)): an array (phx.array) cannot have string keys")
+                throw ConversionProblem("an array (phx.array) cannot have string keys", at: pathComponent(key))
             }
             isArray = true
         case .object:
             if integerCount > 0 {
-                throw ConversionError(message: "\(path)[\(maxInteger)]: an object (phx.object) cannot have integer keys")
+                throw ConversionProblem("an object (phx.object) cannot have integer keys", at: "[\(maxInteger)]")
             }
             isArray = false
         case .none:
             if !stringKeys.isEmpty && integerCount > 0 {
-                throw ConversionError(message: "\(path): mixed string and integer keys (neither array nor object)")
+                throw ConversionProblem("mixed string and integer keys (neither array nor object)")
             }
             isArray = integerCount > 0
         }
@@ -207,9 +238,9 @@ extension LuaVM {
                 lua_rawgeti(L, index, i)
                 defer { hs_pop(L, 1) }
                 if lua_type(L, -1) == LUA_TNIL {
-                    throw ConversionError(message: "\(path)[\(i)]: missing element in a sparse array (length \(maxInteger))")
+                    throw ConversionProblem("missing element in a sparse array (length \(maxInteger))", at: "[\(i)]")
                 }
-                items.append(try readJSON(at: lua_absindex(L, -1), path: "\(path)[\(i)]", depth: depth + 1, visiting: &visiting))
+                items.append(try within("[\(i)]") { try readJSON(at: lua_absindex(L, -1), depth: depth + 1, visiting: &visiting) })
             }
             return .array(items)
         }
@@ -219,8 +250,9 @@ extension LuaVM {
             pushString(key)
             lua_rawget(L, index)
             defer { hs_pop(L, 1) }
-            members[key] = try readJSON(
-                at: lua_absindex(L, -1), path: path + pathComponent(key), depth: depth + 1, visiting: &visiting)
+            members[key] = try within(pathComponent(key)) {
+                try readJSON(at: lua_absindex(L, -1), depth: depth + 1, visiting: &visiting)
+            }
         }
         return .object(members)
     }
