@@ -120,15 +120,18 @@ extension LuaVM {
 
     /// Reads the value at `index` as JSON.
     func readJSON(at index: Int32, path: String) throws -> JSONValue {
-        var visiting: Set<UnsafeRawPointer> = []
+        let absolute = lua_absindex(L, index)
         do {
-            return try readJSON(at: lua_absindex(L, index), depth: 0, visiting: &visiting)
+            // The chain of enclosing tables lives on the stack: no allocation per conversion.
+            return try withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: limits.maxValueDepth + 1) {
+                try readJSON(at: absolute, depth: 0, ancestors: $0)
+            }
         } catch let problem as ConversionProblem {
             throw problem.error(root: path)
         }
     }
 
-    private func readJSON(at index: Int32, depth: Int, visiting: inout Set<UnsafeRawPointer>) throws -> JSONValue {
+    private func readJSON(at index: Int32, depth: Int, ancestors: UnsafeMutableBufferPointer<UnsafeRawPointer>) throws -> JSONValue {
         switch lua_type(L, index) {
         case LUA_TNIL:
             throw ConversionProblem("nil is not a JSON value (use phx.null)")
@@ -145,7 +148,7 @@ extension LuaVM {
             }
             return .string(s)
         case LUA_TTABLE:
-            return try readTable(at: index, depth: depth, visiting: &visiting)
+            return try readTable(at: index, depth: depth, ancestors: ancestors)
         default:
             throw ConversionProblem("cannot convert \(describe(at: index)) to JSON")
         }
@@ -153,7 +156,7 @@ extension LuaVM {
 
     private enum Tag { case array, object, none }
 
-    private func readTable(at index: Int32, depth: Int, visiting: inout Set<UnsafeRawPointer>) throws -> JSONValue {
+    private func readTable(at index: Int32, depth: Int, ancestors: UnsafeMutableBufferPointer<UnsafeRawPointer>) throws -> JSONValue {
         if isNull(at: index) { return .null }
         let tag: Tag
         if lua_getmetatable(L, index) == 0 {
@@ -175,15 +178,12 @@ extension LuaVM {
         guard depth < limits.maxValueDepth else {
             throw ConversionProblem("nested more than \(limits.maxValueDepth) levels deep")
         }
-        // Cycles are tracked only below a few levels: a cycle always goes that deep, while the
-        // shallow payloads of real traffic then never allocate the set.
-        let tracked = depth >= 4 ? lua_topointer(L, index) : nil
-        if let pointer = tracked {
-            guard visiting.insert(pointer).inserted else {
-                throw ConversionProblem("table contains itself (a cycle)")
-            }
+        // The tables enclosing this one are `ancestors[0..<depth]`: a cycle is one of them again.
+        guard let pointer = lua_topointer(L, index) else { return .null }
+        for i in 0..<depth where ancestors[i] == pointer {
+            throw ConversionProblem("table contains itself (a cycle)")
         }
-        defer { if let pointer = tracked { visiting.remove(pointer) } }
+        ancestors[depth] = pointer
         guard lua_checkstack(L, 8) != 0 else {
             throw ConversionProblem("nested too deeply")
         }
@@ -240,7 +240,7 @@ extension LuaVM {
                 if lua_type(L, -1) == LUA_TNIL {
                     throw ConversionProblem("missing element in a sparse array (length \(maxInteger))", at: "[\(i)]")
                 }
-                items.append(try within("[\(i)]") { try readJSON(at: lua_absindex(L, -1), depth: depth + 1, visiting: &visiting) })
+                items.append(try within("[\(i)]") { try readJSON(at: lua_absindex(L, -1), depth: depth + 1, ancestors: ancestors) })
             }
             return .array(items)
         }
@@ -251,7 +251,7 @@ extension LuaVM {
             lua_rawget(L, index)
             defer { hs_pop(L, 1) }
             members[key] = try within(pathComponent(key)) {
-                try readJSON(at: lua_absindex(L, -1), depth: depth + 1, visiting: &visiting)
+                try readJSON(at: lua_absindex(L, -1), depth: depth + 1, ancestors: ancestors)
             }
         }
         return .object(members)
