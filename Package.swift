@@ -84,7 +84,7 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "PhoenixProtocolTests", dependencies: ["PhoenixProtocol"]),
+        .testTarget(name: "PhoenixProtocolTests", dependencies: ["PhoenixProtocol", "TestSupport"]),
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [

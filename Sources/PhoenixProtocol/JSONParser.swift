@@ -147,17 +147,7 @@ struct JSONReader {
         elements.reserveCapacity(6)
         while true {
             elements.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard index < count else { throw unexpected(at: index) }
-            let byte = bytes[index]
-            index += 1
-            if byte == comma {
-                skipWhitespace()
-            } else if byte == UInt8(ascii: "]") {
-                return .array(elements)
-            } else {
-                throw unexpected(at: index - 1)
-            }
+            if try endOfContainer(closing: UInt8(ascii: "]")) { return .array(elements) }
         }
     }
 
@@ -179,18 +169,22 @@ struct JSONReader {
             index += 1
             skipWhitespace()
             members[key] = try parseValue(depth: depth)
-            skipWhitespace()
-            guard index < count else { throw unexpected(at: index) }
-            let byte = bytes[index]
-            index += 1
-            if byte == comma {
-                skipWhitespace()
-            } else if byte == UInt8(ascii: "}") {
-                return .object(members)
-            } else {
-                throw unexpected(at: index - 1)
-            }
+            if try endOfContainer(closing: UInt8(ascii: "}")) { return .object(members) }
         }
+    }
+
+    /// After an array element or object member: true at the closing bracket, false after a comma.
+    private mutating func endOfContainer(closing: UInt8) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < count else { throw unexpected(at: index) }
+        let byte = bytes[index]
+        index += 1
+        if byte == comma {
+            skipWhitespace()
+            return false
+        }
+        guard byte == closing else { throw unexpected(at: index - 1) }
+        return true
     }
 
     // MARK: - Numbers
