@@ -72,41 +72,29 @@ public enum V2BinaryFrame {
     ) throws(MessageEncodingError) {
         let topic = Array(message.topic.utf8)
         let start = buffer.count
+        let kind: UInt8
+        let fields: [(name: String, bytes: [UInt8])]
         if message.event == PhoenixEvent.reply {
             guard let status = message.replyStatus else {
                 throw MessageEncodingError("binary frame: a phx_reply with a binary payload needs a replyStatus")
             }
             // Phoenix: `to_string(reply.join_ref)`, so a null ref is sent as zero bytes.
-            let joinRef = refBytes(message.joinRef)
-            let ref = refBytes(message.ref)
-            let statusBytes = Array(status.utf8)
-            buffer.append(replyKind)
-            try appendLength(joinRef.count, of: "join_ref", into: &buffer, start: start)
-            try appendLength(ref.count, of: "ref", into: &buffer, start: start)
-            try appendLength(topic.count, of: "topic", into: &buffer, start: start)
-            try appendLength(statusBytes.count, of: "status", into: &buffer, start: start)
-            buffer.append(contentsOf: joinRef)
-            buffer.append(contentsOf: ref)
-            buffer.append(contentsOf: topic)
-            buffer.append(contentsOf: statusBytes)
+            kind = replyKind
+            fields = [
+                ("join_ref", refBytes(message.joinRef)), ("ref", refBytes(message.ref)), ("topic", topic),
+                ("status", Array(status.utf8)),
+            ]
         } else if message.joinRef == .null && message.ref == .null {
-            let event = Array(message.event.utf8)
-            buffer.append(broadcastKind)
-            try appendLength(topic.count, of: "topic", into: &buffer, start: start)
-            try appendLength(event.count, of: "event", into: &buffer, start: start)
-            buffer.append(contentsOf: topic)
-            buffer.append(contentsOf: event)
+            kind = broadcastKind
+            fields = [("topic", topic), ("event", Array(message.event.utf8))]
         } else {
-            let joinRef = refBytes(message.joinRef)
-            let event = Array(message.event.utf8)
-            buffer.append(pushKind)
-            try appendLength(joinRef.count, of: "join_ref", into: &buffer, start: start)
-            try appendLength(topic.count, of: "topic", into: &buffer, start: start)
-            try appendLength(event.count, of: "event", into: &buffer, start: start)
-            buffer.append(contentsOf: joinRef)
-            buffer.append(contentsOf: topic)
-            buffer.append(contentsOf: event)
+            kind = pushKind
+            fields = [("join_ref", refBytes(message.joinRef)), ("topic", topic), ("event", Array(message.event.utf8))]
         }
+        // The header: the kind, one length byte per field; then the fields themselves.
+        buffer.append(kind)
+        for field in fields { try appendLength(field.bytes.count, of: field.name, into: &buffer, start: start) }
+        for field in fields { buffer.append(contentsOf: field.bytes) }
         buffer.append(contentsOf: data)
     }
 
