@@ -263,34 +263,72 @@ public final class ChannelSocket {
 
     // MARK: Assertions
 
+    /// Waits for a message `payload` picks (returning its payload) and consumes it; reports `expectation` if none comes.
+    private func expect(
+        _ expectation: String, file: StaticString, line: UInt, _ payload: (ChannelTest.Entry) -> JSONValue?
+    ) async -> JSONValue? {
+        var picked: JSONValue?
+        _ = await test.find(on: socket, timeout: test.assertTimeout, consume: true) { entry in
+            picked = payload(entry)
+            return picked != nil
+        }
+        if picked == nil {
+            test.reporter.fail(test.failure("expected \(expectation)", socket: socket, topic: topic), file: file, line: line)
+        }
+        return picked
+    }
+
+    /// Reports a failure if a message `payload` picks arrives within the refute timeout (it is left in place).
+    private func refute(
+        _ expectation: String, file: StaticString, line: UInt, _ payload: (ChannelTest.Entry) -> JSONValue?
+    ) async {
+        let found = await test.find(on: socket, timeout: test.refuteTimeout, consume: false) { payload($0) != nil }
+        if let found { test.reporter.fail("expected no \(expectation) on \(topic), got \(found)", file: file, line: line) }
+    }
+
+    /// Picks a reply to `ref` on this channel (any status when nil) matching `pattern`.
+    private func reply(_ ref: String, _ status: String?, _ pattern: Pattern) -> (ChannelTest.Entry) -> JSONValue? {
+        { [self] entry in
+            guard mine(entry), case .reply(.string(ref), let s, let response) = entry.message.kind,
+                status == nil || status == s, pattern.matches(response)
+            else { return nil }
+            return response
+        }
+    }
+
+    /// Picks a push of `event` on this channel matching `pattern`.
+    private func push(_ event: String, _ pattern: Pattern) -> (ChannelTest.Entry) -> JSONValue? {
+        { [self] entry in
+            guard mine(entry), case .push(event, let payload) = entry.message.kind, pattern.matches(payload) else { return nil }
+            return payload
+        }
+    }
+
+    /// Picks a broadcast of `event` on this topic, as the test's subscription saw it, matching `pattern`.
+    private func broadcast(_ event: String, _ pattern: Pattern) -> (ChannelTest.Entry) -> JSONValue? {
+        { [topic] entry in
+            guard entry.socket == nil, entry.message.topic == topic, case .broadcast(event, let payload) = entry.message.kind,
+                pattern.matches(payload)
+            else { return nil }
+            return payload
+        }
+    }
+
     /// Asserts a reply to `ref` with `status` whose response matches `pattern`; returns the response.
     @discardableResult
     public func assertReply(
         _ ref: String, _ status: String = "ok", matching pattern: Pattern = .any,
         file: StaticString = #filePath, line: UInt = #line
     ) async -> JSONValue? {
-        let found = await test.find(on: socket, timeout: test.assertTimeout, consume: true) { entry in
-            guard mine(entry), case .reply(.string(ref), status, let response) = entry.message.kind else { return false }
-            return pattern.matches(response)
-        }
-        guard case .reply(_, _, let response)? = found?.kind else {
-            test.reporter.fail(
-                test.failure("expected reply \(status) \(pattern) to ref \(ref)", socket: socket, topic: topic), file: file, line: line)
-            return nil
-        }
-        return response
+        await expect("reply \(status) \(pattern) to ref \(ref)", file: file, line: line, reply(ref, status, pattern))
     }
 
-    /// Asserts no reply to `ref` (with `status` matching `pattern`) arrives.
+    /// Asserts no reply to `ref` (with `status`, when given) matching `pattern` arrives.
     public func refuteReply(
         _ ref: String, _ status: String? = nil, matching pattern: Pattern = .any,
         file: StaticString = #filePath, line: UInt = #line
     ) async {
-        let found = await test.find(on: socket, timeout: test.refuteTimeout, consume: false) { entry in
-            guard mine(entry), case .reply(.string(ref), let s, let response) = entry.message.kind else { return false }
-            return (status == nil || status == s) && pattern.matches(response)
-        }
-        if let found { test.reporter.fail("expected no reply to ref \(ref) on \(topic), got \(found)", file: file, line: line) }
+        await refute("reply to ref \(ref)", file: file, line: line, reply(ref, status, pattern))
     }
 
     /// Asserts the channel pushed `event` (a `phx.push`, a fastlane broadcast, `phx_close`,
@@ -299,26 +337,14 @@ public final class ChannelSocket {
     public func assertPush(
         _ event: String, matching pattern: Pattern = .any, file: StaticString = #filePath, line: UInt = #line
     ) async -> JSONValue? {
-        let found = await test.find(on: socket, timeout: test.assertTimeout, consume: true) { entry in
-            guard mine(entry), case .push(event, let payload) = entry.message.kind else { return false }
-            return pattern.matches(payload)
-        }
-        guard case .push(_, let payload)? = found?.kind else {
-            test.reporter.fail(test.failure("expected push \(event) \(pattern)", socket: socket, topic: topic), file: file, line: line)
-            return nil
-        }
-        return payload
+        await expect("push \(event) \(pattern)", file: file, line: line, push(event, pattern))
     }
 
     /// Asserts no push of `event` matching `pattern` arrives.
     public func refutePush(
         _ event: String, matching pattern: Pattern = .any, file: StaticString = #filePath, line: UInt = #line
     ) async {
-        let found = await test.find(on: socket, timeout: test.refuteTimeout, consume: false) { entry in
-            guard mine(entry), case .push(event, let payload) = entry.message.kind else { return false }
-            return pattern.matches(payload)
-        }
-        if let found { test.reporter.fail("expected no push \(event) \(pattern) on \(topic), got \(found)", file: file, line: line) }
+        await refute("push \(event) \(pattern)", file: file, line: line, push(event, pattern))
     }
 
     /// Asserts a broadcast of `event` matching `pattern` went out on the topic (seen by the
@@ -327,25 +353,13 @@ public final class ChannelSocket {
     public func assertBroadcast(
         _ event: String, matching pattern: Pattern = .any, file: StaticString = #filePath, line: UInt = #line
     ) async -> JSONValue? {
-        let found = await test.find(on: socket, timeout: test.assertTimeout, consume: true) { [topic] entry in
-            guard entry.socket == nil, entry.message.topic == topic, case .broadcast(event, let payload) = entry.message.kind else { return false }
-            return pattern.matches(payload)
-        }
-        guard case .broadcast(_, let payload)? = found?.kind else {
-            test.reporter.fail(test.failure("expected broadcast \(event) \(pattern)", socket: socket, topic: topic), file: file, line: line)
-            return nil
-        }
-        return payload
+        await expect("broadcast \(event) \(pattern)", file: file, line: line, broadcast(event, pattern))
     }
 
     /// Asserts no broadcast of `event` matching `pattern` went out on the topic.
     public func refuteBroadcast(
         _ event: String, matching pattern: Pattern = .any, file: StaticString = #filePath, line: UInt = #line
     ) async {
-        let found = await test.find(on: socket, timeout: test.refuteTimeout, consume: false) { [topic] entry in
-            guard entry.socket == nil, entry.message.topic == topic, case .broadcast(event, let payload) = entry.message.kind else { return false }
-            return pattern.matches(payload)
-        }
-        if let found { test.reporter.fail("expected no broadcast \(event) \(pattern) on \(topic), got \(found)", file: file, line: line) }
+        await refute("broadcast \(event) \(pattern)", file: file, line: line, broadcast(event, pattern))
     }
 }
