@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var observe: Bool? = nil
     /// Print every WebSocket frame to stderr, wscat-style (`--trace`).
     public var trace = false
+    /// `--public DIR`: serve the files of DIR for GET paths no other route claims (examples' pages); nil: none.
+    public var publicDirectory: String? = nil
 
     public init(
         host: String = "127.0.0.1",
