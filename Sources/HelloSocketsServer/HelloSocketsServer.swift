@@ -83,6 +83,7 @@ public final class HelloSocketsServer: Sendable {
         listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         logger.info("listening on http://\(configuration.host):\(address.port ?? configuration.port)")
+        if let folder = configuration.publicDirectory { logger.info("serving the files of \(folder) (--public)") }
         return address
     }
 

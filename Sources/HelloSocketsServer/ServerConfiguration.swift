@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount
     /// How long a graceful shutdown waits for clients to close before dropping them.
     public var shutdownTimeout: TimeAmount
+    /// `--public DIR`: serve the files of DIR for GET paths no other route claims (examples' pages); nil: none.
+    public var publicDirectory: String? = nil
     /// Serve the observer feed `/observe`: nil (default) turns it on only when `host` is loopback; `--observe` sets true.
     public var observe: Bool? = nil
     /// Print every WebSocket frame to stderr, wscat-style (`--trace`).

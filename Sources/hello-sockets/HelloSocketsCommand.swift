@@ -18,6 +18,8 @@ struct Serve: AsyncParsableCommand {
             Serves http://HOST:PORT/ (the start page), /socket/websocket (the Phoenix socket, \
             vsn=2.0.0 or 1.0.0; each subfolder of the channels folder is another socket at /<subfolder>) \
             and /echo (a raw echo WebSocket).
+            With --public DIR, other GET paths serve DIR's files (examples/chat: \
+            hello-sockets --channels examples/chat/channels --public examples/chat/public).
             Example: hello-sockets --channels ./channels
             """,
         subcommands: [Broadcast.self, TestSpecs.self]
@@ -77,6 +79,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve the observer feed /observe (every connection's handshake and frames) even off loopback.")
     var observe = false
 
+    @Option(name: .customLong("public"), help: "Serve the files of this folder (.html, .js, .css, .png, .svg, .json) for GET paths no other route claims.")
+    var publicDirectory: String?
+
     @Flag(help: "Print every WebSocket frame to stderr, wscat-style: `c12 > …` from the client, `c12 < …` to it.")
     var trace = false
 
@@ -96,6 +101,11 @@ struct Serve: AsyncParsableCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--channels: no folder at \(channels).")
+        }
+        if let publicDirectory {
+            guard FileManager.default.fileExists(atPath: publicDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--public: no folder at \(publicDirectory).")
+            }
         }
     }
 
@@ -129,6 +139,7 @@ struct Serve: AsyncParsableCommand {
         configuration.maxChannelsPerSocket = maxChannels
         configuration.observe = observe ? true : nil
         configuration.trace = trace
+        configuration.publicDirectory = publicDirectory
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
         let signal = await Self.terminationSignal()

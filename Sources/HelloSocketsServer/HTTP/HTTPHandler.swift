@@ -119,6 +119,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
         case .notFound:
+            // `--public DIR`: a file from DIR for a GET no other route claims.
+            if let root = configuration.publicDirectory, head.method == .GET || head.method == .HEAD,
+               let file = StaticFiles(root: root).file(at: Route.path(of: head.uri)) {
+                return send(.ok, headers: ["Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"],
+                            contentType: file.contentType, bytes: ByteBuffer(bytes: file.bytes), head: head, context: context)
+            }
             send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
         case .echo, .phoenixSocket, .observerFeed:
             upgrade(head, route: route, context: context)
@@ -219,8 +225,18 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         head: HTTPRequestHead,
         context: ChannelHandlerContext
     ) {
+        send(status, headers: headers, contentType: contentType, bytes: ByteBuffer(string: body), head: head, context: context)
+    }
+
+    private func send(
+        _ status: HTTPResponseStatus,
+        headers: HTTPHeaders = HTTPHeaders(),
+        contentType: String,
+        bytes: ByteBuffer,
+        head: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
         var headers = headers
-        let bytes = ByteBuffer(string: body)
         headers.replaceOrAdd(name: "Content-Type", value: contentType)
         headers.replaceOrAdd(name: "Content-Length", value: "\(bytes.readableBytes)")
         let keepAlive = head.isKeepAlive

@@ -46,6 +46,10 @@ final class PhoenixSocket: WebSocketSession {
     private var transport: PhoenixTransport?
     private var channels: [String: JoinedChannel] = [:]
     private var channelsByID: [ChannelID: JoinedChannel] = [:]
+    /// `phx.send_after` calls made inside `join`, before the channel is registered: scheduled once the join succeeds.
+    /// The channel whose `terminate` is running (already removed from `channelsByID`), so it can still broadcast.
+    private var terminating: JoinedChannel?
+    private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
     private let identity = IdentitySubscriber()
 
     init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
@@ -136,6 +140,8 @@ final class PhoenixSocket: WebSocketSession {
                                response: .object(["reason": .string("too many channels joined")])))
         }
         if let existing { remove(existing, terminating: "shutdown:duplicate_join") }
+        timersFromJoin = []
+        defer { timersFromJoin = nil }
         let (id, result) = runtime.vm.join(
             script: script,
             topic: message.topic,
@@ -151,6 +157,9 @@ final class PhoenixSocket: WebSocketSession {
                 channels[message.topic] = channel
                 channelsByID[id] = channel
                 runtime.subscriptions.subscribe(channel, to: message.topic)
+                for pending in timersFromJoin ?? [] where pending.channel == id {
+                    scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
+                }
             }
             send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response))
         case .error(let response):
@@ -211,6 +220,9 @@ final class PhoenixSocket: WebSocketSession {
         for timer in channel.timers.values { timer.cancel() }
         channel.timers.removeAll()
         if let reason {
+            // terminate may still broadcast (e.g. "I left"), as in Phoenix; it is unsubscribed already.
+            terminating = channel
+            defer { terminating = nil }
             runtime.vm.terminate(channel.id, reason: reason)
         } else {
             runtime.vm.discard(channel.id)
@@ -260,7 +272,7 @@ extension PhoenixSocket: ChannelHost {
     }
 
     func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
-        guard let channel = channelsByID[id] else { return }
+        guard let channel = channelsByID[id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else { return }
         runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
     }
 
@@ -270,6 +282,10 @@ extension PhoenixSocket: ChannelHost {
     }
 
     func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
+        if channelsByID[id] == nil, timersFromJoin != nil {
+            timersFromJoin?.append((id, timer, milliseconds))  // inside join: the channel is not registered yet
+            return
+        }
         guard let channel = channelsByID[id], let transport else { return }
         channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
