@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -39,7 +40,8 @@ final class ObserverHub: Sendable {
 
     private let state = NIOLockedValueBox(State())
     /// Read on every observed frame: kept apart from `state` so that check is one short lock.
-    private let subscriberCount = NIOLockedValueBox(0)
+    /// Read on every frame of every connection: an atomic, not a lock.
+    private let subscriberCount = Atomic<Int>(0)
 
     init(feedEnabled: Bool, trace: TraceWriter?) {
         self.feedEnabled = feedEnabled
@@ -51,7 +53,7 @@ final class ObserverHub: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    var hasSubscribers: Bool { subscriberCount.withLockedValue { $0 > 0 } }
+    var hasSubscribers: Bool { subscriberCount.load(ordering: .relaxed) > 0 }
 
     /// The observer for a new WebSocket connection.
     func observer(for connectionID: String, peer: SocketAddress?) -> ConnectionObserver {
@@ -90,7 +92,7 @@ final class ObserverHub: Sendable {
             state.subscribers.append(subscriber)
             return Array(state.live.values)
         }
-        subscriberCount.withLockedValue { $0 += 1 }
+        subscriberCount.add(1, ordering: .relaxed)
         subscriber.offer(Self.encode([
             "type": .string("hello"),
             "follow": subscriber.follow.map(JSONValue.string) ?? .null,
@@ -107,7 +109,7 @@ final class ObserverHub: Sendable {
             state.subscribers.removeAll { $0 === subscriber }
             return state.subscribers.count < before
         }
-        if removed { subscriberCount.withLockedValue { $0 -= 1 } }
+        if removed { subscriberCount.subtract(1, ordering: .relaxed) }
     }
 
     // MARK: Helpers
