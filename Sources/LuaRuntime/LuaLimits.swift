@@ -10,6 +10,9 @@ public struct LuaLimits: Sendable, Equatable {
     public var memoryLimit: Int
     /// How deep a table may nest when converted to JSON. Default 64.
     public var maxValueDepth: Int
+    /// Signs and verifies `phx.token` tokens. Default: `$SECRET_KEY_BASE`, else a random secret for
+    /// this process (the server sets it from `--secret-key-base`).
+    public var tokenSigner: TokenSigner = .processDefault
 
     /// Limits with the given values (defaults as documented on each property).
     public init(instructionBudget: Int = 10_000_000, memoryLimit: Int = 64 << 20, maxValueDepth: Int = 64) {

@@ -21,11 +21,12 @@ final class TestServer {
         webSocket: WebSocketConfiguration = WebSocketConfiguration(),
         threads: Int = 2,
         maxConnections: Int = 16_384,
-        handshakeTimeout: TimeAmount = .seconds(10)
+        handshakeTimeout: TimeAmount = .seconds(10),
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var logger = Logger(label: "test-server")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: "127.0.0.1",
             port: 0,
             channelsDirectory: channels,
@@ -34,6 +35,7 @@ final class TestServer {
             maxConnections: maxConnections,
             handshakeTimeout: handshakeTimeout
         )
+        configure(&configuration)
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         let address = try await server.start()
         return TestServer(server: server, port: try XCTUnwrap(address.port))
