@@ -36,6 +36,11 @@ let luaRuntimeNativeEntry: hs_swift_fn = { state, fnid in
         return -1
     }
     let vm = Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue()
+    // A native called from a coroutine (a spec's test body, a script's coroutine.wrap) finds its
+    // arguments on that thread's stack, not the main one: operate on the caller's thread meanwhile.
+    let saved = vm.L
+    vm.L = state
+    defer { vm.L = saved }
     return vm.callNative(native)
 }
 
@@ -234,7 +239,7 @@ extension LuaVM {
                 return 1
             } catch {
                 lua_pushnil(L)
-                pushString((error as? TokenSigner.Failure ?? .invalid).rawValue)
+                pushString(error.rawValue)
                 return 2
             }
         }

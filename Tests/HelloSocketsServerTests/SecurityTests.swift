@@ -182,6 +182,22 @@ final class SecurityTests: XCTestCase {
         await other.close()
     }
 
+    func testRecurringChannelPushesFreshTokens() async throws {
+        let signer = try TokenSigner(secretKeyBase: String(repeating: "k", count: 64))
+        let server = try await TestServer.start { $0.lua.tokenSigner = signer }
+        defer { Task { try await server.stop() } }
+        let token = try signer.sign(salt: "salt identifier", data: .integer(5))
+        let client = try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(token)")
+        try await client.send(text: #"["1","1","recurring","phx_join",{}]"#)
+        _ = try await client.receiveText()
+        let push = try await client.receiveText(timeout: .seconds(8))  // every 5 s
+        let frame = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(push.utf8)) as? [Any])
+        XCTAssertEqual(frame[3] as? String, "new_token")
+        let fresh = try XCTUnwrap((frame[4] as? [String: Any])?["token"] as? String)
+        XCTAssertEqual(try signer.verify(salt: "salt identifier", token: fresh), .integer(5))
+        await client.close()
+    }
+
     // MARK: - TLS
 
     /// A self-signed certificate for localhost and 127.0.0.1, and its key, as PEM.

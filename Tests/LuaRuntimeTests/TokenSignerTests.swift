@@ -64,6 +64,11 @@ final class TokenSignerTests: XCTestCase {
         function channel.join() return phx.ok() end
         function channel.handle_in(event, payload, socket)
           if event == "sign" then return phx.ok({ token = phx.token.sign(payload.salt, payload.data) }) end
+          if event == "in_coroutine" then
+            -- Natives called from a coroutine read their arguments from that coroutine's stack.
+            local token = coroutine.wrap(function() return phx.token.sign("s", { from = "coroutine" }) end)()
+            return phx.ok({ data = phx.token.verify("s", token) })
+          end
           local data, reason = phx.token.verify(payload.salt, payload.token, payload.max_age)
           return phx.ok({ data = data == nil and phx.null or data, reason = reason })
         end
@@ -93,6 +98,9 @@ final class TokenSignerTests: XCTestCase {
         let old = try signer.sign(salt: "s", data: j(1), signedAt: Date().addingTimeInterval(-120))
         XCTAssertEqual(verify(["salt": "s", "token": old, "max_age": 60]), j(["data": nil, "reason": "expired"]))
         XCTAssertEqual(verify(["salt": "s", "token": old, "max_age": 600]), j(["data": 1]))
+
+        let fromCoroutine = vm.handleIn(c.id, event: "in_coroutine", payload: .json(empty), ref: .string("4"))
+        XCTAssertEqual(fromCoroutine, .reply(status: "ok", response: j(["data": ["from": "coroutine"]])))
 
         let crashed = vm.handleIn(c.id, event: "sign", payload: .json(j(["data": 1])), ref: .string("3"))
         XCTAssertTrue(crash(crashed)?.message.contains("bad argument #1 to 'sign'") ?? false, "\(crashed)")

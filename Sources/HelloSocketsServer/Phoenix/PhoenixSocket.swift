@@ -46,6 +46,9 @@ final class PhoenixSocket: WebSocketSession {
     private var transport: PhoenixTransport?
     private var channels: [String: JoinedChannel] = [:]
     private var channelsByID: [ChannelID: JoinedChannel] = [:]
+    /// Timers a `join` started (`phx.send_after` in join): the channel is not registered yet while
+    /// join runs, so they are scheduled once the join succeeds (and dropped if it fails).
+    private var timersFromJoin: [(id: ChannelID, timer: TimerID, milliseconds: Int)] = []
     private let identity = IdentitySubscriber()
 
     init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
@@ -143,6 +146,9 @@ final class PhoenixSocket: WebSocketSession {
                 channels[message.topic] = channel
                 channelsByID[id] = channel
                 runtime.subscriptions.subscribe(channel, to: message.topic)
+                for pending in timersFromJoin where pending.id == id {
+                    scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
+                }
             }
             send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response))
         case .error(let response):
@@ -153,6 +159,7 @@ final class PhoenixSocket: WebSocketSession {
             send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
                         response: .object(["reason": .string("join crashed")])))
         }
+        timersFromJoin.removeAll()
         // Duplicate join (PROTOCOL.md rule 5): the new reply first, then phx_close for the old join_ref.
         if let existing { send(.channelClose(joinRef: existing.joinRef, topic: existing.topic)) }
     }
@@ -251,7 +258,10 @@ extension PhoenixSocket: ChannelHost {
     }
 
     func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
-        guard let channel = channelsByID[id], let transport else { return }
+        guard let channel = channelsByID[id], let transport else {
+            if channelsByID[id] == nil { timersFromJoin.append((id, timer, milliseconds)) }  // join is running
+            return
+        }
         channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
             let result = self.runtime.vm.fireTimer(channel.id, timer: timer)
@@ -260,6 +270,7 @@ extension PhoenixSocket: ChannelHost {
     }
 
     func cancelTimer(_ timer: TimerID) {
+        timersFromJoin.removeAll { $0.timer == timer }
         for channel in channelsByID.values {
             channel.timers.removeValue(forKey: timer)?.cancel()
         }
