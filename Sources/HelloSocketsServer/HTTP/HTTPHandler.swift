@@ -144,7 +144,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(status, headers: headers, body: body, head: head, context: context)
         case .accept(let headers, let deflate):
             if let refused = originCheck?.refusedOrigin(head) {
-                logger.warning("refused WebSocket: origin not allowed", metadata: ["conn": "\(connectionID)", "origin": "\(refused)"])
+                logger.warning("refused WebSocket: origin \(refused) not allowed", metadata: ["conn": "\(connectionID)", "origin": "\(refused)"])
                 return send(.forbidden, body: "Origin not allowed: \(refused)\n", head: head, context: context)
             }
             let decision: SessionDecision
