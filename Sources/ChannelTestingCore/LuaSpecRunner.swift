@@ -277,7 +277,10 @@ final class SpecHost {
                 for (k, v) in members { params[k] = v.stringValue ?? v.compact }
             }
             let id = arg(args, 1).stringValue
-            let assigns: JSONValue? = arg(args, 2) == .null ? nil : object(arg(args, 2))
+            // `arg(...) == .null` would compare with Optional.none (the annotation makes it JSONValue?).
+            let rawAssigns = arg(args, 2)
+            let assigns: JSONValue?
+            if case .null = rawAssigns { assigns = nil } else { assigns = object(rawAssigns) }
             sockets.append(try await test.socket(params: params, id: id, assigns: assigns))
             return .integer(Int64(sockets.count))
         case "join":

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
@@ -69,6 +70,8 @@ public final class HelloSocketsServer: Sendable {
             reloader.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
+        let tls = try makeTLSContext()
+        try logSecurity()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -76,15 +79,54 @@ public final class HelloSocketsServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
+                    }
                     try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
-        logger.info("listening on http://\(configuration.host):\(address.port ?? configuration.port)")
+        let scheme = tls == nil ? "http" : "https"
+        logger.info("listening on \(scheme)://\(configuration.host):\(address.port ?? configuration.port)")
         if let folder = configuration.publicDirectory { logger.info("serving the files of \(folder) (--public)") }
         return address
+    }
+
+    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable files.
+    private func makeTLSContext() throws -> NIOSSLContext? {
+        switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+        case (nil, nil):
+            return nil
+        case (let certificate?, let key?):
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            guard !chain.isEmpty else { throw ServerError.tls("no certificate in \(certificate)") }
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            )
+            return try NIOSSLContext(configuration: tls)
+        default:
+            throw ServerError.tls("TLS needs both a certificate (--tls-cert) and a private key (--tls-key)")
+        }
+    }
+
+    /// Validates the security settings and says what is open to whom.
+    private func logSecurity() throws {
+        let originCheck = try configuration.makeOriginCheck()
+        if originCheck != nil {
+            let rule = configuration.allowedOrigins.isEmpty ? "same host as the Host header" : configuration.allowedOrigins.joined(separator: ", ")
+            logger.info("check_origin on: WebSocket upgrades with an Origin must match \(rule)")
+        } else if !ObserverHub.isLoopback(host: configuration.host) {
+            logger.warning("check_origin is off while listening on \(configuration.host): any web page can open WebSockets here")
+        }
+        if observerHub?.feedEnabled == true, !ObserverHub.isLoopback(host: configuration.host) {
+            logger.notice(configuration.apiToken == nil
+                ? "observer feed /observe: loopback clients only (set --api-token to open it to others with the token)"
+                : "observer feed /observe: loopback clients, others with the API token")
+        }
     }
 
     /// Open WebSocket connections.
@@ -160,6 +202,14 @@ public final class HelloSocketsServer: Sendable {
     }
 }
 
-enum ServerError: Error {
+enum ServerError: Error, CustomStringConvertible {
     case noLocalAddress
+    case tls(String)
+
+    var description: String {
+        switch self {
+        case .noLocalAddress: return "the listening socket has no local address"
+        case .tls(let message): return message
+        }
+    }
 }

@@ -34,6 +34,23 @@ public struct ServerConfiguration: Sendable {
     public var trace = false
     /// Hot reload: watch the channels folder and swap in edited scripts (`--no-watch` turns it off).
     public var watchChannels: Bool
+    /// Phoenix's check_origin on WebSocket upgrades carrying an `Origin`: nil (default) checks only
+    /// when `host` is not loopback (the book's dev config has `check_origin: false`); true/false force it.
+    public var checkOrigin: Bool? = nil
+    /// Origins accepted when checking (`--allowed-origin`): `https://example.com`, `//*.example.com`…;
+    /// empty means the Origin's host must equal the request's `Host` header host.
+    public var allowedOrigins: [String] = []
+    /// PEM files of the TLS certificate chain and private key; with both the server speaks https/wss.
+    public var tlsCertificatePath: String? = nil
+    public var tlsKeyPath: String? = nil
+
+    /// Whether the Origin of WebSocket upgrades is checked.
+    public var checksOrigin: Bool { checkOrigin ?? !ObserverHub.isLoopback(host: host) }
+
+    /// The origin rule in force, nil when origins are not checked. Throws on a malformed allowed origin.
+    public func makeOriginCheck() throws -> OriginCheck? {
+        checksOrigin ? try OriginCheck(allowedOrigins: allowedOrigins) : nil
+    }
 
     public init(
         host: String = "127.0.0.1",

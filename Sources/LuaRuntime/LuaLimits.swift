@@ -14,6 +14,9 @@ public struct LuaLimits: Sendable, Equatable {
     /// fan-out, while a broadcast storm (a loop of `phx.broadcast`) fails fast instead of queueing
     /// millions of frames.
     public var maxSendsPerCallback: Int
+    /// Signs and verifies `phx.token` tokens. Default: `$SECRET_KEY_BASE`, else a random secret for
+    /// this process (the server sets it from `--secret-key-base`).
+    public var tokenSigner: TokenSigner = .processDefault
 
     /// Limits with the given values (defaults as documented on each property).
     public init(

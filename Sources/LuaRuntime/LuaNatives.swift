@@ -10,6 +10,7 @@ import PhoenixProtocol
 /// from C with the Lua caller's `file:line:` prefix. Nothing here may raise a Lua error itself.
 enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
+    case tokenSign, tokenVerify
 
     /// The name in the prelude's `natives` table.
     var luaName: String {
@@ -23,6 +24,8 @@ enum Native: Int32, CaseIterable {
         case .cancelTimer: return "cancel_timer"
         case .log: return "log"
         case .loadLibrary: return "load_library"
+        case .tokenSign: return "token_sign"
+        case .tokenVerify: return "token_verify"
         }
     }
 }
@@ -33,6 +36,11 @@ let luaRuntimeNativeEntry: hs_swift_fn = { state, fnid in
         return -1
     }
     let vm = Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue()
+    // A native called from a coroutine (a spec's test body, a script's coroutine.wrap) finds its
+    // arguments on that thread's stack, not the main one: operate on the caller's thread meanwhile.
+    let saved = vm.L
+    vm.L = state
+    defer { vm.L = saved }
     return vm.callNative(native)
 }
 
@@ -201,6 +209,49 @@ extension LuaVM {
                 return 2
             }
             return 1
+
+        case .tokenSign:
+            guard let salt = string(at: 1) else {
+                return fail("bad argument #1 to 'sign' (salt string expected, got \(describe(at: 1)))")
+            }
+            let token: String
+            do {
+                let data = try readJSON(at: 2, path: "data")
+                token = try limits.tokenSigner.sign(salt: salt, data: data)
+            } catch {
+                return fail("bad argument #2 to 'sign' (\(error))")
+            }
+            pushString(token)
+            return 1
+
+        case .tokenVerify:
+            guard let salt = string(at: 1) else {
+                return fail("bad argument #1 to 'verify' (salt string expected, got \(describe(at: 1)))")
+            }
+            var maxAge = TokenSigner.defaultMaxAge
+            if lua_type(L, 3) == LUA_TNUMBER {
+                maxAge = hs_tonumber(L, 3)
+                guard maxAge >= 0, !maxAge.isNaN else {
+                    return fail("bad argument #3 to 'verify' (max_age: seconds >= 0 expected)")
+                }
+            } else if lua_type(L, 3) > LUA_TNIL {
+                return fail("bad argument #3 to 'verify' (max_age: number expected, got \(describe(at: 3)))")
+            }
+            // Like Phoenix.Token: nil is "missing"; anything that is not a string cannot be a token.
+            let token: String?
+            switch lua_type(L, 2) {
+            case LUA_TNIL: token = nil
+            case LUA_TSTRING: token = string(at: 2)
+            default: token = isNull(at: 2) ? nil : "\u{0}"
+            }
+            do {
+                push(try limits.tokenSigner.verify(salt: salt, token: token, maxAge: maxAge))
+                return 1
+            } catch {
+                lua_pushnil(L)
+                pushString(error.rawValue)
+                return 2
+            }
         }
     }
 

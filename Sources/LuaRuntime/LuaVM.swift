@@ -11,7 +11,10 @@ import PhoenixProtocol
 /// a failing or runaway callback yields `.crashed(ScriptError)` and the VM stays usable for all
 /// other channels. Entry points must not be called re-entrantly from `ChannelHost` methods.
 public final class LuaVM {
-    let L: OpaquePointer
+    /// The Lua thread being operated on: the main state, or, while a native runs, the thread
+    /// (coroutine) that called it. `mainState` is the state itself.
+    var L: OpaquePointer
+    let mainState: OpaquePointer
     let limits: LuaLimits
     let logger: Logger
     /// Where current script versions and `require` modules come from.
@@ -81,6 +84,7 @@ public final class LuaVM {
             throw ScriptError(kind: .misuse, script: "", message: "cannot open a Lua state (out of memory)")
         }
         self.L = state
+        self.mainState = state
         self.limits = limits
         self.scripts = scripts
         self.node = node
@@ -90,7 +94,7 @@ public final class LuaVM {
     }
 
     deinit {
-        hs_close(L)
+        hs_close(mainState)
     }
 
     /// Bytes currently allocated by this VM.

@@ -6,6 +6,7 @@ import Logging
 import LuaRuntime
 import NIOConcurrencyHelpers
 import NIOCore
+import PhoenixProtocol
 import WebSocketTransport
 
 /// `hello-sockets [options]`: run the server; `hello-sockets broadcast|test ...` for the rest.
@@ -22,7 +23,7 @@ struct Serve: AsyncParsableCommand {
             hello-sockets --channels examples/chat/channels --public examples/chat/public).
             Example: hello-sockets --channels ./channels
             """,
-        subcommands: [Broadcast.self, TestSpecs.self]
+        subcommands: [Broadcast.self, TestSpecs.self, Token.self]
     )
 
     @Option(help: "Address to listen on.")
@@ -73,9 +74,6 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown (SIGINT/SIGTERM) waits for clients before dropping them.")
     var shutdownTimeout = 5
 
-    @Option(help: "Token that lets non-loopback clients use POST /api/broadcast (Authorization: Bearer TOKEN).")
-    var apiToken: String?
-
     @Flag(help: "Serve the observer feed /observe (every connection's handshake and frames) even off loopback.")
     var observe = false
 
@@ -84,6 +82,30 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(help: "Print every WebSocket frame to stderr, wscat-style: `c12 > …` from the client, `c12 < …` to it.")
     var trace = false
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Refuse (403) WebSocket upgrades whose Origin header does not match the Host (or --allowed-origin). Default: on unless --host is loopback."
+    )
+    var checkOrigin: Bool?
+
+    @Option(
+        name: .customLong("allowed-origin"),
+        help: "An origin allowed by the origin check, instead of the Host's: https://example.com, //example.com, //*.example.com (repeatable)."
+    )
+    var allowedOrigins: [String] = []
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) file: serve https:// and wss:// (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key file for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Secret for phx.token (at least 32 bytes; default: $SECRET_KEY_BASE, else random at each start).")
+    var secretKeyBase: String?
+
+    @Option(help: "Token that opens POST /api/broadcast and /observe to non-loopback clients (default: loopback only).")
+    var apiToken: String?
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535.") }
@@ -107,6 +129,22 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--public: no folder at \(publicDirectory).")
             }
         }
+        do { _ = try OriginCheck(allowedOrigins: allowedOrigins) } catch { throw ValidationError("--allowed-origin: \(error)") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+        for (flag, path) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) { throw ValidationError("\(flag): cannot read \(path).") }
+        }
+        if let apiToken, apiToken.count < 16 { throw ValidationError("--api-token must be at least 16 characters.") }
+        do { _ = try Self.tokenSigner(secretKeyBase) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// The signer for `phx.token` and `hello-sockets token`: the flag, else `$SECRET_KEY_BASE`, else nil.
+    static func tokenSigner(_ flag: String?) throws -> TokenSigner? {
+        if let flag { return try TokenSigner(secretKeyBase: flag) }
+        if let value = ProcessInfo.processInfo.environment["SECRET_KEY_BASE"], !value.isEmpty {
+            do { return try TokenSigner(secretKeyBase: value) } catch { throw ValidationError("SECRET_KEY_BASE: \(error)") }
+        }
+        return nil
     }
 
     func run() async throws {
@@ -140,6 +178,17 @@ struct Serve: AsyncParsableCommand {
         configuration.observe = observe ? true : nil
         configuration.trace = trace
         configuration.publicDirectory = publicDirectory
+        configuration.checkOrigin = checkOrigin
+        configuration.allowedOrigins = allowedOrigins
+        configuration.tlsCertificatePath = tlsCert
+        configuration.tlsKeyPath = tlsKey
+        configuration.apiToken = apiToken
+        if let signer = try Self.tokenSigner(secretKeyBase) {
+            configuration.lua.tokenSigner = signer
+        } else {
+            configuration.lua.tokenSigner = .random()
+            logger.warning("no --secret-key-base or SECRET_KEY_BASE: phx.token uses a random secret, tokens won't survive a restart")
+        }
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
         let signal = await Self.terminationSignal()
@@ -239,3 +288,62 @@ struct TestSpecs: AsyncParsableCommand {
 }
 
 extension LuaSpecRunner.Format: ExpressibleByArgument {}
+
+/// `hello-sockets token sign SALT JSON` / `token verify SALT TOKEN`: Phoenix.Token from the command line,
+/// with the server's secret (`--secret-key-base` or `$SECRET_KEY_BASE`).
+struct Token: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign or verify phx.token tokens with the server's secret.",
+        subcommands: [Sign.self, Verify.self]
+    )
+
+    struct Secret: ParsableArguments {
+        @Option(help: "The server's secret (default: $SECRET_KEY_BASE).")
+        var secretKeyBase: String?
+
+        func signer() throws -> TokenSigner {
+            guard let signer = try Serve.tokenSigner(secretKeyBase) else {
+                throw ValidationError("no secret: pass --secret-key-base or set SECRET_KEY_BASE, as for the server.")
+            }
+            return signer
+        }
+    }
+
+    struct Sign: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a token for SALT carrying DATA (any JSON value).",
+            discussion: "Example: SECRET_KEY_BASE=... hello-sockets token sign 'salt identifier' 1"
+        )
+        @Argument(help: "The salt, e.g. \"salt identifier\" (the book's AuthSocket).")
+        var salt: String
+        @Argument(help: "The data, as JSON: 1, \"alice\", {\"id\":1}.")
+        var data: String
+        @OptionGroup var secret: Secret
+
+        func run() throws {
+            let value: JSONValue
+            do { value = try JSONParser().parse(data) } catch { throw ValidationError("DATA is not JSON: \(error)") }
+            print(try secret.signer().sign(salt: salt, data: value))
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a token's data as JSON, or its failure (missing, invalid, expired).")
+        @Argument(help: "The salt it was signed with.")
+        var salt: String
+        @Argument(help: "The token.")
+        var token: String
+        @Option(help: "Largest accepted age in seconds.")
+        var maxAge: Double = TokenSigner.defaultMaxAge
+        @OptionGroup var secret: Secret
+
+        func run() throws {
+            do {
+                print(try JSONWriter.encodeToString(try secret.signer().verify(salt: salt, token: token, maxAge: maxAge)))
+            } catch let failure as TokenSigner.Failure {
+                print(failure.rawValue)
+                throw ExitCode.failure
+            }
+        }
+    }
+}

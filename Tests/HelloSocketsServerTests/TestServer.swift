@@ -22,7 +22,8 @@ final class TestServer {
         threads: Int = 2,
         maxConnections: Int = 16_384,
         handshakeTimeout: TimeAmount = .seconds(10),
-        maxChannels: Int = 100
+        maxChannels: Int = 100,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var logger = Logger(label: "test-server")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
@@ -36,6 +37,7 @@ final class TestServer {
             handshakeTimeout: handshakeTimeout
         )
         configuration.maxChannelsPerSocket = maxChannels
+        configure(&configuration)
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         let address = try await server.start()
         return TestServer(server: server, port: try XCTUnwrap(address.port))

@@ -29,10 +29,12 @@ public final class RawClient: @unchecked Sendable {
     }
 
     /// - Parameter receiveBufferSize: SO_RCVBUF for the socket, to make a stalled client stall sooner.
+    /// - Parameter prepare: adds handlers before the client's own (e.g. a TLS client handler).
     public static func connect(
         port: Int,
         receiveBufferSize: Int? = nil,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        prepare: (@Sendable (Channel) throws -> Void)? = nil
     ) async throws -> RawClient {
         let inbox = Inbox()
         var bootstrap = ClientBootstrap(group: group)
@@ -40,7 +42,12 @@ public final class RawClient: @unchecked Sendable {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
         }
         let channel = try await bootstrap
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(inbox) } }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try prepare?(channel)
+                    try channel.pipeline.syncOperations.addHandler(inbox)
+                }
+            }
             .connect(host: "127.0.0.1", port: port).get()
         return RawClient(channel: channel, inbox: inbox)
     }

@@ -39,8 +39,7 @@ struct BroadcastAPI {
     }
 
     private func isAuthorized(_ head: HTTPRequestHead, peer: SocketAddress?) -> Bool {
-        if let token, head.headers["authorization"].first == "Bearer \(token)" { return true }
-        return peer?.isLoopback ?? false
+        APIAuthorization.allows(head, peer: peer, token: token)
     }
 
     private func failure(_ reason: String) -> Response {

@@ -30,6 +30,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Observes WebSocket connections (the feed, `--trace`); nil when both are off.
     private let observerHub: ObserverHub?
     private var pendingHead: HTTPRequestHead?
+    /// check_origin (nil when off); the list was validated when the server started.
+    private lazy var originCheck: OriginCheck? = {
+        do { return try configuration.makeOriginCheck() } catch { return OriginCheck.sameHost }  // fail closed
+    }()
     private var body: [UInt8] = []
     private var bodyTooLarge = false
 
@@ -118,6 +122,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .observerFeed where observerHub?.feedEnabled != true:
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
+        case .observerFeed
+        where !APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: configuration.apiToken, allowQuery: true):
+            logger.warning("observer feed refused: no API token", metadata: ["conn": "\(connectionID)"])
+            send(.forbidden, body: "The observer feed is open to loopback clients or with the API token (?token= or Authorization: Bearer).\n",
+                 head: head, context: context)
         case .notFound:
             // `--public DIR`: a file from DIR for a GET no other route claims.
             if let root = configuration.publicDirectory, head.method == .GET || head.method == .HEAD,
@@ -140,6 +149,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             )
             send(status, headers: headers, body: body, head: head, context: context)
         case .accept(let headers, let deflate):
+            if let refused = originCheck?.refusedOrigin(head) {
+                logger.warning("refused WebSocket: origin \(refused) not allowed", metadata: ["conn": "\(connectionID)", "origin": "\(refused)"])
+                return send(.forbidden, body: "Origin not allowed: \(refused)\n", head: head, context: context)
+            }
             let decision: SessionDecision
             switch route {
             case .phoenixSocket(let mount):

@@ -295,6 +295,7 @@ extension PhoenixSocket: ChannelHost {
     }
 
     func cancelTimer(_ timer: TimerID) {
+        timersFromJoin?.removeAll { $0.timer == timer }
         for channel in channelsByID.values {
             channel.timers.removeValue(forKey: timer)?.cancel()
         }

@@ -56,7 +56,10 @@ extension ObserverAssets {
       let settled = false;
       const done = (ok) => { if (!settled) { settled = true; resolve(ok); } };
       let feed;
-      try { feed = new WebSocket(`${scheme}://${location.host}/observe?follow=${followId}`); } catch (e) { return done(false); }
+      // Off loopback the feed needs the API token: open the page as /?api_token=… to pass it on.
+      const apiToken = query.get("api_token");
+      const tokenParam = apiToken ? `&token=${encodeURIComponent(apiToken)}` : "";
+      try { feed = new WebSocket(`${scheme}://${location.host}/observe?follow=${followId}${tokenParam}`); } catch (e) { return done(false); }
       feed.onmessage = (event) => {
         const data = JSON.parse(event.data);
         if (data.type === "hello") { setFeedStatus(true); done(true); }

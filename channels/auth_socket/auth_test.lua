@@ -1,0 +1,86 @@
+-- The book's AuthSocket, AuthChannel and RecurringChannel through the channel test harness.
+-- Run with: hello-sockets test channels --filter auth
+local SALT = "salt identifier"
+
+local function user_socket(user_id)
+  return ct.socket({ params = { token = phx.token.sign(SALT, user_id) } })
+end
+
+describe("AuthSocket connect", function()
+  it("refuses a socket without a token", function()
+    assert.error_matches(function() ct.socket({ params = {} }) end, "connect refused")
+  end)
+
+  it("refuses a tampered token", function()
+    local token = phx.token.sign(SALT, 1)
+    assert.error_matches(function() ct.socket({ params = { token = token .. "x" } }) end, "connect refused")
+  end)
+
+  it("refuses a token signed with another salt", function()
+    local token = phx.token.sign("another salt", 1)
+    assert.error_matches(function() ct.socket({ params = { token = token } }) end, "connect refused")
+  end)
+
+  it("accepts a good token and assigns user_id", function()
+    local s = user_socket(1)
+    local ch = s:subscribe_and_join("user:1", {})
+    assert.truthy(ch)
+  end)
+end)
+
+describe("AuthChannel", function()
+  it("lets a user join their own topic", function()
+    local ch, reply, status = user_socket(7):subscribe_and_join("user:7", {})
+    assert.truthy(ch)
+    assert.same({}, ch.join_reply)
+  end)
+
+  it("refuses another user's topic", function()
+    local ch, reply, status = user_socket(7):subscribe_and_join("user:8", {})
+    assert.falsy(ch)
+    assert.equal("error", status)
+    assert.same({ reason = "unauthorized" }, reply)
+  end)
+
+  it("pushes only the data of push_timed", function()
+    local ch = user_socket(2):subscribe_and_join("user:2", {})
+    ct.broadcast("user:2", "push_timed", { data = { id = 42 }, at = 1000 })
+    ct.assert_push(ch, "push_timed", { id = 42 })
+  end)
+
+  it("passes other broadcasts through", function()
+    local ch = user_socket(2):subscribe_and_join("user:2", {})
+    ct.broadcast("user:2", "push", { data = { id = 1 } })
+    ct.assert_push(ch, "push", { data = { id = 1 } })
+  end)
+end)
+
+describe("RecurringChannel", function()
+  it("pushes a fresh token for the user every 5 seconds", function()
+    local ch = user_socket(3):subscribe_and_join("recurring", {})
+    ct.advance_time(4999)
+    ct.refute_push(ch, "new_token")
+    ct.advance_time(1)
+    local pushed = ct.assert_push(ch, "new_token", { token = ct.any })
+    assert.equal(3, phx.token.verify(SALT, pushed.token, 86400))
+    ct.advance_time(5000)
+    ct.assert_push(ch, "new_token", { token = ct.any })
+  end)
+end)
+
+describe("phx.token", function()
+  it("round-trips any JSON value", function()
+    assert.same({ id = 1, name = "ann" }, phx.token.verify("s", phx.token.sign("s", { id = 1, name = "ann" })))
+    assert.equal("x", phx.token.verify("s", phx.token.sign("s", "x")))
+  end)
+
+  it("reports missing and invalid tokens", function()
+    local data, reason = phx.token.verify("s", nil)
+    assert.falsy(data)
+    assert.equal("missing", reason)
+    data, reason = phx.token.verify("s", "nonsense")
+    assert.equal("invalid", reason)
+    data, reason = phx.token.verify("other", phx.token.sign("s", 1))
+    assert.equal("invalid", reason)
+  end)
+end)
