@@ -1,4 +1,5 @@
 import CompressNIO
+import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -192,6 +193,30 @@ final class ConnectionTests: XCTestCase {
         try harness.send(FrameBytes.client(opcode: 1, bomb, rsv: 0b100))
         XCTAssertEqual(try harness.frames().last?.closeCode, 1009)
         XCTAssertTrue(harness.session.messages.isEmpty)
+    }
+
+    /// Found by fuzz/ (fuzz-ws-frames): a compressed message ending in a DEFLATE block with BFINAL set, which
+    /// RFC 7692 §7.2.3.4 allows, made zlib stop (Z_STREAM_END) before the appended 00 00 FF FF, and the inflate
+    /// loop spun forever on the bytes it would never consume. The input is the RFC's own example ("Hello").
+    func testCompressedMessageEndingInABFINALBlockIsInflated() throws {
+        let parameters = PerMessageDeflate.negotiate(offers: ["permessage-deflate"], policy: .init())
+        let harness = try Harness(deflate: parameters, echo: false)
+        let bfinalHello: [UInt8] = [0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00]
+        let next = try deflateRaw(Array("again".utf8))  // a client that ends streams starts a fresh one
+        let finished = DispatchSemaphore(value: 0)
+        let worker = Thread {
+            try? harness.send(FrameBytes.client(opcode: 1, bfinalHello, rsv: 0b100))
+            try? harness.send(FrameBytes.client(opcode: 1, next, rsv: 0b100))
+            finished.signal()
+        }
+        worker.start()
+        // Before the fix this never returned: fail instead of hanging the suite (the stuck thread is abandoned).
+        guard finished.wait(timeout: .now() + 10) == .success else { return XCTFail("inflate did not terminate") }
+        let texts = harness.session.messages.compactMap { message -> String? in
+            if case .text(let text) = message { return String(buffer: text) } else { return nil }
+        }
+        XCTAssertEqual(texts, ["Hello", "again"])
+        XCTAssertTrue(harness.isOpen)
     }
 
     // permessage-deflate framing: raw deflate, sync flush, the trailing 00 00 FF FF removed (RFC 7692 §7.2.1).

@@ -26,6 +26,7 @@ final class DeflateCodec {
         // zlib may hold output back when the buffer fills, so keep going until it neither
         // has input left nor reported a full output buffer.
         var outputWasFull = false
+        var justReset = false
         while input.readableBytes > 0 || outputWasFull {
             if output.writableBytes == 0 {
                 guard output.readableBytes < limit else { throw WebSocketCloseError.messageTooBig(limit: limit) }
@@ -34,7 +35,21 @@ final class DeflateCodec {
             }
             do {
                 outputWasFull = false
+                let (inputBefore, outputBefore) = (input.readableBytes, output.readableBytes)
                 try inflater.inflate(from: &input, to: &output)
+                if input.readableBytes == inputBefore && output.readableBytes == outputBefore {
+                    // No error and no progress: zlib reached the end of a DEFLATE block with BFINAL set
+                    // (Z_STREAM_END), which RFC 7692 §7.2.3.4 allows a sender to use instead of a sync flush.
+                    // What follows (e.g. our 00 00 FF FF) starts a new stream; without the reset this loop
+                    // would spin forever. Found by fuzz/ (fuzz-ws-frames).
+                    guard !justReset else { throw WebSocketCloseError.invalidPayload("invalid permessage-deflate data") }
+                    try inflater.reset()
+                    justReset = true
+                    continue
+                }
+                justReset = false
+            } catch let error as WebSocketCloseError {
+                throw error
             } catch let error as CompressNIOError where error == .bufferOverflow {
                 outputWasFull = true
             } catch let error as CompressNIOError where error == .inputBufferOverflow {
