@@ -1,4 +1,5 @@
 import Foundation
+import LuaRuntime
 import XCTest
 
 /// `examples/python/*.py` run against a server started here, as the README tells a newcomer to run them.
@@ -50,6 +51,21 @@ final class PythonClientExamplesTests: XCTestCase {
             XCTAssertTrue(adaResult.output.contains("joined room:lobby as ada"), adaResult.output)
             XCTAssertTrue(adaResult.output.contains("here now: ada, bob"), adaResult.output)
             XCTAssertTrue(adaResult.output.contains("bob: hello, room"), adaResult.output)
+        }
+    }
+
+    func testAuthenticatedUserChannel() async throws {
+        try await ExamplesTests.withServer(channels: TestServer.channelsDirectory, public: nil) { port in
+            // The in-process server signs with this process's default secret, as the token CLI would with the same one.
+            let token = try TokenSigner.processDefault.sign(salt: "salt identifier", data: .integer(42))
+            let base = "ws://127.0.0.1:\(port)"
+            let granted = try await Self.run(["python3", Self.script("auth_user.py"), "--base", base, "--token", token, "--user", "42"])
+            XCTAssertEqual(granted.status, 0, granted.output)
+            XCTAssertTrue(granted.output.contains("join user:42: ok"), granted.output)
+            XCTAssertTrue(granted.output.contains(#"join user:someone-else: error {"reason": "unauthorized"}"#), granted.output)
+            let forged = try await Self.run(["python3", Self.script("auth_user.py"), "--base", base, "--token", token + "x", "--user", "42"])
+            XCTAssertEqual(forged.status, 1, forged.output)
+            XCTAssertTrue(forged.output.contains("connection refused: HTTP 403"), forged.output)
         }
     }
 
