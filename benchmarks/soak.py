@@ -120,6 +120,17 @@ def bounded_append(items: list, item, limit: int = 50) -> None:
 # The server
 
 
+def _server_preexec() -> None:
+    """In the server's process before exec: its own session (Ctrl-C in the terminal reaches us and we stop
+    it), and SIGKILL if we die without stopping it (PR_SET_PDEATHSIG), so no server outlives a soak."""
+    os.setsid()
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Server:
     def __init__(self, args, workdir: str) -> None:
         self.args = args
@@ -159,7 +170,7 @@ class Server:
         note("server: " + " ".join(cmd))
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # Ctrl-C in the terminal reaches us, not it
+                                     preexec_fn=_server_preexec)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -955,7 +966,8 @@ class Soak:
         self.check(len(self.bcast_seqs) > 0 and not s.broadcast_failures and not self.missing_broadcasts,
                    f"broadcasts: {len(self.bcast_seqs)} rounds to {len(LISTENER_TOPICS)} topics, "
                    f"{len(s.broadcast_failures)} failed POSTs, {len(self.missing_broadcasts)} listener/topic gaps")
-        self.check(s.reloads_written > 0 and s.reloads_applied == s.reloads_written,
+        due = self.args.duration > self.args.reload_interval + 5
+        self.check((s.reloads_written > 0 or not due) and s.reloads_applied == s.reloads_written,
                    f"hot reloads applied: {s.reloads_applied} of {s.reloads_written}")
         kinds = {k[k.rindex("(") + 1:-1] for k in s.expected_closes}
         self.check(not s.bad_client_failures and kinds >= {"bad JSON", "oversized", "slowloris", "non-reader"},
@@ -991,7 +1003,7 @@ class Soak:
             f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
             f"- Machine: {platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB; "
             f"shared with other builds. Python {platform.python_version()}.",
-            f"- Server: `{os.path.relpath(self.args.server_binary, REPO)}` (2 event loops), "
+            f"- Server: `{os.path.relpath(self.args.server_binary, REPO)}` (one event loop per core), "
             f"{self.args.clients} churning clients, {self.args.listeners} listeners, think time ≤ {self.args.think_ms} ms",
             "", "## Verdict", "",
         ] + [f"- {'PASS' if ok else '**FAIL**'} {text}" for ok, text in self.checks] + [
@@ -1065,6 +1077,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background with SIGINT ignored
     status = None
     try:
         asyncio.run(asyncio.wait_for(soak.run(), args.duration + 240))
