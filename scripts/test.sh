@@ -26,7 +26,8 @@ if [ "${SOAK:-quick}" != skip ]; then
             # An externally managed Python (Debian's): a private venv instead.
             soak_venv="${XDG_CACHE_HOME:-$HOME/.cache}/hello-sockets-soak/venv"
             [ -x "$soak_venv/bin/python" ] || python3 -m venv "$soak_venv"
-            "$soak_venv/bin/python" -m pip install --quiet 'websockets>=13'
+            "$soak_venv/bin/python" -c 'import websockets.asyncio.client' >/dev/null 2>&1 ||
+                "$soak_venv/bin/python" -m pip install --quiet 'websockets>=13'
             soak_python="$soak_venv/bin/python"
         fi
     fi
