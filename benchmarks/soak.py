@@ -207,10 +207,13 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def rss_kib(self) -> int:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:  # it died: the exit check reports it
+            pass
         return 0
 
     def fds(self) -> int:
@@ -935,7 +938,7 @@ class Soak:
         note("RSS samples (s: MiB, fds): " + "  ".join(f"{t:.0f}: {r / 1024:.1f}, {f}" for t, r, f in s.rss))
         note(f"connections {s.connections}, joins {s.joins}, leaves {s.leaves}, duplicate joins {s.duplicate_joins}, "
              f"refused joins {s.refused_joins}")
-        note(f"messages sent {s.sent} (pushes {s.pushes}), received {s.received}, replies ok {s.replies_ok}, "
+        note(f"messages sent {s.sent} ({s.pushes} expecting a reply), received {s.received}, replies {s.replies_ok}, "
              f"late replies {s.late_replies}")
         note(f"broadcast rounds {len(self.bcast_seqs)} ({s.broadcasts_posted} POSTs incl. the flood), "
              f"reloads {s.reloads_applied}/{s.reloads_written}"
@@ -1012,7 +1015,7 @@ class Soak:
             "| what | count |", "|---|---|",
             f"| connections opened (churning + listeners + checker) | {s.connections} |",
             f"| messages sent by clients | {s.sent} |",
-            f"| pushes expecting a reply / replies checked ok | {s.pushes} / {s.replies_ok} |",
+            f"| messages expecting a reply / replies received (each one checked) | {s.pushes} / {s.replies_ok} |",
             f"| lost replies | {s.lost_replies} |",
             f"| unexpected closes | {len(s.unexpected_closes)} |",
             f"| joins / leaves / duplicate joins / refused joins | {s.joins} / {s.leaves} / {s.duplicate_joins} / {s.refused_joins} |",
