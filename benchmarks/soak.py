@@ -1025,12 +1025,24 @@ class Soak:
             + (f"{sorted(s.reload_ms)[len(s.reload_ms) // 2]:.1f} / {max(s.reload_ms):.1f} ms |" if s.reload_ms else "– |"),
             "| expected closes of bad clients | " + (", ".join(f"{k}: {v}" for k, v in sorted(s.expected_closes.items())) or "none") + " |",
             "", "## Server RSS", "",
-            f"`{spark}` ({lo:.1f}–{hi:.1f} MiB)", "",
-            "| t (s) | VmRSS (MiB) | open fds |", "|---|---|---|",
-        ] + [f"| {t:.0f} | {r / 1024:.1f} | {f} |" for t, r, f in rows] + [""]
+            f"`{spark}` ({lo:.1f}–{hi:.1f} MiB, one character per sample, every {self.args.sample_interval:.0f} s)", "",
+        ] + rss_table(rows, 60 if self.args.duration >= 600 else self.args.sample_interval) + [""]
         with open(path, "w") as f:
             f.write("\n".join(lines))
         note(f"report written to {path}")
+
+
+def rss_table(rows, bucket: float) -> list[str]:
+    """Markdown rows of (t, VmRSS KiB, fds) samples, grouped in buckets of `bucket` seconds."""
+    groups: dict[int, list] = {}
+    for t, r, f in rows:
+        groups.setdefault(int(t // bucket), []).append((t, r, f))
+    lines = ["| t (s) | samples | VmRSS min–max (MiB) | open fds min–max |", "|---|---|---|---|"]
+    for _, g in sorted(groups.items()):
+        rss = [r / 1024 for _, r, _ in g]
+        fds = [f for _, _, f in g]
+        lines.append(f"| {g[0][0]:.0f}–{g[-1][0]:.0f} | {len(g)} | {min(rss):.1f}–{max(rss):.1f} | {min(fds)}–{max(fds)} |")
+    return lines
 
 
 def parse_args(argv=None):
