@@ -31,7 +31,7 @@ the end, on Ctrl-C and on SIGTERM.
     python3 -m pip install websockets
     swift build -c release --product hello-sockets
     benchmarks/soak.py --duration 1800 [--report benchmarks/SOAK.md]
-    benchmarks/soak.py --duration 60 --server-binary .build/debug/hello-sockets   # what CI runs
+    benchmarks/soak.py --duration 60 --server-binary .build/debug/hello-sockets   # scripts/test.sh: this, shorter intervals
 """
 from __future__ import annotations
 
