@@ -8,6 +8,10 @@ let package = Package(
         .executable(name: "hello-sockets", targets: ["hello-sockets"]),
         .library(name: "HelloSocketsServer", targets: ["HelloSocketsServer"]),
         .library(name: "ChannelTesting", targets: ["ChannelTesting"]),
+        // The layers on their own, for `benchmarks/` (a separate package) and embedders.
+        .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
+        .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
+        .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -38,7 +38,12 @@ struct BroadcastAPI {
         return Response(status: .ok, body: #"{"status":"ok"}"#)
     }
 
-    private func isAuthorized(_ head: HTTPRequestHead, peer: SocketAddress?) -> Bool {
+    func isAuthorized(_ head: HTTPRequestHead, peer: SocketAddress?) -> Bool {
+        Self.isAuthorized(head, peer: peer, token: token)
+    }
+
+    /// Loopback clients, or the API token as a bearer token (also the rule of `/metrics`).
+    static func isAuthorized(_ head: HTTPRequestHead, peer: SocketAddress?, token: String?) -> Bool {
         if let token, head.headers["authorization"].first == "Bearer \(token)" { return true }
         return peer?.isLoopback ?? false
     }
