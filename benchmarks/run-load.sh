@@ -7,6 +7,7 @@
 #   benchmarks/run-load.sh                      # everything (~15 min on a 2-core box)
 #   benchmarks/run-load.sh throughput16 startup # some workloads
 #   RUNS=1 benchmarks/run-load.sh               # quicker, less trustworthy
+#   HS_BIN=path/to/hello-sockets benchmarks/run-load.sh   # skip the build
 #
 # Workloads: startup connscale throughput16 throughput1 fanout standin
 # The server's CPU per unit of work comes from /proc/PID/stat (utime+stime), so it holds on a busy box
@@ -25,9 +26,13 @@ if [ ! -x "$KIT/run" ]; then
   exit 0
 fi
 
-echo "== building hello-sockets (release)" >&2
-swift build -c release --product hello-sockets >&2
-BIN=$(swift build -c release --show-bin-path)/hello-sockets
+if [ -n "${HS_BIN:-}" ]; then
+  BIN=$HS_BIN   # a binary built already (e.g. while another build holds .build)
+else
+  echo "== building hello-sockets (release)" >&2
+  swift build -c release --product hello-sockets >&2
+  BIN=$(swift build -c release --show-bin-path)/hello-sockets
+fi
 
 TMP=$(mktemp -d)
 SERVER_PID=""
