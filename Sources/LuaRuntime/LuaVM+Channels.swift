@@ -257,13 +257,14 @@ extension LuaVM {
         guard enter() else { return .crashed(reentrancyError(state.scriptPath, state.topic)) }
         defer { leave() }
         let module: LoadedModule
-        switch currentModule(named: state.scriptName) {
+        let registered = scripts.script(named: state.scriptName)  // once: it takes the registry's lock
+        switch currentModule(named: state.scriptName, registered: registered) {
         case .success(let m): module = m
         case .failure(var error):
             error.topic = state.topic
             return .crashed(error)
         }
-        let path = scripts.script(named: state.scriptName)?.path ?? state.scriptPath
+        let path = registered?.path ?? state.scriptPath
         if module.version != state.version, let error = migrate(id, state: state, to: module, path: path) {
             return .crashed(error)
         }

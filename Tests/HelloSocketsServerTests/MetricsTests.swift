@@ -21,7 +21,10 @@ final class MetricsTests: XCTestCase {
         var samples: [String: Double] = [:]
         for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
-            guard parts.count == 2, let value = Double(parts[1]) else { return XCTFail("bad line \(line)") ?? [:] }
+            guard parts.count == 2, let value = Double(parts[1]) else {
+                XCTFail("bad line \(line)")
+                continue
+            }
             samples[String(parts[0])] = value
         }
         return samples
