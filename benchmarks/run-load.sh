@@ -53,7 +53,7 @@ wait_port() {  # wait_port PORT PID: until it accepts, or the process died
   return 1
 }
 start_server() {  # start_server PORT: a fresh server, production-like (no watcher), SERVER_PID set
-  "$BIN" --port "$1" --channels "$ROOT/channels" --no-watch --log-level error \
+  "$BIN" --port "$1" --channels "$ROOT/channels" --no-watch --no-observe --log-level error \
     --max-connections 20000 >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
   wait_port "$1" "$SERVER_PID" || { cat "$TMP/server.log" >&2; echo "server did not start" >&2; exit 1; }
@@ -97,7 +97,7 @@ for w in "${WORKLOADS[@]}"; do
 import os, socket, subprocess, sys, time
 binary, channels, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.monotonic()
-p = subprocess.Popen([binary, "--port", str(port), "--channels", channels, "--no-watch", "--log-level", "error"],
+p = subprocess.Popen([binary, "--port", str(port), "--channels", channels, "--no-watch", "--no-observe", "--log-level", "error"],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 while True:
     try:
@@ -194,7 +194,7 @@ L.append("## Load (macro benchmarks)\n")
 L.append(f"`benchmarks/run-load.sh {argv}`".replace(" `", "`") + f" at {now}, commit `{commit}`: {cores} cores ({cpu_model}), "
          f"{mem_gib:.1f} GiB RAM; load average (1/5/15 min) {load_start} at start, {load_end} at end "
          f"(the box is shared: rates and latencies are noisy, server CPU per unit of work much less so). "
-         f"Release build, fresh server per run (`--no-watch`, 2 event loops), C load engine, medians of {runs} runs.\n")
+         f"Release build, fresh server per run (`--no-watch --no-observe`, 2 event loops), C load engine, medians of {runs} runs.\n")
 L.append("| workload | ours: server CPU | ours: rate / latency | Phoenix 1.7.24 | target |")
 L.append("|---|---|---|---|---|")
 if "startup" in rows:

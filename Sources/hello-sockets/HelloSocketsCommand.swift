@@ -77,6 +77,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve the observer feed /observe (every connection's handshake and frames) even off loopback.")
     var observe = false
 
+    @Flag(help: "Don't serve the observer feed, not even on loopback (production-like benchmarks: no per-connection feed events).")
+    var noObserve = false
+
     @Flag(help: "Print every WebSocket frame to stderr, wscat-style: `c12 > …` from the client, `c12 < …` to it.")
     var trace = false
 
@@ -127,7 +130,7 @@ struct Serve: AsyncParsableCommand {
             watchChannels: !noWatch
         )
         configuration.maxChannelsPerSocket = maxChannels
-        configuration.observe = observe ? true : nil
+        configuration.observe = noObserve ? false : (observe ? true : nil)
         configuration.trace = trace
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         try await server.start()
