@@ -83,7 +83,7 @@ let benchmarks: @Sendable () -> Void = {
             try channel.writeInbound(frame)
         }
         benchmark.stopMeasurement()
-        precondition(session.received == benchmark.scaledIterations.count + 0 || session.received > 0)
+        precondition(session.received > 0, "no message was delivered")
         _ = try? channel.finish()
     }
 
