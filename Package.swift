@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "hello-sockets", targets: ["hello-sockets"]),
         .library(name: "HelloSocketsServer", targets: ["HelloSocketsServer"]),
         .library(name: "ChannelTesting", targets: ["ChannelTesting"]),
-        // The layers on their own, for the fuzz package in fuzz/ (it builds them with the sanitizer).
+        // The layers on their own, for the separate packages in fuzz/ and benchmarks/ (and embedders).
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),

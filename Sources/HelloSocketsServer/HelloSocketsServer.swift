@@ -20,6 +20,7 @@ public final class HelloSocketsServer: Sendable {
     private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
     private let reloadHub = ReloadEventHub()
+    private let startedAt = NIODeadline.now()
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -195,7 +196,10 @@ public final class HelloSocketsServer: Sendable {
                 connections: connections,
                 connectionID: id,
                 logger: logger,
-                observerHub: observerHub
+                observerHub: observerHub,
+                metrics: MetricsEndpoint(
+                    pubSub: pubSub, connections: connections, reloads: reloadHub, startedAt: startedAt,
+                    token: configuration.apiToken)
             ),
             name: HTTPHandler.HandlerName.router
         )

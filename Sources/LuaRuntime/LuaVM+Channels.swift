@@ -198,9 +198,17 @@ extension LuaVM {
     }
 
     /// Where a callback is defined, for "wrong return shape" errors: `channels/ping.lua:12`.
+    /// Only the stack slot of a copy of the called function: its file and line are looked up
+    /// (`describe(_:)`) when an error needs them, not on every call.
     struct CallSite {
-        var path: String
-        var line: Int
+        var functionIndex: Int32
+    }
+
+    /// The file and line of the function a call site called (valid until the stack is reset to the call's `top`).
+    func describe(_ site: CallSite) -> (path: String, line: Int) {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let line = hs_function_info(L, site.functionIndex, &buffer, buffer.count)
+        return (String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), Int(line))
     }
 
     enum Outcome {
@@ -221,10 +229,9 @@ extension LuaVM {
             lua_settop(L, top)
             return .missing
         }
-        var buffer = [CChar](repeating: 0, count: 256)
-        let line = hs_function_info(L, -1, &buffer, buffer.count)
-        let site = CallSite(
-            path: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), line: Int(line))
+        // Keep a copy of the function below the call: the call site of error messages, resolved lazily.
+        lua_pushvalue(L, -1)
+        let site = CallSite(functionIndex: lua_gettop(L) - 1)
         let nargs = push()
         runningScript = (path, topic)
         defer { runningScript = nil }
@@ -250,13 +257,14 @@ extension LuaVM {
         guard enter() else { return .crashed(reentrancyError(state.scriptPath, state.topic)) }
         defer { leave() }
         let module: LoadedModule
-        switch currentModule(named: state.scriptName) {
+        let registered = scripts.script(named: state.scriptName)  // once: it takes the registry's lock
+        switch currentModule(named: state.scriptName, registered: registered) {
         case .success(let m): module = m
         case .failure(var error):
             error.topic = state.topic
             return .crashed(error)
         }
-        let path = scripts.script(named: state.scriptName)?.path ?? state.scriptPath
+        let path = registered?.path ?? state.scriptPath
         if module.version != state.version, let error = migrate(id, state: state, to: module, path: path) {
             return .crashed(error)
         }
@@ -325,7 +333,8 @@ extension LuaVM {
     }
 
     private func invalid(_ site: CallSite, _ topic: String?, _ message: String) -> ScriptError {
-        ScriptError(kind: .invalidResult, script: site.path, topic: topic, message: "\(site.path):\(site.line): \(message)")
+        let (path, line) = describe(site)
+        return ScriptError(kind: .invalidResult, script: path, topic: topic, message: "\(path):\(line): \(message)")
     }
 
     /// Reads the result on top as a reply (`phx.ok/error/reply`): nil when it is not one.

@@ -243,7 +243,14 @@ public final class LuaVM {
     /// The module for the current version of a script, instantiating it in this VM when the
     /// provider has a newer version than the one loaded (this is where hot reload takes effect).
     func currentModule(named name: String, fallback: ChannelScript? = nil) -> Result<LoadedModule, ScriptError> {
-        guard let script = scripts.script(named: name) ?? fallback else {
+        currentModule(named: name, registered: scripts.script(named: name), fallback: fallback)
+    }
+
+    /// As above, with the provider's current script already looked up (`registered`, nil when it has none).
+    func currentModule(
+        named name: String, registered: ChannelScript?, fallback: ChannelScript? = nil
+    ) -> Result<LoadedModule, ScriptError> {
+        guard let script = registered ?? fallback else {
             return .failure(ScriptError(kind: .misuse, script: name, message: "no script named \(name)"))
         }
         if let loaded = modules[name], loaded.version == script.version { return .success(loaded) }

@@ -59,6 +59,18 @@ public enum JSONWriter {
             writeString(key, into: &buffer)
             buffer.append(UInt8(ascii: ":"))
             try write(value, into: &buffer)
+        } else if members.count == 2 {
+            // Replies ({"response","status"}) and many small payloads: order two keys without sorting an array.
+            var iterator = members.makeIterator()
+            var first = iterator.next()!, second = iterator.next()!
+            if utf8Precedes(second.key, first.key) { swap(&first, &second) }
+            writeString(first.key, into: &buffer)
+            buffer.append(UInt8(ascii: ":"))
+            try write(first.value, into: &buffer)
+            buffer.append(UInt8(ascii: ","))
+            writeString(second.key, into: &buffer)
+            buffer.append(UInt8(ascii: ":"))
+            try write(second.value, into: &buffer)
         } else if members.count > 1 {
             // Sort by bytes, not by String's `<` (which compares canonically normalized scalars).
             let sorted = members.sorted { utf8Precedes($0.key, $1.key) }

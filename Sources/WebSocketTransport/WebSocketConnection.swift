@@ -45,6 +45,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// Sees every frame both ways (the observer feed, `--trace`); set before the connection is added to a pipeline.
     public var observer: WebSocketFrameObserver?
     private var messageIsCompressed = false
+    /// The code of the first close frame sent or received (1005 for a close without a code);
+    /// nil while open, or when TCP went away without a close frame.
+    public private(set) var closeCode: UInt16?
 
     public init(
         id: String,
@@ -201,7 +204,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             let reasonIsValid = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
             guard reasonIsValid else { throw WebSocketCloseError.invalidPayload("close reason is not valid UTF-8") }
             reply.writeInteger(code)
+            if closeCode == nil { closeCode = code }
         }
+        if closeCode == nil { closeCode = 1005 }
         state = .closeSent
         write(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply), flush: true) { [weak self] in
             self?.closeTransport()
@@ -243,6 +248,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     public func close(code: WebSocketErrorCode, reason: String = "") {
         guard case .open = state, let context else { return }
         state = .closeSent
+        if closeCode == nil { closeCode = UInt16(webSocketErrorCode: code) }
         write(closeFrame(code: code, reason: reason, allocator: context.channel.allocator), flush: true)
         closeTimer = context.eventLoop.scheduleTask(in: configuration.closeTimeout) { [weak self] in
             self?.closeTransport()
@@ -261,6 +267,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             return
         }
         state = .closeSent
+        if closeCode == nil { closeCode = UInt16(webSocketErrorCode: error.code) }
         let frame = closeFrame(code: error.code, reason: error.description, allocator: context.channel.allocator)
         write(frame, flush: true) { [weak self] in self?.closeTransport() }
     }

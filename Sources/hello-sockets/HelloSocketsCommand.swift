@@ -80,6 +80,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("public"), help: "Serve the files of this folder (.html, .js, .css, .png, .svg, .json) for GET paths no other route claims.")
     var publicDirectory: String?
 
+    @Flag(help: "Don't serve the observer feed, not even on loopback (production-like benchmarks: no per-connection feed events).")
+    var noObserve = false
+
     @Flag(help: "Print every WebSocket frame to stderr, wscat-style: `c12 > …` from the client, `c12 < …` to it.")
     var trace = false
 
@@ -175,7 +178,7 @@ struct Serve: AsyncParsableCommand {
             watchChannels: !noWatch
         )
         configuration.maxChannelsPerSocket = maxChannels
-        configuration.observe = observe ? true : nil
+        configuration.observe = noObserve ? false : (observe ? true : nil)
         configuration.trace = trace
         configuration.publicDirectory = publicDirectory
         configuration.checkOrigin = checkOrigin
@@ -190,30 +193,31 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no --secret-key-base or SECRET_KEY_BASE: phx.token uses a random secret, tokens won't survive a restart")
         }
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
+        // Handlers first: a SIGTERM that arrives once the port accepts (e.g. a benchmark stopping a server
+        // right after it came up) must not be lost between binding and installing them.
+        let signals = Self.terminationSignals()
         try await server.start()
-        let signal = await Self.terminationSignal()
+        var pending = signals.makeAsyncIterator()
+        let signal = await pending.next() ?? "?"
         logger.info("received \(signal): shutting down gracefully")
         try await server.shutdown()
         logger.info("stopped")
     }
 
-    /// Waits for SIGINT or SIGTERM.
-    private static func terminationSignal() async -> String {
-        await withCheckedContinuation { continuation in
-            let once = NIOLockedValueBox(false)
-            var sources: [DispatchSourceSignal] = []
-            for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-                signal(number, SIG_IGN)  // handled by the dispatch source instead
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    guard once.withLockedValue({ done in defer { done = true }; return !done }) else { return }
-                    sources.forEach { $0.cancel() }
-                    continuation.resume(returning: name)
-                }
-                source.resume()
-                sources.append(source)
-            }
+    /// SIGINT and SIGTERM, from now on (the default handlers are replaced at once).
+    private static func terminationSignals() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        var sources: [DispatchSourceSignal] = []
+        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(number, SIG_IGN)  // handled by the dispatch source instead
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(name) }
+            source.resume()
+            sources.append(source)
         }
+        let installed = sources
+        continuation.onTermination = { _ in installed.forEach { $0.cancel() } }
+        return stream
     }
 
     static var environmentPort: Int? {

@@ -38,7 +38,7 @@ struct BroadcastAPI {
         return Response(status: .ok, body: #"{"status":"ok"}"#)
     }
 
-    private func isAuthorized(_ head: HTTPRequestHead, peer: SocketAddress?) -> Bool {
+    func isAuthorized(_ head: HTTPRequestHead, peer: SocketAddress?) -> Bool {
         APIAuthorization.allows(head, peer: peer, token: token)
     }
 

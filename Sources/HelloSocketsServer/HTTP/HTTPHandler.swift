@@ -29,6 +29,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
     /// Observes WebSocket connections (the feed, `--trace`); nil when both are off.
     private let observerHub: ObserverHub?
+    /// `/metrics`; nil serves 404 there.
+    private let metrics: MetricsEndpoint?
     private var pendingHead: HTTPRequestHead?
     /// check_origin (nil when off); the list was validated when the server started.
     private lazy var originCheck: OriginCheck? = {
@@ -44,8 +46,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         connections: ConnectionTracker,
         connectionID: String,
         logger: Logger,
-        observerHub: ObserverHub? = nil
+        observerHub: ObserverHub? = nil,
+        metrics: MetricsEndpoint? = nil
     ) {
+        self.metrics = metrics
         self.connections = connections
         self.observerHub = observerHub
         self.configuration = configuration
@@ -114,6 +118,24 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
             }
             send(response.status, contentType: "application/json", body: response.body, head: head, context: context)
+        case .metrics:
+            guard let metrics else {
+                return send(.notFound, body: "Not found: /metrics\n", head: head, context: context)
+            }
+            guard head.method == .GET || head.method == .HEAD else {
+                return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
+            }
+            guard APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: metrics.token) else {
+                return send(.forbidden, body: "/metrics is open to loopback clients or with the API token.\n", head: head, context: context)
+            }
+            metrics.scrape(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                switch result {
+                case .success(let text):
+                    send(.ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text, head: head, context: context)
+                case .failure(let error):
+                    send(.serviceUnavailable, body: "metrics unavailable: \(error)\n", head: head, context: context)
+                }
+            }
         case .asset(let path):
             guard let file = ObserverAssets.file(at: path[...]), head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)

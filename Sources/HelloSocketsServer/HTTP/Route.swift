@@ -9,6 +9,8 @@ enum Route: Equatable {
     case echo
     /// `POST /api/broadcast`: Endpoint.broadcast from outside a channel.
     case broadcastAPI
+    /// `GET /metrics`: Prometheus text format (same access rule as the broadcast API).
+    case metrics
     /// A Phoenix socket endpoint, e.g. `/socket/websocket`; `mount` is `/socket`.
     case phoenixSocket(mount: String)
     /// `/observe`: the observer feed WebSocket (Observer/).
@@ -28,6 +30,7 @@ enum Route: Equatable {
         case "/", "/index.html": self = .index
         case "/echo": self = .echo
         case "/api/broadcast": self = .broadcastAPI
+        case "/metrics": self = .metrics
         case "/observe": self = .observerFeed
         case _ where ObserverAssets.file(at: path) != nil: self = .asset(path: String(path))
         default:
@@ -46,7 +49,7 @@ enum Route: Equatable {
     var isWebSocket: Bool {
         switch self {
         case .echo, .phoenixSocket, .observerFeed: return true
-        case .index, .broadcastAPI, .notFound, .asset: return false
+        case .index, .broadcastAPI, .metrics, .notFound, .asset: return false
         }
     }
 }

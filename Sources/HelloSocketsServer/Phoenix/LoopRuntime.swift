@@ -15,6 +15,10 @@ final class LoopRuntime {
     var scriptErrorObserver: ((ScriptError) -> Void)?
     /// The open Phoenix sockets on this loop (hot reload closes the channels of a deleted script).
     var sockets: [ObjectIdentifier: PhoenixSocket] = [:]
+    /// This loop's counters (`/metrics`), shared with its PubSub subscriptions.
+    var metrics: LoopMetrics { subscriptions.metrics }
+    /// Reused by every socket of this loop to encode outbound frames (no array growth per message).
+    var encodeScratch: [UInt8] = []
 
     init(
         vm: LuaVM,

@@ -15,6 +15,8 @@ final class PhoenixSocket: WebSocketSession {
         let id: ChannelID
         let topic: String
         let joinRef: JSONValue
+        /// The topic pattern of the script serving it (`/metrics`' joined channels).
+        var pattern = ""
         unowned let socket: PhoenixSocket
         var timers: [TimerID: PhoenixTimer] = [:]
 
@@ -66,7 +68,10 @@ final class PhoenixSocket: WebSocketSession {
 
     func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) { receive(message) }
 
-    func webSocketDidClose(_ connection: WebSocketConnection) { closed() }
+    func webSocketDidClose(_ connection: WebSocketConnection) {
+        runtime.metrics.closesByCode[connection.closeCode.map { "\($0)" } ?? "none", default: 0] += 1
+        closed()
+    }
 
     // MARK: Transport events (any PhoenixTransport)
 
@@ -81,6 +86,11 @@ final class PhoenixSocket: WebSocketSession {
 
     func receive(_ message: WebSocketMessage) {
         let decoded: Message
+        let metrics = runtime.metrics
+        metrics.messagesIn &+= 1
+        switch message {
+        case .text(let buffer), .binary(let buffer): metrics.bytesIn &+= buffer.readableBytes
+        }
         do {
             switch message {
             case .text(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeText($0) }
@@ -108,19 +118,21 @@ final class PhoenixSocket: WebSocketSession {
 
     private func handle(_ message: Message) {
         if message.topic == "phoenix" && message.event == PhoenixEvent.heartbeat {
-            return send(.reply(joinRef: .null, ref: message.ref, topic: "phoenix", status: "ok", response: .emptyObject))
+            return sendReply(joinRef: .null, ref: message.ref, topic: "phoenix", status: "ok", response: .emptyObject)
         }
         switch (message.event, channels[message.topic]) {
         case (PhoenixEvent.join, let existing):
             join(message, replacing: existing)
         case (PhoenixEvent.leave, let channel?):
-            send(.reply(joinRef: channel.joinRef, ref: message.ref, topic: channel.topic, status: "ok", response: .emptyObject))
+            sendReply(joinRef: channel.joinRef, ref: message.ref, topic: channel.topic, status: "ok", response: .emptyObject)
             remove(channel, terminating: "shutdown:left")
             send(.channelClose(joinRef: channel.joinRef, topic: channel.topic))
         case (PhoenixEvent.leave, nil):
-            send(.reply(joinRef: .null, ref: message.ref, topic: message.topic, status: "ok", response: .emptyObject))
+            sendReply(joinRef: .null, ref: message.ref, topic: message.topic, status: "ok", response: .emptyObject)
         case (_, let channel?):
+            let start = LoopMetrics.now()
             let result = runtime.vm.handleIn(channel.id, event: message.event, payload: message.payload, ref: message.ref)
+            runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start)
             apply(result, to: channel, replyRef: message.ref)
         case (_, nil):
             sendUnmatched(message)
@@ -136,12 +148,14 @@ final class PhoenixSocket: WebSocketSession {
         // Phoenix 1.8.9+: a cap on channels per socket, so one client can't fill the VM with joins.
         if existing == nil && channels.count >= runtime.maxChannelsPerSocket {
             logger.warning("too many channels joined", metadata: ["topic": "\(message.topic)", "limit": "\(runtime.maxChannelsPerSocket)"])
-            return send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
-                               response: .object(["reason": .string("too many channels joined")])))
+            return sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+                               response: .object(["reason": .string("too many channels joined")]))
         }
         if let existing { remove(existing, terminating: "shutdown:duplicate_join") }
         timersFromJoin = []
         defer { timersFromJoin = nil }
+        let start = LoopMetrics.now()
+        defer { runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start) }
         let (id, result) = runtime.vm.join(
             script: script,
             topic: message.topic,
@@ -154,6 +168,8 @@ final class PhoenixSocket: WebSocketSession {
         case .ok(let response):
             if let id {
                 let channel = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
+                channel.pattern = script.topics.first { $0.matches(message.topic) }?.description ?? message.topic
+                runtime.metrics.joinedByPattern[channel.pattern, default: 0] += 1
                 channels[message.topic] = channel
                 channelsByID[id] = channel
                 runtime.subscriptions.subscribe(channel, to: message.topic)
@@ -161,22 +177,23 @@ final class PhoenixSocket: WebSocketSession {
                     scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
                 }
             }
-            send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response))
+            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response)
         case .error(let response):
-            send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error", response: response))
+            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error", response: response)
         case .crashed(let error):
             logger.error("join crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(message.topic)"])
+            runtime.metrics.scriptErrors &+= 1
             runtime.scriptErrorObserver?(error)
-            send(.reply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
-                        response: .object(["reason": .string("join crashed")])))
+            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+                        response: .object(["reason": .string("join crashed")]))
         }
         // Duplicate join (PROTOCOL.md rule 5): the new reply first, then phx_close for the old join_ref.
         if let existing { send(.channelClose(joinRef: existing.joinRef, topic: existing.topic)) }
     }
 
     private func sendUnmatched(_ message: Message) {
-        send(.reply(joinRef: .null, ref: message.ref, topic: message.topic, status: "error",
-                    response: .object(["reason": .string("unmatched topic")])))
+        sendReply(joinRef: .null, ref: message.ref, topic: message.topic, status: "error",
+                    response: .object(["reason": .string("unmatched topic")]))
     }
 
     /// Phoenix.Channel.Server's handling of a callback result.
@@ -190,11 +207,11 @@ final class PhoenixSocket: WebSocketSession {
                 logger.warning("reply outside handle_in ignored", metadata: ["topic": "\(channel.topic)"])
                 return
             }
-            send(.reply(joinRef: channel.joinRef, ref: replyRef, topic: channel.topic, status: status, response: response))
+            sendReply(joinRef: channel.joinRef, ref: replyRef, topic: channel.topic, status: status, response: response)
         case .stop(let reason, let reply):
             if let reply, let replyRef {
-                send(.reply(joinRef: channel.joinRef, ref: replyRef, topic: channel.topic, status: reply.status,
-                            response: reply.response))
+                sendReply(joinRef: channel.joinRef, ref: replyRef, topic: channel.topic, status: reply.status,
+                            response: reply.response)
             }
             remove(channel, terminating: reason)
             if isCleanStop(reason) {
@@ -205,6 +222,7 @@ final class PhoenixSocket: WebSocketSession {
             }
         case .crashed(let error):
             logger.error("channel crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(channel.topic)"])
+            runtime.metrics.scriptErrors &+= 1
             runtime.scriptErrorObserver?(error)
             remove(channel, terminating: nil)
             send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
@@ -216,6 +234,7 @@ final class PhoenixSocket: WebSocketSession {
         guard channelsByID[channel.id] === channel else { return }
         channels[channel.topic] = nil
         channelsByID[channel.id] = nil
+        runtime.metrics.joinedByPattern[channel.pattern, default: 1] -= 1
         runtime.subscriptions.unsubscribe(channel, from: channel.topic)
         for timer in channel.timers.values { timer.cancel() }
         channel.timers.removeAll()
@@ -247,19 +266,41 @@ final class PhoenixSocket: WebSocketSession {
         if runtime.vm.intercepts(channel.id, event: broadcast.event) {
             let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
             apply(result, to: channel, replyRef: nil)
-        } else if let frame = broadcast.frame(for: serializerVersion) {
-            transport?.send(frame)
+        } else if let frame = broadcast.frame(for: serializerVersion), let transport {
+            let metrics = runtime.metrics
+            metrics.messagesOut &+= 1
+            switch frame {
+            case .text(let buffer), .binary(let buffer): metrics.bytesOut &+= buffer.readableBytes
+            }
+            transport.send(frame)
         }
     }
 
     // MARK: Sending
 
+    private func sendReply(joinRef: JSONValue, ref: JSONValue, topic: String, status: String, response: JSONValue) {
+        runtime.metrics.countReply(status: status)
+        send(.reply(joinRef: joinRef, ref: ref, topic: topic, status: status, response: response))
+    }
+
     private func send(_ message: Message) {
+        guard let transport else { return }
+        // Encoded into the loop's scratch array (its capacity survives), then copied once into the
+        // outbound buffer: no array growth and reallocation per message.
+        runtime.encodeScratch.removeAll(keepingCapacity: true)
+        let kind: FrameKind
         do {
-            transport?.send(WebSocketMessage(try serializer.encode(message)))
+            kind = try serializer.encode(message, into: &runtime.encodeScratch)
         } catch {
             logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
+            return
         }
+        let metrics = runtime.metrics
+        metrics.messagesOut &+= 1
+        metrics.bytesOut &+= runtime.encodeScratch.count
+        let buffer = ByteBuffer(bytes: runtime.encodeScratch)
+        if runtime.encodeScratch.capacity > 1 << 16 { runtime.encodeScratch = [] }  // don't keep a huge one
+        transport.send(kind == .text ? .text(buffer) : .binary(buffer))
     }
 }
 
@@ -278,7 +319,7 @@ extension PhoenixSocket: ChannelHost {
 
     func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
         guard let channel = channelsByID[id] else { return }
-        send(.reply(joinRef: channel.joinRef, ref: ref, topic: channel.topic, status: status, response: response))
+        sendReply(joinRef: channel.joinRef, ref: ref, topic: channel.topic, status: status, response: response)
     }
 
     func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {

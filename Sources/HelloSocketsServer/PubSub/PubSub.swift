@@ -39,6 +39,8 @@ final class EncodedBroadcast: Sendable {
 /// Topic subscriptions of one event loop. Only touched on that loop: no locks.
 final class LoopSubscriptions {
     private var subscribers: [String: [ObjectIdentifier: TopicSubscriber]] = [:]
+    /// This loop's counters (`/metrics`); only touched on this loop.
+    let metrics = LoopMetrics()
 
     func subscribe(_ subscriber: TopicSubscriber, to topic: String) {
         subscribers[topic, default: [:]][ObjectIdentifier(subscriber)] = subscriber
@@ -53,9 +55,13 @@ final class LoopSubscriptions {
 
     func deliver(_ broadcast: EncodedBroadcast) {
         guard let local = subscribers[broadcast.topic] else { return }
+        let start = LoopMetrics.now()
         for (id, subscriber) in local where id != broadcast.excluded {
             subscriber.deliver(broadcast)
         }
+        metrics.broadcasts &+= 1
+        metrics.broadcastDeliveries &+= local.count
+        metrics.fanoutTime.record(nanoseconds: LoopMetrics.now() - start)
     }
 
     var topicCount: Int { subscribers.count }
@@ -84,6 +90,16 @@ final class PubSub: BroadcastBus, Sendable {
             preconditionFailure("event loop not part of this server")
         }
         return shard.subscriptions.value
+    }
+
+    /// Every loop's counters, summed (one task per loop).
+    func gatherMetrics(on loop: EventLoop) -> EventLoopFuture<LoopMetrics> {
+        let futures = shards.map { shard in shard.loop.submit { shard.subscriptions.value.metrics.snapshot() } }
+        return EventLoopFuture.whenAllSucceed(futures, on: loop).map { all in
+            let total = LoopMetrics()
+            for m in all { total.merge(m) }
+            return total
+        }
     }
 
     /// Publishes to every subscriber of the topic on every loop, except `excluded`.

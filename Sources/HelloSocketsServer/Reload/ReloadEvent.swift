@@ -56,7 +56,11 @@ final class ReloadEventHub: Sendable {
         }
     }
 
+    /// Reloads by kind, for `/metrics` (rare: a lock is fine).
+    let counts = NIOLockedValueBox<[ReloadEvent.Kind: Int]>([:])
+
     func publish(_ event: ReloadEvent) {
+        counts.withLockedValue { $0[event.kind, default: 0] += 1 }
         for continuation in continuations.withLockedValue({ Array($0.all.values) }) { continuation.yield(event) }
     }
 

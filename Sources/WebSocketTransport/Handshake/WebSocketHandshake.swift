@@ -83,7 +83,19 @@ public enum WebSocketHandshake {
 }
 
 extension StringProtocol {
+    /// Without leading and trailing spaces and tabs. On the UTF-8 bytes: the reversed-Character version it
+    /// replaces was 11 % of the server's CPU per connect+join.
     func trimmingSpaces() -> String {
-        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let bytes = utf8
+        var start = bytes.startIndex
+        while start < bytes.endIndex, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        var end = start  // just past the last byte that is not a space or tab
+        var index = start
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            index = bytes.index(after: index)
+            if byte != 0x20 && byte != 0x09 { end = index }
+        }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 }
