@@ -21,6 +21,8 @@ public final class HelloSocketsServer: Sendable {
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
+    /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
+    private let timerWheels: PerEventLoop<TimerWheel>
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -28,6 +30,12 @@ public final class HelloSocketsServer: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
+        let resolution = TimerWheel.resolution(for: [
+            configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
+        ])
+        self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
+            TimerWheel(eventLoop: loop, resolution: resolution)
+        }
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
@@ -196,6 +204,7 @@ public final class HelloSocketsServer: Sendable {
                 connections: connections,
                 connectionID: id,
                 logger: logger,
+                timerWheel: timerWheels.value(on: channel.eventLoop),
                 observerHub: observerHub,
                 metrics: MetricsEndpoint(
                     pubSub: pubSub, connections: connections, reloads: reloadHub, startedAt: startedAt,

@@ -38,8 +38,10 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private var state = State.open
     private var context: ChannelHandlerContext?
     private var lastFrameReceived = NIODeadline.uptimeNanoseconds(0)
-    private var idleCheck: Scheduled<Void>?
-    private var closeTimer: Scheduled<Void>?
+    /// The loop's shared wheel, or one of its own when the connection runs alone (tests, tools).
+    private var timerWheel: TimerWheel?
+    /// One timer serves both timeouts: idle while open, the peer's close reply after we sent ours.
+    private var timer: TimerWheel.Timer?
     private var isReading = false
     private var needsFlush = false
     /// Sees every frame both ways (the observer feed, `--trace`); set before the connection is added to a pipeline.
@@ -54,9 +56,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         session: WebSocketSession,
         configuration: WebSocketConfiguration,
         deflate: PerMessageDeflate.Parameters?,
+        timerWheel: TimerWheel? = nil,
         logger: Logger
     ) {
         self.id = id
+        self.timerWheel = timerWheel
         self.session = session
         self.configuration = configuration
         self.logger = logger
@@ -87,7 +91,15 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             value: ChannelOptions.Types.WriteBufferWaterMark(low: highWater / 2, high: highWater)
         )
         lastFrameReceived = context.eventLoop.now
-        scheduleIdleCheck(after: configuration.idleTimeout)
+        let wheel = timerWheel ?? TimerWheel(
+            eventLoop: context.eventLoop,
+            resolution: TimerWheel.resolution(for: [configuration.idleTimeout, configuration.closeTimeout]),
+            slotCount: 64
+        )
+        timerWheel = wheel
+        let timer = wheel.makeTimer { [weak self] in self?.timerFired() }
+        self.timer = timer
+        wheel.arm(timer, in: configuration.idleTimeout)
         session.webSocketDidOpen(self)
     }
 
@@ -250,9 +262,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         state = .closeSent
         if closeCode == nil { closeCode = UInt16(webSocketErrorCode: code) }
         write(closeFrame(code: code, reason: reason, allocator: context.channel.allocator), flush: true)
-        closeTimer = context.eventLoop.scheduleTask(in: configuration.closeTimeout) { [weak self] in
-            self?.closeTransport()
-        }
+        if let timerWheel, let timer { timerWheel.arm(timer, in: configuration.closeTimeout) }
     }
 
     /// Fails the connection (§7.1.7): send a close frame with the error's code, then close TCP.
@@ -300,19 +310,23 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
 
     // MARK: Timers and teardown
 
-    /// One scheduled check per connection, re-armed for the remaining time, instead of a timer reset per frame.
-    private func scheduleIdleCheck(after delay: TimeAmount) {
-        guard let context else { return }
-        idleCheck = context.eventLoop.scheduleTask(in: delay) { [weak self] in
-            guard let self, case .open = self.state else { return }
-            let idleUntil = self.lastFrameReceived + self.configuration.idleTimeout
-            let now = context.eventLoop.now
-            if now >= idleUntil {
-                self.logger.debug("idle timeout", metadata: ["conn": "\(self.id)"])
-                self.close(code: .normalClosure, reason: "idle timeout")
+    /// Open: the idle check, re-armed for the remaining time rather than reset on every frame.
+    /// Closing: the peer did not answer our close frame in time.
+    private func timerFired() {
+        guard let context, let timerWheel, let timer else { return }
+        switch state {
+        case .open:
+            let idleUntil = lastFrameReceived + configuration.idleTimeout
+            if context.eventLoop.now >= idleUntil {
+                logger.debug("idle timeout", metadata: ["conn": "\(id)"])
+                close(code: .normalClosure, reason: "idle timeout")
             } else {
-                self.scheduleIdleCheck(after: idleUntil - now)
+                timerWheel.arm(timer, at: idleUntil)
             }
+        case .closeSent:
+            closeTransport()
+        case .closed:
+            break
         }
     }
 
@@ -324,8 +338,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private func finish() {
         guard context != nil else { return }
         state = .closed
-        idleCheck?.cancel()
-        closeTimer?.cancel()
+        if let timerWheel, let timer { timerWheel.cancel(timer) }
         context = nil
         session.webSocketDidClose(self)
         if let observer { observer.webSocketDidClose(id) }

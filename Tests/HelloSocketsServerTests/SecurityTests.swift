@@ -105,6 +105,7 @@ final class SecurityTests: XCTestCase {
                 configuration: configuration, endpoints: [:],
                 broadcastAPI: BroadcastAPI(pubSub: PubSub(loops: [channel.eventLoop]), token: configuration.apiToken),
                 connections: ConnectionTracker(maxWebSockets: 10), connectionID: "c1", logger: logger,
+                timerWheel: TimerWheel(eventLoop: channel.eventLoop, resolution: .milliseconds(100)),
                 observerHub: ObserverHub(feedEnabled: true, trace: nil)
             ),
         ]

@@ -27,6 +27,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let connections: ConnectionTracker
     private let connectionID: String
     private let logger: Logger
+    /// The event loop's shared timers (the request timeout here, the WebSocket's timeouts after the upgrade).
+    private let timerWheel: TimerWheel
     /// Observes WebSocket connections (the feed, `--trace`); nil when both are off.
     private let observerHub: ObserverHub?
     /// `/metrics`; nil serves 404 there.
@@ -46,9 +48,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         connections: ConnectionTracker,
         connectionID: String,
         logger: Logger,
+        timerWheel: TimerWheel,
         observerHub: ObserverHub? = nil,
         metrics: MetricsEndpoint? = nil
     ) {
+        self.timerWheel = timerWheel
         self.metrics = metrics
         self.connections = connections
         self.observerHub = observerHub
@@ -60,23 +64,23 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Closes the connection unless a complete request arrives in time (slowloris guard; also keep-alive idle).
-    private var requestTimer: Scheduled<Void>?
+    private var requestTimer: TimerWheel.Timer?
 
     func handlerAdded(context: ChannelHandlerContext) {
         armRequestTimer(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        requestTimer?.cancel()
+        if let requestTimer { timerWheel.cancel(requestTimer) }
     }
 
     private func armRequestTimer(context: ChannelHandlerContext) {
-        requestTimer?.cancel()
-        let (logger, id, channel) = (self.logger, connectionID, context.channel)
-        requestTimer = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
-            logger.debug("no complete request in time: closing", metadata: ["conn": "\(id)"])
+        let timer = requestTimer ?? timerWheel.makeTimer { [logger, connectionID, channel = context.channel] in
+            logger.debug("no complete request in time: closing", metadata: ["conn": "\(connectionID)"])
             channel.close(promise: nil)
         }
+        requestTimer = timer
+        timerWheel.arm(timer, in: configuration.handshakeTimeout)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -95,7 +99,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = pendingHead else { return }
             pendingHead = nil
-            requestTimer?.cancel()
+            if let requestTimer { timerWheel.cancel(requestTimer) }
             respond(to: head, context: context)
         }
     }
@@ -220,6 +224,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             session: session,
             configuration: configuration.webSocket,
             deflate: deflate,
+            timerWheel: timerWheel,
             logger: logger
         )
         connection.observer = observer

@@ -78,23 +78,20 @@ protocol BroadcastBus: AnyObject {
 /// A broadcast is serialized once, then hops once to each event loop, where it fans out to that
 /// loop's subscribers without locks. Order is kept per publisher: each loop's task queue is FIFO.
 final class PubSub: BroadcastBus, Sendable {
-    private let shards: [(loop: EventLoop, subscriptions: NIOLoopBoundBox<LoopSubscriptions>)]
+    private let shards: PerEventLoop<LoopSubscriptions>
 
     init(loops: [EventLoop]) {
-        shards = loops.map { loop in (loop, NIOLoopBoundBox.makeBoxSendingValue(LoopSubscriptions(), eventLoop: loop)) }
+        shards = PerEventLoop(loops: loops) { _ in LoopSubscriptions() }
     }
 
     /// The subscriptions of `loop`; call only on that loop.
     func subscriptions(on loop: EventLoop) -> LoopSubscriptions {
-        guard let shard = shards.first(where: { $0.loop === loop }) else {
-            preconditionFailure("event loop not part of this server")
-        }
-        return shard.subscriptions.value
+        shards.value(on: loop)
     }
 
     /// Every loop's counters, summed (one task per loop).
     func gatherMetrics(on loop: EventLoop) -> EventLoopFuture<LoopMetrics> {
-        let futures = shards.map { shard in shard.loop.submit { shard.subscriptions.value.metrics.snapshot() } }
+        let futures = shards.entries.map { shard in shard.loop.submit { shard.value.value.metrics.snapshot() } }
         return EventLoopFuture.whenAllSucceed(futures, on: loop).map { all in
             let total = LoopMetrics()
             for m in all { total.merge(m) }
@@ -110,8 +107,8 @@ final class PubSub: BroadcastBus, Sendable {
             payload: payload,
             excluding: excluded.map(ObjectIdentifier.init)
         )
-        for shard in shards {
-            shard.loop.execute { shard.subscriptions.value.deliver(encoded) }
+        for shard in shards.entries {
+            shard.loop.execute { shard.value.value.deliver(encoded) }
         }
     }
 }
