@@ -46,10 +46,9 @@ final class PhoenixSocket: WebSocketSession {
     private let logger: Logger
     /// The connection frames go out on: a `WebSocketConnection`, or an in-memory one (`InProcessEndpoint`).
     private var transport: PhoenixTransport?
-    private var channels: [String: JoinedChannel] = [:]
-    private var channelsByID: [ChannelID: JoinedChannel] = [:]
+    private var channels = JoinedChannels()
     /// `phx.send_after` calls made inside `join`, before the channel is registered: scheduled once the join succeeds.
-    /// The channel whose `terminate` is running (already removed from `channelsByID`), so it can still broadcast.
+    /// The channel whose `terminate` is running (already removed from `channels`), so it can still broadcast.
     private var terminating: JoinedChannel?
     private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
     private let identity = IdentitySubscriber()
@@ -106,7 +105,7 @@ final class PhoenixSocket: WebSocketSession {
     }
 
     func closed() {
-        for channel in Array(channels.values) {
+        for channel in channels.all {
             remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
         }
         if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
@@ -120,7 +119,7 @@ final class PhoenixSocket: WebSocketSession {
         if message.topic == "phoenix" && message.event == PhoenixEvent.heartbeat {
             return sendReply(joinRef: .null, ref: message.ref, topic: "phoenix", status: "ok", response: .emptyObject)
         }
-        switch (message.event, channels[message.topic]) {
+        switch (message.event, channels[topic: message.topic]) {
         case (PhoenixEvent.join, let existing):
             join(message, replacing: existing)
         case (PhoenixEvent.leave, let channel?):
@@ -170,8 +169,7 @@ final class PhoenixSocket: WebSocketSession {
                 let channel = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
                 channel.pattern = script.topics.first { $0.matches(message.topic) }?.description ?? message.topic
                 runtime.metrics.joinedByPattern[channel.pattern, default: 0] += 1
-                channels[message.topic] = channel
-                channelsByID[id] = channel
+                channels.add(channel)
                 runtime.subscriptions.subscribe(channel, to: message.topic)
                 for pending in timersFromJoin ?? [] where pending.channel == id {
                     scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
@@ -198,7 +196,7 @@ final class PhoenixSocket: WebSocketSession {
 
     /// Phoenix.Channel.Server's handling of a callback result.
     private func apply(_ result: CallbackResult, to channel: JoinedChannel, replyRef: JSONValue?) {
-        guard channelsByID[channel.id] === channel else { return }  // left or crashed meanwhile
+        guard channels.contains(channel) else { return }  // left or crashed meanwhile
         switch result {
         case .noreply:
             break
@@ -231,9 +229,8 @@ final class PhoenixSocket: WebSocketSession {
 
     /// Forgets a channel; runs `terminate(reason)` unless it crashed (`reason` nil).
     private func remove(_ channel: JoinedChannel, terminating reason: String?) {
-        guard channelsByID[channel.id] === channel else { return }
-        channels[channel.topic] = nil
-        channelsByID[channel.id] = nil
+        guard channels.contains(channel) else { return }
+        channels.remove(channel)
         runtime.metrics.joinedByPattern[channel.pattern, default: 1] -= 1
         runtime.subscriptions.unsubscribe(channel, from: channel.topic)
         for timer in channel.timers.values { timer.cancel() }
@@ -251,7 +248,7 @@ final class PhoenixSocket: WebSocketSession {
     /// Hot reload: the script `scriptName` was deleted, so its joined channels end as if they
     /// crashed (no terminate; the client gets phx_error). Returns how many. Call on this loop.
     func closeChannels(ofScript scriptName: String) -> Int {
-        let doomed = channelsByID.values.filter { runtime.vm.scriptName(of: $0.id) == scriptName }
+        let doomed = channels.all.filter { runtime.vm.scriptName(of: $0.id) == scriptName }
         for channel in doomed {
             remove(channel, terminating: nil)
             send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
@@ -262,7 +259,7 @@ final class PhoenixSocket: WebSocketSession {
     // MARK: Broadcasts
 
     fileprivate func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
-        guard channelsByID[channel.id] === channel else { return }
+        guard channels.contains(channel) else { return }
         if runtime.vm.intercepts(channel.id, event: broadcast.event) {
             let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
             apply(result, to: channel, replyRef: nil)
@@ -308,26 +305,26 @@ final class PhoenixSocket: WebSocketSession {
 
 extension PhoenixSocket: ChannelHost {
     func push(_ id: ChannelID, event: String, payload: Payload) {
-        guard let channel = channelsByID[id] else { return }
+        guard let channel = channels[id: id] else { return }
         send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: payload))
     }
 
     func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
-        guard let channel = channelsByID[id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else { return }
+        guard let channel = channels[id: id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else { return }
         runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
     }
 
     func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
-        guard let channel = channelsByID[id] else { return }
+        guard let channel = channels[id: id] else { return }
         sendReply(joinRef: channel.joinRef, ref: ref, topic: channel.topic, status: status, response: response)
     }
 
     func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
-        if channelsByID[id] == nil, timersFromJoin != nil {
+        if channels[id: id] == nil, timersFromJoin != nil {
             timersFromJoin?.append((id, timer, milliseconds))  // inside join: the channel is not registered yet
             return
         }
-        guard let channel = channelsByID[id], let transport else { return }
+        guard let channel = channels[id: id], let transport else { return }
         channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
             let result = self.runtime.vm.fireTimer(channel.id, timer: timer)
@@ -337,7 +334,7 @@ extension PhoenixSocket: ChannelHost {
 
     func cancelTimer(_ timer: TimerID) {
         timersFromJoin?.removeAll { $0.timer == timer }
-        for channel in channelsByID.values {
+        for channel in channels.all {
             channel.timers.removeValue(forKey: timer)?.cancel()
         }
     }
