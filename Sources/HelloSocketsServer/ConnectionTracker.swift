@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The server's open connections: for the WebSocket connection limit and for graceful shutdown.
+/// The server's open connections: for the WebSocket connection limit, graceful shutdown and `/metrics`.
 ///
 /// Touched only when a connection opens, upgrades or closes (never per message), so a lock is cheap here.
 final class ConnectionTracker: Sendable {
@@ -46,6 +46,9 @@ final class ConnectionTracker: Sendable {
     }
 
     var webSocketCount: Int { state.withLockedValue { $0.webSockets } }
+
+    /// Every open connection, for `/metrics`.
+    var open: [Channel] { state.withLockedValue { Array($0.channels.values) } }
 
     /// Stops accepting upgrades and returns every open connection.
     func drain() -> [Channel] {

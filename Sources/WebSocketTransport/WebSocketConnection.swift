@@ -50,6 +50,10 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// The code of the first close frame sent or received (1005 for a close without a code);
     /// nil while open, or when TCP went away without a close frame.
     public private(set) var closeCode: UInt16?
+    /// The most bytes queued for this client at once past the high-water mark, 0 if it never got there.
+    /// Below the mark NIO keeps the channel writable, so a queue that never passed it is at most
+    /// `maxPendingOutbound`; sampling only past it keeps the per-message cost to a writability check.
+    public private(set) var peakQueuedBytesPastMark = 0
 
     public init(
         id: String,
@@ -301,6 +305,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             return promise
         }
         context.write(wrapOutboundOut(frame), promise: promise)
+        if !context.channel.isWritable, let queued = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes) {
+            peakQueuedBytesPastMark = max(peakQueuedBytesPastMark, queued)
+        }
         if flush || !isReading {
             context.flush()
         } else {

@@ -7,6 +7,7 @@ import LuaRuntime
 import NIOConcurrencyHelpers
 import NIOCore
 import PhoenixProtocol
+import ServiceLifecycle
 import WebSocketTransport
 
 /// `hello-sockets [options]`: run the server; `hello-sockets broadcast|test ...` for the rest.
@@ -193,31 +194,14 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no --secret-key-base or SECRET_KEY_BASE: phx.token uses a random secret, tokens won't survive a restart")
         }
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
-        // Handlers first: a SIGTERM that arrives once the port accepts (e.g. a benchmark stopping a server
-        // right after it came up) must not be lost between binding and installing them.
-        let signals = Self.terminationSignals()
-        try await server.start()
-        var pending = signals.makeAsyncIterator()
-        let signal = await pending.next() ?? "?"
-        logger.info("received \(signal): shutting down gracefully")
-        try await server.shutdown()
-        logger.info("stopped")
-    }
-
-    /// SIGINT and SIGTERM, from now on (the default handlers are replaced at once).
-    private static func terminationSignals() -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
-        var sources: [DispatchSourceSignal] = []
-        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(number, SIG_IGN)  // handled by the dispatch source instead
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(name) }
-            source.resume()
-            sources.append(source)
-        }
-        let installed = sources
-        continuation.onTermination = { _ in installed.forEach { $0.cancel() } }
-        return stream
+        // The group traps SIGTERM/SIGINT before it starts the service, so a signal that arrives as soon as
+        // the port accepts (a benchmark stopping a server right after it came up) is not lost.
+        let group = ServiceGroup(configuration: .init(
+            services: [HelloSocketsService(server: server, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
     }
 
     static var environmentPort: Int? {

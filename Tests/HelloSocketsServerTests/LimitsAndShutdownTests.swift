@@ -63,41 +63,48 @@ final class LimitsAndShutdownTests: XCTestCase {
         try await stopping.value
     }
 
-    /// The real binary, signalled as an operator would: it closes live sockets with 1001 and exits 0.
-    func testSIGTERMStopsTheProcessGracefully() async throws {
-        let binary = URL(fileURLWithPath: TestServer.channelsDirectory).deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/hello-sockets")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "build hello-sockets first")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--port", "0", "--channels", TestServer.channelsDirectory]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        addTeardownBlock { if process.isRunning { process.terminate() } }
+    func testSIGTERMStopsTheProcessGracefully() async throws { try await signalServerWithLiveClients(SIGTERM) }
 
-        // The port comes from the "listening on http://127.0.0.1:PORT" log line.
-        var log = ""
-        var port: Int?
-        while port == nil {
-            let data = errors.fileHandleForReading.availableData
-            guard !data.isEmpty else { break }
-            log += String(decoding: data, as: UTF8.self)
-            if let range = log.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                port = Int(log[range].split(separator: ":").last ?? "")
-            }
+    func testSIGINTStopsTheProcessGracefully() async throws { try await signalServerWithLiveClients(SIGINT) }
+
+    /// The real binary, signalled as an operator would (its ServiceGroup traps the signal): it stops
+    /// accepting, closes every live socket with 1001, runs each channel's terminate and exits 0.
+    private func signalServerWithLiveClients(_ signal: Int32) async throws {
+        let channels = FileManager.default.temporaryDirectory.appendingPathComponent("drain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: channels, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: channels) }
+        try """
+            local channel = { topic = "drain:*" }
+            function channel.join(topic, payload, socket)
+              socket.assigns.topic = topic
+              return phx.ok()
+            end
+            function channel.terminate(reason, socket) print("terminate ran for " .. socket.assigns.topic) end
+            return channel
+            """.write(to: channels.appendingPathComponent("drain.lua"), atomically: true, encoding: .utf8)
+        let server = try await ServerProcess.start(arguments: ["--channels", channels.path], test: self)
+
+        var phoenixClients: [WebSocketTestClient] = []
+        for n in 1...2 {
+            let client = try await WebSocketTestClient.connect(port: server.port, path: "/socket/websocket?vsn=2.0.0")
+            try await client.send(text: #"["1","1","drain:\#(n)","phx_join",{}]"#)
+            let reply = try await client.receiveText()
+            XCTAssertTrue(reply.contains(#""status":"ok""#), reply)
+            phoenixClients.append(client)
         }
-        let client = try await WebSocketTestClient.connect(port: try XCTUnwrap(port, log), path: "/socket/websocket?vsn=2.0.0")
-        try await client.send(text: #"["1","1","ping","phx_join",{}]"#)
-        _ = try await client.receiveText()
+        let echo = try await WebSocketTestClient.connect(port: server.port, path: "/echo")
 
-        process.terminate()  // SIGTERM
-        let code = try await client.receiveClose()
-        XCTAssertEqual(code, 1001)
-        try await client.send(frame: FrameBytes.close(code: 1001))
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        XCTAssertFalse(process.isRunning)
-        XCTAssertEqual(process.terminationStatus, 0)
+        server.signal(signal)
+        for client in phoenixClients + [echo] {
+            let code = try await client.receiveClose()
+            XCTAssertEqual(code, 1001)
+            try await client.send(frame: FrameBytes.close(code: 1001))
+        }
+        let status = try await server.waitForExit()
+        XCTAssertEqual(status, 0, server.log)
+        let log = server.log
+        for line in ["shutting down gracefully", "terminate ran for drain:1", "terminate ran for drain:2", "stopped"] {
+            XCTAssertTrue(log.contains(line), "no \"\(line)\" in the log:\n\(log)")
+        }
     }
 }

@@ -12,21 +12,9 @@ final class MetricsTests: XCTestCase {
     override func tearDown() async throws { try await server.stop() }
 
     private func scrape() async throws -> [String: Double] {
-        let client = try await RawClient.connect(port: server.port)
-        try await client.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        let response = try await client.receiveHTTPResponse()
-        await client.close()
+        let (response, samples) = try await server.scrapeMetrics()
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
-        var samples: [String: Double] = [:]
-        for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, let value = Double(parts[1]) else {
-                XCTFail("bad line \(line)")
-                continue
-            }
-            samples[String(parts[0])] = value
-        }
         return samples
     }
 
@@ -62,6 +50,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(during["hellosockets_lua_callback_seconds_bucket{le=\"+Inf\"}"], 6)
         XCTAssertEqual(during["hellosockets_broadcast_deliveries_total"], 1)
         XCTAssertGreaterThanOrEqual(during["hellosockets_broadcast_fanout_seconds_count"] ?? 0, 1)
+        XCTAssertNotNil(during["hellosockets_outbound_queued_bytes"])
+        XCTAssertEqual(during["hellosockets_outbound_queue_peak_bytes"], 0)  // every client reads
 
         try await client.send(frame: FrameBytes.close(code: 1000))
         _ = try await client.receiveClose()

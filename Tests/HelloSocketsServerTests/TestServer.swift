@@ -1,6 +1,7 @@
 import HelloSocketsServer
 import Logging
 import NIOCore
+import TestSupport
 import WebSocketTransport
 import XCTest
 
@@ -49,4 +50,24 @@ final class TestServer {
     }
 
     func stop() async throws { try await server.shutdown() }
+
+    /// `GET /metrics`: the response and its samples, name (with labels) → value.
+    func scrapeMetrics() async throws -> (response: HTTPResponse, samples: [String: Double]) {
+        let client = try await RawClient.connect(port: port)
+        try await client.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try await client.receiveHTTPResponse()
+        await client.close()
+        var samples: [String: Double] = [:]
+        for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[1]) else { throw BadMetricsLine(line: String(line)) }
+            samples[String(parts[0])] = value
+        }
+        return (response, samples)
+    }
+
+    struct BadMetricsLine: Error, CustomStringConvertible {
+        let line: String
+        var description: String { "bad /metrics line: \(line)" }
+    }
 }

@@ -23,7 +23,12 @@ public enum FrameBytes {
         }
         if masked {
             bytes += mask
-            bytes += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+            let start = bytes.count
+            bytes += payload
+            // In place over raw memory: debug builds are slow per byte, and flood tests mask megabytes.
+            bytes.withUnsafeMutableBytes { out in
+                for i in 0..<payload.count { out[start + i] ^= mask[i & 3] }
+            }
         } else {
             bytes += payload
         }

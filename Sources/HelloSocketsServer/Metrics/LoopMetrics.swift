@@ -60,6 +60,9 @@ final class LoopMetrics {
     ])
     /// WebSocket closes of Phoenix sockets by close code ("none": TCP closed without a close frame).
     var closesByCode: [String: Int] = [:]
+    /// The largest outbound queue, in bytes, of a closed Phoenix socket whose client stopped reading
+    /// (past `--max-outbound-buffer`): how far past the mark a slow client got before its 1008.
+    var peakQueuedBytesPastMark = 0
 
     @inline(__always)
     static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -95,6 +98,7 @@ final class LoopMetrics {
         callbackTime.merge(other.callbackTime)
         fanoutTime.merge(other.fanoutTime)
         closesByCode.merge(other.closesByCode, uniquingKeysWith: +)
+        peakQueuedBytesPastMark = max(peakQueuedBytesPastMark, other.peakQueuedBytesPastMark)
     }
 }
 
@@ -102,6 +106,7 @@ final class LoopMetrics {
 enum MetricsRenderer {
     struct ServerFigures {
         var webSocketConnections: Int
+        var queuedOutboundBytes: Int
         var reloads: Int
         var reloadFailures: Int
         var uptimeSeconds: Double
@@ -140,6 +145,11 @@ enum MetricsRenderer {
         histogram("hellosockets_broadcast_fanout_seconds", "One event loop's fan-out of one broadcast to its subscribers.", m.fanoutTime)
         metric("hellosockets_websocket_closes_total", "counter", "Phoenix socket closes by WebSocket close code (none: no close frame).",
                m.closesByCode.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", "\($0.value)") })
+        one("hellosockets_outbound_queued_bytes", "gauge", "Bytes queued for sending to open connections, not yet taken by the kernel.",
+            server.queuedOutboundBytes)
+        one("hellosockets_outbound_queue_peak_bytes", "gauge",
+            "Largest outbound queue of a closed Phoenix socket that went past --max-outbound-buffer (0: none did).",
+            m.peakQueuedBytesPastMark)
         one("hellosockets_script_errors_total", "counter", "Channel script crashes (join, callbacks, timers).", m.scriptErrors)
         metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
                [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])

@@ -12,15 +12,29 @@ struct MetricsEndpoint {
 
     func scrape(on loop: EventLoop) -> EventLoopFuture<String> {
         let (connections, reloads, startedAt) = (self.connections, self.reloads, self.startedAt)
-        return pubSub.gatherMetrics(on: loop).map { metrics in
+        let queued = Self.queuedOutboundBytes(of: connections.open, on: loop)
+        return pubSub.gatherMetrics(on: loop).and(queued).map { metrics, queuedOutboundBytes in
             let counts = reloads.counts.withLockedValue { $0 }
             let figures = MetricsRenderer.ServerFigures(
                 webSocketConnections: connections.webSocketCount,
+                queuedOutboundBytes: queuedOutboundBytes,
                 reloads: (counts[.reloaded] ?? 0) + (counts[.added] ?? 0) + (counts[.removed] ?? 0) + (counts[.library] ?? 0),
                 reloadFailures: counts[.failed] ?? 0,
                 uptimeSeconds: Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
             )
             return MetricsRenderer.render(metrics, server: figures)
         }
+    }
+
+    /// The bytes NIO holds for `channels` because their sockets would not take them yet, summed with
+    /// one task per event loop (the option is read on the channel's own loop).
+    private static func queuedOutboundBytes(of channels: [Channel], on loop: EventLoop) -> EventLoopFuture<Int> {
+        let byLoop = Dictionary(grouping: channels) { ObjectIdentifier($0.eventLoop) }
+        let sums = byLoop.values.map { channels in
+            channels[0].eventLoop.submit {
+                channels.reduce(0) { $0 + ((try? $1.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) }
+            }
+        }
+        return EventLoopFuture.reduce(0, sums, on: loop, +)
     }
 }

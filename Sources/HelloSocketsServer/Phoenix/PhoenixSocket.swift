@@ -68,7 +68,9 @@ final class PhoenixSocket: WebSocketSession {
     func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) { receive(message) }
 
     func webSocketDidClose(_ connection: WebSocketConnection) {
-        runtime.metrics.closesByCode[connection.closeCode.map { "\($0)" } ?? "none", default: 0] += 1
+        let metrics = runtime.metrics
+        metrics.closesByCode[connection.closeCode.map { "\($0)" } ?? "none", default: 0] += 1
+        metrics.peakQueuedBytesPastMark = max(metrics.peakQueuedBytesPastMark, connection.peakQueuedBytesPastMark)
         closed()
     }
 
