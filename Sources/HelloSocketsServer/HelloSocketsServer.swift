@@ -88,7 +88,7 @@ public final class HelloSocketsServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // NIO keeps each connection's last receive buffer for the next read: start it small (an upgrade
             // request or a Phoenix message fits in 512 bytes) instead of 2 KiB; it grows for busy sockets.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
