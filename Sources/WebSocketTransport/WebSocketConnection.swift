@@ -19,7 +19,8 @@ public protocol WebSocketSession: AnyObject {
 /// (RFC 6455 §5-7), delivering complete messages to its `WebSocketSession`.
 public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = WebSocketFrame
-    public typealias OutboundOut = WebSocketFrame
+    /// Whole frames as bytes (`ServerFrameWriter`): no NIO frame encoder after this handler.
+    public typealias OutboundOut = ByteBuffer
 
     private enum State {
         case open
@@ -191,7 +192,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             if frame.opcode == .ping {
                 guard case .open = state else { return }
                 // §5.5.2: a pong carries the ping's application data.
-                write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+                write(frame.unmaskedData, opcode: .pong)
             } else if frame.opcode == .connectionClose {
                 try receiveClose(frame.unmaskedData)
             }  // §5.5.3: an unsolicited pong needs no answer
@@ -224,7 +225,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         }
         if closeCode == nil { closeCode = 1005 }
         state = .closeSent
-        write(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply), flush: true) { [weak self] in
+        write(reply, opcode: .connectionClose, flush: true) { [weak self] in
             self?.closeTransport()
         }
     }
@@ -245,19 +246,31 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         }
     }
 
+    /// Sends a message framed once for many connections; compressing or observed connections frame it their own way.
+    public func send(_ prepared: PreparedMessage) {
+        guard case .open = state, context != nil else { return }
+        if observer != nil || deflate?.shouldCompress(prepared.message.payload.readableBytes) == true {
+            return send(prepared.message)
+        }
+        writeFrame(prepared.frame)
+    }
+
     private func send(_ data: ByteBuffer, opcode: WebSocketOpcode) {
         guard case .open = state, let context else { return }
-        var frame = WebSocketFrame(fin: true, opcode: opcode, data: data)
+        var payload = data
+        var compressed = false
         if let deflate, deflate.shouldCompress(data.readableBytes) {
             do {
-                frame.data = try deflate.deflate(data, allocator: context.channel.allocator)
-                frame.rsv1 = true
+                payload = try deflate.deflate(data, allocator: context.channel.allocator)
+                compressed = true
             } catch {
                 logger.warning("compression failed; sending uncompressed", metadata: ["conn": "\(id)"])
             }
         }
-        if let observer { observer.webSocket(id, willSend: frame, payload: data) }
-        write(frame, observed: true)
+        if let observer {
+            observer.webSocket(id, willSend: WebSocketFrame(fin: true, rsv1: compressed, opcode: opcode, data: payload), payload: data)
+        }
+        write(payload, opcode: opcode, rsv1: compressed, observed: true)
     }
 
     /// Starts the closing handshake (§7.1.2): send a close frame, then wait briefly for the peer's.
@@ -265,7 +278,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         guard case .open = state, let context else { return }
         state = .closeSent
         if closeCode == nil { closeCode = UInt16(webSocketErrorCode: code) }
-        write(closeFrame(code: code, reason: reason, allocator: context.channel.allocator), flush: true)
+        write(closePayload(code: code, reason: reason, allocator: context.channel.allocator), opcode: .connectionClose, flush: true)
         if let timerWheel, let timer { timerWheel.arm(timer, in: configuration.closeTimeout) }
     }
 
@@ -282,23 +295,37 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         }
         state = .closeSent
         if closeCode == nil { closeCode = UInt16(webSocketErrorCode: error.code) }
-        let frame = closeFrame(code: error.code, reason: error.description, allocator: context.channel.allocator)
-        write(frame, flush: true) { [weak self] in self?.closeTransport() }
+        let payload = closePayload(code: error.code, reason: error.description, allocator: context.channel.allocator)
+        write(payload, opcode: .connectionClose, flush: true) { [weak self] in self?.closeTransport() }
     }
 
-    private func closeFrame(code: WebSocketErrorCode, reason: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
+    private func closePayload(code: WebSocketErrorCode, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
         var data = allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         // §5.5: the whole control payload fits in 125 bytes; cut the reason on a character boundary.
         var reasonBytes = Substring(reason)
         while reasonBytes.utf8.count > 123 { reasonBytes.removeLast() }
         data.writeString(String(reasonBytes))
-        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+        return data
     }
 
-    private func write(_ frame: WebSocketFrame, flush: Bool = false, observed: Bool = false, then: (() -> Void)? = nil) {
+    private func write(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        rsv1: Bool = false,
+        flush: Bool = false,
+        observed: Bool = false,
+        then: (() -> Void)? = nil
+    ) {
+        if !observed, let observer {
+            observer.webSocket(id, willSend: WebSocketFrame(fin: true, opcode: opcode, data: payload), payload: payload)
+        }
+        writeFrame(ServerFrameWriter.frame(payload, opcode: opcode, rsv1: rsv1), flush: flush, then: then)
+    }
+
+    /// Writes a whole frame; flushes at once, or at the end of the current read batch.
+    private func writeFrame(_ frame: ByteBuffer, flush: Bool = false, then: (() -> Void)? = nil) {
         guard let context else { return }
-        if !observed, let observer { observer.webSocket(id, willSend: frame, payload: frame.data) }
         let promise: EventLoopPromise<Void>? = then.map { action in
             let promise = context.eventLoop.makePromise(of: Void.self)
             promise.futureResult.whenComplete { _ in action() }

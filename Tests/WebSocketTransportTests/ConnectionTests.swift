@@ -33,6 +33,7 @@ private final class Harness {
     let loop = EmbeddedEventLoop()
     let channel: EmbeddedChannel
     let session: RecordingSession
+    let connection: WebSocketConnection
 
     init(
         configuration: WebSocketConfiguration = WebSocketConfiguration(),
@@ -41,7 +42,7 @@ private final class Harness {
     ) throws {
         session = RecordingSession(echo: echo)
         channel = EmbeddedChannel(loop: loop)
-        let connection = WebSocketConnection(
+        connection = WebSocketConnection(
             id: "t1",
             session: session,
             configuration: configuration,
@@ -49,7 +50,6 @@ private final class Harness {
             logger: Logger(label: "test")
         )
         try channel.pipeline.syncOperations.addHandlers([
-            WebSocketFrameEncoder(),
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.maxMessageSize)),
             connection,
         ])
@@ -171,6 +171,23 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(frames.map(\.closeCode), [1000])
         harness.loop.advanceTime(by: .seconds(5))  // no close from the client: close timeout ends TCP
         XCTAssertFalse(harness.isOpen)
+    }
+
+    /// A broadcast framed once goes out as those bytes, or compressed on a connection that deflates.
+    func testPreparedMessagesAreSentAsFramedOrCompressed() throws {
+        let text = String(repeating: "broadcast to everyone ", count: 40)
+        let prepared = PreparedMessage(.text(ByteBuffer(string: text)))
+        let plain = try Harness(echo: false)
+        plain.connection.send(prepared)
+        plain.channel.pipeline.fireChannelReadComplete()
+        XCTAssertEqual(try plain.frames(), [ServerFrame(fin: true, rsv1: false, opcode: 1, payload: Array(text.utf8))])
+
+        let parameters = PerMessageDeflate.negotiate(offers: ["permessage-deflate"], policy: .init(minimumCompressedSize: 0))
+        let compressing = try Harness(deflate: parameters, echo: false)
+        compressing.connection.send(prepared)
+        let frame = try XCTUnwrap(try compressing.frames().first)
+        XCTAssertTrue(frame.rsv1)
+        XCTAssertEqual(try inflateRaw(frame.payload), Array(text.utf8))
     }
 
     func testCompressedMessagesAreInflatedAndRepliesDeflated() throws {

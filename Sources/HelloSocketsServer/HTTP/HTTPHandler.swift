@@ -236,7 +236,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             do {
                 let pipeline = context.pipeline.syncOperations
                 try pipeline.addHandlers([
-                    WebSocketFrameEncoder(),
                     ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)),
                     connection,
                 ])

@@ -251,6 +251,8 @@ public final class InProcessConnection: PhoenixTransport {
         }
     }
 
+    func send(_ prepared: PreparedMessage) { send(prepared.message) }
+
     func close(code: WebSocketErrorCode, reason: String) {
         guard isOpen else { return }
         closeCode = code

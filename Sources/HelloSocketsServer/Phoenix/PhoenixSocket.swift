@@ -268,9 +268,7 @@ final class PhoenixSocket: WebSocketSession {
         } else if let frame = broadcast.frame(for: serializerVersion), let transport {
             let metrics = runtime.metrics
             metrics.messagesOut &+= 1
-            switch frame {
-            case .text(let buffer), .binary(let buffer): metrics.bytesOut &+= buffer.readableBytes
-            }
+            metrics.bytesOut &+= frame.message.payload.readableBytes
             transport.send(frame)
         }
     }
@@ -297,7 +295,8 @@ final class PhoenixSocket: WebSocketSession {
         let metrics = runtime.metrics
         metrics.messagesOut &+= 1
         metrics.bytesOut &+= runtime.encodeScratch.count
-        let buffer = ByteBuffer(bytes: runtime.encodeScratch)
+        var buffer = ByteBuffer.webSocketPayload(capacity: runtime.encodeScratch.count)
+        buffer.writeBytes(runtime.encodeScratch)
         if runtime.encodeScratch.capacity > 1 << 16 { runtime.encodeScratch = [] }  // don't keep a huge one
         transport.send(kind == .text ? .text(buffer) : .binary(buffer))
     }

@@ -9,6 +9,8 @@ protocol PhoenixTransport: AnyObject {
     /// For logs.
     var id: String { get }
     func send(_ message: WebSocketMessage)
+    /// Sends a message framed once for many sockets (a broadcast).
+    func send(_ prepared: PreparedMessage)
     func close(code: WebSocketErrorCode, reason: String)
     /// Runs `body` after `milliseconds`, on the socket's loop, unless cancelled first.
     func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer

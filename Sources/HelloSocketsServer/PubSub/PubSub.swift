@@ -16,22 +16,22 @@ final class EncodedBroadcast: Sendable {
     let payload: Payload
     /// The publishing subscriber, for `broadcast_from` (compared by identity, never dereferenced elsewhere).
     let excluded: ObjectIdentifier?
-    let v2: WebSocketMessage?
-    let v1: WebSocketMessage?
+    let v2: PreparedMessage?
+    let v1: PreparedMessage?
 
     init(topic: String, event: String, payload: Payload, excluding excluded: ObjectIdentifier?) {
         self.topic = topic
         self.event = event
         self.payload = payload
         self.excluded = excluded
-        // Encoded once into buffers every subscriber's write shares (ByteBuffer is copy-on-write:
-        // writing it to many channels copies nothing).
+        // Encoded and framed once into buffers every subscriber's write shares (ByteBuffer is
+        // copy-on-write: writing it to many channels copies nothing).
         let message = Message.broadcast(topic: topic, event: event, payload: payload)
-        self.v2 = (try? V2JSONSerializer().encode(message)).map(WebSocketMessage.init)
-        self.v1 = (try? V1JSONSerializer().encode(message)).map(WebSocketMessage.init)
+        self.v2 = (try? V2JSONSerializer().encode(message)).map { PreparedMessage(WebSocketMessage($0)) }
+        self.v1 = (try? V1JSONSerializer().encode(message)).map { PreparedMessage(WebSocketMessage($0)) }
     }
 
-    func frame(for version: SerializerVersion) -> WebSocketMessage? {
+    func frame(for version: SerializerVersion) -> PreparedMessage? {
         version == .v2 ? v2 : v1
     }
 }

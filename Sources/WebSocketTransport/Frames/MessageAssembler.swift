@@ -5,6 +5,13 @@ import NIOWebSocket
 public enum WebSocketMessage: Equatable, Sendable {
     case text(ByteBuffer)
     case binary(ByteBuffer)
+
+    /// The message's bytes, whatever its kind.
+    public var payload: ByteBuffer {
+        switch self {
+        case .text(let bytes), .binary(let bytes): return bytes
+        }
+    }
 }
 
 /// Reassembles data frames into messages (RFC 6455 §5.4), enforcing the rules NIOWebSocket

@@ -37,7 +37,6 @@ public func fuzzWSFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         id: "fuzz", session: session, configuration: configuration, deflate: deflate, logger: quietLogger)
     do {
         try channel.pipeline.syncOperations.addHandlers([
-            WebSocketFrameEncoder(),
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxMessageSize)),
             connection,
         ])
