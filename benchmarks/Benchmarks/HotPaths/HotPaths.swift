@@ -87,6 +87,44 @@ let benchmarks: @Sendable () -> Void = {
         _ = try? channel.finish()
     }
 
+    // MARK: WebSocket: one reply out through WebSocketConnection (header written into the payload's
+    // front room, one buffer to the channel), then one broadcast frame written as prepared.
+    Benchmark("WebSocket reply frame send (ping reply)") { benchmark in
+        let connection = WebSocketConnection(
+            id: "c1", session: CountingSession(), configuration: WebSocketConfiguration(), deflate: nil,
+            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(connection)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let reply = Array(#"["1","42","ping","phx_reply",{"response":{"ping":"pong"},"status":"ok"}]"#.utf8)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            var buffer = ByteBuffer.webSocketPayload(capacity: reply.count)
+            buffer.writeBytes(reply)
+            connection.send(text: buffer)
+            blackHole(try channel.readOutbound(as: ByteBuffer.self))
+        }
+        benchmark.stopMeasurement()
+        _ = try? channel.finish()
+    }
+
+    Benchmark("WebSocket broadcast frame send (prepared)") { benchmark in
+        let connection = WebSocketConnection(
+            id: "c1", session: CountingSession(), configuration: WebSocketConfiguration(), deflate: nil,
+            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(connection)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let prepared = PreparedMessage(.text(ByteBuffer(string: #"[null,null,"room:lobby","new_msg",{"body":"hello subscribers","seq":17}]"#)))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            connection.send(prepared)
+            blackHole(try channel.readOutbound(as: ByteBuffer.self))
+        }
+        benchmark.stopMeasurement()
+        _ = try? channel.finish()
+    }
+
     // MARK: Phoenix V2 serializer
     Benchmark("V2 decode ping message") { benchmark in
         let serializer = V2JSONSerializer()
