@@ -75,9 +75,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func armRequestTimer(context: ChannelHandlerContext) {
-        let timer = requestTimer ?? timerWheel.makeTimer { [logger, connectionID, channel = context.channel] in
+        // Weak: the handler keeps its timer, and the channel's pipeline keeps the handler.
+        let timer = requestTimer ?? timerWheel.makeTimer { [logger, connectionID, weak channel = context.channel] in
             logger.debug("no complete request in time: closing", metadata: ["conn": "\(connectionID)"])
-            channel.close(promise: nil)
+            channel?.close(promise: nil)
         }
         requestTimer = timer
         timerWheel.arm(timer, in: configuration.handshakeTimeout)
