@@ -58,6 +58,17 @@ let channelsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("channels")
 
+/// A WebSocketConnection open on an EmbeddedChannel, for the send benchmarks.
+func openConnection() throws -> (WebSocketConnection, EmbeddedChannel) {
+    let connection = WebSocketConnection(
+        id: "c1", session: CountingSession(), configuration: WebSocketConfiguration(), deflate: nil,
+        logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+    let channel = EmbeddedChannel()
+    try channel.pipeline.syncOperations.addHandler(connection)
+    try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    return (connection, channel)
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
@@ -90,12 +101,7 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: WebSocket: one reply out through WebSocketConnection (header written into the payload's
     // front room, one buffer to the channel), then one broadcast frame written as prepared.
     Benchmark("WebSocket reply frame send (ping reply)") { benchmark in
-        let connection = WebSocketConnection(
-            id: "c1", session: CountingSession(), configuration: WebSocketConfiguration(), deflate: nil,
-            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(connection)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let (connection, channel) = try openConnection()
         let reply = Array(#"["1","42","ping","phx_reply",{"response":{"ping":"pong"},"status":"ok"}]"#.utf8)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -109,12 +115,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("WebSocket broadcast frame send (prepared)") { benchmark in
-        let connection = WebSocketConnection(
-            id: "c1", session: CountingSession(), configuration: WebSocketConfiguration(), deflate: nil,
-            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(connection)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let (connection, channel) = try openConnection()
         let prepared = PreparedMessage(.text(ByteBuffer(string: #"[null,null,"room:lobby","new_msg",{"body":"hello subscribers","seq":17}]"#)))
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
