@@ -44,7 +44,11 @@ final class BadInputMatrixTests: XCTestCase {
 
     private func assertClose(_ frames: [[UInt8]], code: UInt16, file: StaticString = #filePath, line: UInt = #line) async throws {
         let client = try await phoenixClient()
-        for frame in frames { try await client.send(frame: frame) }
+        for frame in frames {
+            // The server may answer a bomb before the client has finished sending it, and close TCP:
+            // the rest of the frames then fail to send, which is that answer, not a test failure.
+            do { try await client.send(frame: frame) } catch { break }
+        }
         var received: UInt16?
         while received == nil {
             let frame = try await client.receiveFrame()
