@@ -62,6 +62,7 @@ let package = Package(
             dependencies: [
                 "PhoenixProtocol", "LuaRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -91,6 +91,13 @@ public final class ChannelTest {
         await collect()
     }
 
+    /// `Presence.list(topic)`: `{key: {metas: [meta, …]}}` as clients have been told it (in memory; a live
+    /// server throws `ChannelTestError.unsupported`). Diffs arrive as ordinary pushes (`presence_diff`).
+    public func presenceList(_ topic: String) async throws -> JSONValue {
+        await collect()
+        return try await transport.presenceList(topic: topic)
+    }
+
     /// Subscribes the test to a topic (done by `subscribeAndJoin`).
     func subscribe(_ topic: String, witness: TestSocket) {
         guard subscribed.insert(topic).inserted else { return }

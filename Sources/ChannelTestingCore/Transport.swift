@@ -44,6 +44,14 @@ public protocol ChannelTestTransport: AnyObject {
     func advanceTime(byMilliseconds milliseconds: Int) async throws
     /// Script crashes since the last call (in memory; live: always empty, they are in the server log).
     func takeScriptErrors() -> [ScriptError]
+    /// `Presence.list(topic)`: the topic's presences as clients have been told them (`{key: {metas: […]}}`).
+    func presenceList(topic: String) async throws -> JSONValue
+}
+
+extension ChannelTestTransport {
+    public func presenceList(topic: String) async throws -> JSONValue {
+        throw ChannelTestError.unsupported("presence lists (the in-memory transport has them)")
+    }
 }
 
 /// One socket connection of a transport, speaking the V2 JSON serializer.
@@ -153,6 +161,10 @@ public final class InMemoryTransport: ChannelTestTransport {
     public func takeScriptErrors() -> [ScriptError] {
         defer { scriptErrors.removeAll() }
         return scriptErrors
+    }
+
+    public func presenceList(topic: String) async throws -> JSONValue {
+        endpoint.presence.list(topic: topic).value
     }
 }
 

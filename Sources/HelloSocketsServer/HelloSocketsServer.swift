@@ -16,6 +16,8 @@ public final class HelloSocketsServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
+    /// The node's presence state, one for every loop and socket mount (`Presence.list` from Swift).
+    public let presence: PresenceTracker
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
     private let observerHub: ObserverHub?
@@ -30,6 +32,10 @@ public final class HelloSocketsServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
+        let batching = PresenceTracker.Batching(milliseconds: configuration.presenceBatchMilliseconds) { [group] ms, flush in
+            _ = group.next().scheduleTask(in: .milliseconds(Int64(ms)), flush)
+        }
+        self.presence = PresenceTracker(pubSub: pubSub, batching: batching)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
@@ -59,13 +65,14 @@ public final class HelloSocketsServer: Sendable {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
-            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, presence, configuration, logger] loop in
                 let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
                     subscriptions: pubSub.subscriptions(on: loop),
                     pubSub: pubSub,
+                    presence: presence,
                     maxChannelsPerSocket: configuration.maxChannelsPerSocket
                 )
             }

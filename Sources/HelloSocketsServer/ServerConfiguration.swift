@@ -22,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Channels one socket may have joined at once; one more join gets `too many channels joined`.
     public var maxChannelsPerSocket = 100
+    /// `--presence-batch-ms`: a topic's presence diffs within this window go out merged as one; 0 sends a
+    /// diff per change, as Phoenix does.
+    public var presenceBatchMilliseconds = 0
     /// Time a client has to send a complete HTTP request (also the keep-alive idle limit): slowloris guard.
     public var handshakeTimeout: TimeAmount
     /// How long a graceful shutdown waits for clients to close before dropping them.

@@ -172,6 +172,8 @@ enum SpecPrelude {
     end
     function ct.broadcast(topic, event, payload) call("broadcast", topic, event, payload or {}) end
     function ct.advance_time(ms) call("advance_time", ms) end
+    -- Presence.list(topic): { key = { metas = { meta, ... } } } as clients have been told it.
+    function ct.presence_list(topic) return call("presence_list", topic) end
 
     local runner = {}
 

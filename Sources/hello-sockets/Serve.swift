@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Channels one socket may have joined at once; more get \"too many channels joined\".")
     var maxChannels = 100
 
+    @Option(help: "Merge a topic's presence diffs within this many milliseconds into one (0: a diff per change, as Phoenix).")
+    var presenceBatchMs = 0
+
     @Option(help: "Seconds a client has to send a complete HTTP request (slowloris guard; keep-alive idle too).")
     var handshakeTimeout = 10
 
@@ -113,6 +116,9 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535.") }
+        guard (0...60_000).contains(presenceBatchMs) else {
+            throw ValidationError("--presence-batch-ms must be between 0 and 60000.")
+        }
         guard maxMessageSize >= 125 else { throw ValidationError("--max-message-size must be at least 125 bytes.") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive.") }
         guard threads > 0 else { throw ValidationError("--threads must be positive.") }
@@ -179,6 +185,7 @@ struct Serve: AsyncParsableCommand {
             watchChannels: !noWatch
         )
         configuration.maxChannelsPerSocket = maxChannels
+        configuration.presenceBatchMilliseconds = presenceBatchMs
         configuration.observe = noObserve ? false : (observe ? true : nil)
         configuration.trace = trace
         configuration.publicDirectory = publicDirectory

@@ -32,21 +32,34 @@ public final class InProcessEndpoint {
     private var nextConnection = 0
     private var draining = false
 
-    /// An endpoint over an already loaded registry (one `LuaVM` of its own).
-    public init(registry: ChannelRegistry, logger: Logger = Logger(label: "InProcessEndpoint")) throws {
+    /// An endpoint over an already loaded registry (one `LuaVM` of its own). `presenceBatchMilliseconds`
+    /// is the server's `--presence-batch-ms` (0: a diff per change); its windows run on the manual clock.
+    public init(
+        registry: ChannelRegistry, presenceBatchMilliseconds: Int = 0, logger: Logger = Logger(label: "InProcessEndpoint")
+    ) throws {
         self.registry = registry
         self.logger = logger
         let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: logger)
-        self.runtime = LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: Bus(endpoint: self))
+        let bus = Bus(endpoint: self)
+        let batching = PresenceTracker.Batching(milliseconds: presenceBatchMilliseconds) { [unowned self] ms, flush in
+            _ = self.schedule(afterMilliseconds: ms, flush)
+        }
+        let presence = PresenceTracker(node: vm.node, pubSub: bus, batching: batching)
+        self.runtime = LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: bus, presence: presence)
     }
 
     /// Loads the scripts of `directory` (as the server does for one socket mount) into a new endpoint.
     public convenience init(
-        directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits(),
+        directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits(), presenceBatchMilliseconds: Int = 0,
         logger: Logger = Logger(label: "InProcessEndpoint")
     ) throws {
-        try self.init(registry: ChannelRegistry(directory: directory, displayPrefix: displayPrefix, limits: limits), logger: logger)
+        try self.init(
+            registry: ChannelRegistry(directory: directory, displayPrefix: displayPrefix, limits: limits),
+            presenceBatchMilliseconds: presenceBatchMilliseconds, logger: logger)
     }
+
+    /// The endpoint's presence tracker (`Presence.list`, leak checks).
+    public var presence: PresenceTracker { runtime.presence }
 
     // MARK: Connecting
 

@@ -9,6 +9,8 @@ public final class LoopRuntime {
     public let registry: ChannelRegistry
     public let subscriptions: LoopSubscriptions
     public let pubSub: any PubSubAdapter
+    /// The node's presence tracker, shared by every loop (the VM's `phx.presence.list` reads it too).
+    public let presence: PresenceTracker
     /// Channels one socket may have joined at once (Phoenix 1.8's `max_channels_per_transport`).
     public let maxChannelsPerSocket: Int
     /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
@@ -25,13 +27,17 @@ public final class LoopRuntime {
         registry: ChannelRegistry,
         subscriptions: LoopSubscriptions,
         pubSub: any PubSubAdapter,
+        presence: PresenceTracker? = nil,
         maxChannelsPerSocket: Int = 100
     ) {
         self.vm = vm
         self.registry = registry
         self.subscriptions = subscriptions
         self.pubSub = pubSub
+        // Without a node-wide tracker (a single-loop runtime), one of its own.
+        self.presence = presence ?? PresenceTracker(node: vm.node, pubSub: pubSub)
         self.maxChannelsPerSocket = maxChannelsPerSocket
+        vm.presence = self.presence
     }
 }
 

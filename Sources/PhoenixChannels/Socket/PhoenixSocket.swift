@@ -20,6 +20,8 @@ public final class PhoenixSocket {
         var pattern = ""
         unowned let socket: PhoenixSocket
         var timers: [TimerID: PhoenixTimer] = [:]
+        /// Who this channel is to the presence tracker, from its first `phx.presence.track` on.
+        var presenceOwner: PresenceOwner?
 
         init(id: ChannelID, topic: String, joinRef: JSONValue, socket: PhoenixSocket) {
             self.id = id
@@ -237,6 +239,8 @@ public final class PhoenixSocket {
         } else {
             runtime.vm.discard(channel.id)
         }
+        // As Phoenix.Tracker on the channel's exit: after terminate, every other member gets the leave diff.
+        if let owner = channel.presenceOwner { runtime.presence.untrackAll(owner) }
     }
 
     /// Hot reload: the script `scriptName` was deleted, so its joined channels end as if they
@@ -272,14 +276,20 @@ public final class PhoenixSocket {
         send(.reply(joinRef: joinRef, ref: ref, topic: topic, status: status, response: response))
     }
 
-    private func send(_ message: Message) {
+    /// Sends `message`; with `payloadJSON`, those bytes (encoded once for many sockets) are its payload.
+    private func send(_ message: Message, payloadJSON: [UInt8]? = nil) {
         guard let transport else { return }
         // Encoded into the loop's scratch array (its capacity survives), then copied once into the
         // outbound buffer: no array growth and reallocation per message.
         runtime.encodeScratch.removeAll(keepingCapacity: true)
         let kind: FrameKind
         do {
-            kind = try serializer.encode(message, into: &runtime.encodeScratch)
+            if let payloadJSON {
+                try serializer.encode(message, payloadJSON: payloadJSON, into: &runtime.encodeScratch)
+                kind = .text
+            } else {
+                kind = try serializer.encode(message, into: &runtime.encodeScratch)
+            }
         } catch {
             logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
             return
@@ -329,6 +339,41 @@ extension PhoenixSocket: ChannelHost {
         timersFromJoin?.removeAll { $0.timer == timer }
         for channel in channels.all {
             channel.timers.removeValue(forKey: timer)?.cancel()
+        }
+    }
+
+    public func changePresence(_ id: ChannelID, topic: String?, key: String, _ change: PresenceChange)
+        -> Result<String?, PresenceRefusal>
+    {
+        guard let channel = channels[id: id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else {
+            return .failure(.unavailable)
+        }
+        let tracker = runtime.presence
+        let owner = channel.presenceOwner ?? tracker.newOwner()
+        channel.presenceOwner = owner
+        let topic = topic ?? channel.topic
+        // Phoenix's order (PROTOCOL.md §8): the tracker's diff reaches this socket before anything the
+        // callback sends next (the joiner's own diff, then its presence_state). PubSub delivers through
+        // the loop's task queue, later; so this socket's own subscriber of the topic is left out of the
+        // broadcast and gets the diff here, now. An intercepting one gets it through handle_out, after
+        // this callback, as in Phoenix (the broadcast waits in the channel's mailbox).
+        let own = channels[topic: topic].flatMap {
+            runtime.vm.intercepts($0.id, event: PresenceTracker.diffEvent) ? nil : $0
+        }
+        let outcome = tracker.change(owner, topic: topic, key: key, change, excluding: own)
+        if let diff = outcome.sentDiff, own != nil {
+            send(.broadcast(topic: topic, event: PresenceTracker.diffEvent, payload: .json(diff)))
+        }
+        return outcome.result
+    }
+
+    public func push(_ id: ChannelID, event: String, listing: PresenceListing) {
+        guard let channel = channels[id: id] else { return }
+        let message = Message.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(listing.value))
+        if let list = listing as? PresenceList {
+            send(message, payloadJSON: list.json)
+        } else {
+            send(message)
         }
     }
 }
