@@ -76,12 +76,14 @@ final class ExamplesTests: XCTestCase {
             try await alice.send(text: #"["1","1","room:lobby","phx_join",{"name":"alice"}]"#)
             let aliceJoined = try await alice.receiveText()
             XCTAssertEqual(aliceJoined, #"["1","1","room:lobby","phx_reply",{"response":{"name":"alice"},"status":"ok"}]"#)
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice"]}]"#)
+            // Presence: alice's own diff, then the room's list (who is here, each with a phx_ref).
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"alice":\{"metas":\[\{"online_at":\d+,"phx_ref":"[\w-]{16}","typing":false\}\]\}\},"leaves":\{\}\}\]$"#)
+            try await Self.receive(alice, matching: #"^\["1",null,"room:lobby","presence_state",\{"alice":\{"metas":\[\{[^]]*"typing":false\}\]\}\}\]$"#)
 
             try await bob.send(text: #"["7","7","room:lobby","phx_join",{"name":"bob"}]"#)
             try await Self.receive(bob, until: #"["7","7","room:lobby","phx_reply",{"response":{"name":"bob"},"status":"ok"}]"#)
-            try await Self.receive(bob, until: #"["7",null,"room:lobby","presence",{"users":["alice","bob"]}]"#)
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice","bob"]}]"#)
+            try await Self.receive(bob, matching: #"^\["7",null,"room:lobby","presence_state",\{"alice":\{"metas":\[\{[^]]*\}\]\},"bob":\{"metas":\[\{[^]]*\}\]\}\}\]$"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"bob":.*"leaves":\{\}\}\]$"#)
 
             // A nameless join is refused.
             try await bob.send(text: #"["8","8","room:other","phx_join",{}]"#)
@@ -93,9 +95,13 @@ final class ExamplesTests: XCTestCase {
             try await Self.receive(bob, until: #"[null,null,"room:lobby","new_msg",{"body":"hi alice","user":"bob"}]"#)
             try await Self.receive(alice, until: #"[null,null,"room:lobby","new_msg",{"body":"hi alice","user":"bob"}]"#)
 
+            // Typing is a presence update: one diff, the new meta in joins, the old in leaves.
+            try await bob.send(text: #"["7","10","room:lobby","typing",{"typing":true}]"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"bob":\{"metas":\[\{[^]]*"phx_ref_prev":[^]]*"typing":true\}\]\}\},"leaves":\{"bob":\{"metas":\[\{[^]]*"typing":false\}\]\}\}\}\]$"#)
+
             // Bob's connection goes away: alice's list follows.
             await bob.raw.close()
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice"]}]"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{\},"leaves":\{"bob":.*\]$"#)
             await alice.raw.close()
         }
     }
@@ -127,6 +133,22 @@ final class ExamplesTests: XCTestCase {
             try await Self.receive(late, until: #"["1",null,"counter:main","count",{"count":6}]"#)
             for client in clients + [late] { await client.raw.close() }
         }
+    }
+
+    /// Reads text frames until one matches the regular expression `pattern`; fails listing what came instead.
+    static func receive(
+        _ client: WebSocketTestClient, matching pattern: String, timeout: Duration = .seconds(5),
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        var seen: [String] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let frame = try? await client.receiveFrame(timeout: deadline - ContinuousClock.now) else { break }
+            if frame.text.range(of: pattern, options: .regularExpression) != nil { return }
+            seen.append(frame.text)
+        }
+        XCTFail("expected a frame matching \(pattern); received instead: \(seen)", file: file, line: line)
+        throw CancellationError()
     }
 
     /// Reads text frames until `expected` arrives; fails listing what came instead.
