@@ -83,6 +83,7 @@ td.what { width: 100%; }
 .kind-push { background: #e3e9ff; color: #2d3f9c; }
 .kind-server-push { background: #f0e5ff; color: #5b2a9e; }
 .kind-broadcast { background: #ffe9cc; color: #8a4b00; }
+.kind-presence-state, .kind-presence-diff { background: #dcf5e6; color: #17663b; }
 .kind-close, .kind-channel-error, .kind-raw { background: #fde2e0; color: var(--bad); }
 .kind-channel-close { background: #fdf0c8; color: #7a5800; }
 .note { font-size: 12px; color: #475467; }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The presence benchmark (issue 12): N clients join room:bench at RATE joins/s against a fresh release
-# server running benchmarks/presence/channels (the Phoenix guide's RoomChannel), each client keeping its
+# server running benchmarks/presence-bench/channels (the Phoenix guide's RoomChannel), each client keeping its
 # member list as phoenix.js does; batching off and at 50 ms. The server's CPU per join comes from
 # /proc/PID/stat, so it holds on a busy box better than the times do. Medians of RUNS runs go into
 # benchmarks/RESULTS.md, between the "presence" markers (the rest of the file is kept).
 #
-#   benchmarks/presence/run.sh                          # N = 500 and 5000, batching 0 and 50 ms, 3 runs each
-#   NS="500" BATCHES="0 50" RUNS=1 benchmarks/presence/run.sh
-#   HS_BIN=path/to/hello-sockets BENCH_BIN=path/to/presence-bench benchmarks/presence/run.sh   # no builds
+#   benchmarks/presence-bench/run.sh                          # N = 500 and 5000, batching 0 and 50 ms, 3 runs each
+#   NS="500" BATCHES="0 50" RUNS=1 benchmarks/presence-bench/run.sh
+#   HS_BIN=path/to/hello-sockets BENCH_BIN=path/to/presence-bench benchmarks/presence-bench/run.sh   # no builds
 #
 # The client alone works against any Phoenix-protocol server (see presence-bench --help).
 set -euo pipefail
@@ -25,8 +25,8 @@ if [ -z "${HS_BIN:-}" ]; then
   HS_BIN=$(swift build -c release --show-bin-path)/hello-sockets
 fi
 if [ -z "${BENCH_BIN:-}" ]; then
-  (cd benchmarks/presence && swift build -c release >&2)
-  BENCH_BIN=$(cd benchmarks/presence && swift build -c release --show-bin-path)/presence-bench
+  (cd benchmarks/presence-bench && swift build -c release >&2)
+  BENCH_BIN=$(cd benchmarks/presence-bench && swift build -c release --show-bin-path)/presence-bench
 fi
 
 TMP=$(mktemp -d)
@@ -53,7 +53,7 @@ for n in $NS; do
   for batch in $BATCHES; do
     for run in $(seq 1 "$RUNS"); do
       port=$(free_port)
-      "$HS_BIN" --port "$port" --channels "$ROOT/benchmarks/presence/channels" --no-watch --no-observe \
+      "$HS_BIN" --port "$port" --channels "$ROOT/benchmarks/presence-bench/channels" --no-watch --no-observe \
         --log-level error --threads "$THREADS" --presence-batch-ms "$batch" --max-connections 20000 \
         >"$TMP/server.log" 2>&1 &
       SERVER_PID=$!
@@ -95,7 +95,7 @@ section = "\n".join([
     "<!-- presence:start -->",
     "## Presence: joins into one room (issue 12)",
     "",
-    f"`benchmarks/presence/run.sh` ({stamp}; RUNS={runs}, RATE={rate} joins/s, server --threads {threads}; medians; "
+    f"`benchmarks/presence-bench/run.sh` ({stamp}; RUNS={runs}, RATE={rate} joins/s, server --threads {threads}; medians; "
     f"load average {load_start} at start, {load_end} at end). Each client joins `room:bench` with "
     "`{\"user\": \"u<i>\"}` and keeps its list as phoenix.js does; \"time to converge\" runs from the first join "
     "until every client's list holds all N. Server CPU is utime+stime from /proc between the first join and "
