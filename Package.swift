@@ -12,17 +12,20 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // 4.x: jwt-kit 5 needs it.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // Debian's liblua5.4, found through pkg-config.
@@ -46,19 +49,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
+        .target(
+            name: "Tokens",
+            dependencies: [
+                "PhoenixProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The server: bootstrap, HTTP routes, the Phoenix socket, PubSub.
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "Tokens",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol",
+                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,7 +124,14 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "TokensTests",
+            dependencies: ["Tokens", "PhoenixProtocol", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "LuaRuntimeTests",
+            dependencies: ["LuaRuntime", "Tokens", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "ChannelTestingTests",
             dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
@@ -120,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "TestSupport", "LuaRuntime",
+                "HelloSocketsServer", "TestSupport", "LuaRuntime", "Tokens",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
