@@ -8,19 +8,19 @@ import Tokens
 struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sign or verify Phoenix.Token tokens, or verify a JWT, with the server's secrets.",
+        discussion: """
+            The secrets are the server's flags, given before or after the subcommand: --secret-key-base (or \
+            $SECRET_KEY_BASE), --jwt-secret (or $JWT_SECRET), --jwt-jwks FILE.
+            """,
         subcommands: [Sign.self, Verify.self]
     )
 
-    struct Secret: ParsableArguments {
-        @Option(help: "The server's secret (default: $SECRET_KEY_BASE): a Phoenix app's secret_key_base.")
-        var secretKeyBase: String?
-
-        func signer() throws -> TokenSigner {
-            guard let signer = try Serve.tokenSigner(secretKeyBase) else {
-                throw ValidationError("no secret: pass --secret-key-base or set SECRET_KEY_BASE, as for the server.")
-            }
-            return signer
+    /// The Phoenix.Token signer of the server's flags (or `$SECRET_KEY_BASE`); a usage error without a secret.
+    static func signer(_ server: Serve) throws -> TokenSigner {
+        guard let signer = try Serve.tokenSigner(server.secretKeyBase) else {
+            throw ValidationError("no secret: pass --secret-key-base or set SECRET_KEY_BASE, as for the server.")
         }
+        return signer
     }
 
     struct Sign: ParsableCommand {
@@ -36,7 +36,8 @@ struct Token: AsyncParsableCommand {
         var maxAge: Double = TokenSigner.defaultMaxAge
         @Option(help: "Signing time, in seconds since 1970 (default: now).")
         var signedAt: Double?
-        @OptionGroup var secret: Secret
+        /// The server's flags: `--secret-key-base` is declared there (and may follow `token sign`).
+        @ParentCommand var server: Serve
 
         func validate() throws {
             guard maxAge >= 0 else { throw ValidationError("--max-age must be a number of seconds >= 0 (or infinity).") }
@@ -47,7 +48,7 @@ struct Token: AsyncParsableCommand {
             let value: JSONValue
             do { value = try JSONParser().parse(data) } catch { throw ValidationError("DATA is not JSON: \(error)") }
             let time = signedAt.map { Date(timeIntervalSince1970: $0) } ?? Date()
-            print(try secret.signer().sign(salt: salt, data: value, signedAt: time, maxAge: maxAge))
+            print(try Token.signer(server).sign(salt: salt, data: value, signedAt: time, maxAge: maxAge))
         }
     }
 
@@ -66,25 +67,21 @@ struct Token: AsyncParsableCommand {
         var token: String?
         @Option(help: "Largest accepted age in seconds (default: the token's own, one day unless its signer said otherwise; infinity: any).")
         var maxAge: Double?
-        @OptionGroup var secret: Secret
-
-        @Option(name: .customLong("jwt"), help: "Verify this JWT instead.")
+        @Option(name: .customLong("jwt"), help: "Verify this JWT instead (with --jwt-secret or --jwt-jwks).")
         var jwt: String?
-        @Option(help: "JWT: the HMAC secret (HS256/384/512; default: $JWT_SECRET).")
-        var jwtSecret: String?
-        @Option(name: .customLong("jwt-jwks"), help: "JWT: a JWKS file of public keys (RS256, ES256…).")
-        var jwtJWKS: String?
         @Option(help: "JWT: the issuer required in iss.")
         var iss: String?
         @Option(help: "JWT: the audience required in aud.")
         var aud: String?
         @Option(help: "JWT: seconds of clock skew allowed on exp and nbf.")
         var leeway: Double = 0
+        /// The server's flags: the secrets are declared there (and may follow `token verify`).
+        @ParentCommand var server: Serve
 
         func validate() throws {
             if jwt != nil {
                 guard salt == nil, token == nil else { throw ValidationError("--jwt TOKEN takes no SALT or TOKEN argument.") }
-                guard Serve.jwtSecret(jwtSecret) != nil || jwtJWKS != nil else {
+                guard Serve.jwtSecret(server.jwtSecret) != nil || server.jwtJWKS != nil else {
                     throw ValidationError("no JWT key: pass --jwt-secret (or set JWT_SECRET) or --jwt-jwks FILE.")
                 }
                 guard leeway >= 0 else { throw ValidationError("--leeway must be seconds >= 0.") }
@@ -98,10 +95,10 @@ struct Token: AsyncParsableCommand {
             let data: JSONValue
             do {
                 if let jwt {
-                    let (verifier, _) = try await JWTVerifier.make(secret: Serve.jwtSecret(jwtSecret), jwksPath: jwtJWKS)
+                    let (verifier, _) = try await JWTVerifier.make(secret: Serve.jwtSecret(server.jwtSecret), jwksPath: server.jwtJWKS)
                     data = try verifier.verify(jwt, options: JWTVerifier.Options(issuer: iss, audience: aud, leeway: leeway))
                 } else {
-                    data = try secret.signer().verify(salt: salt ?? "", token: token, maxAge: maxAge)
+                    data = try Token.signer(server).verify(salt: salt ?? "", token: token, maxAge: maxAge)
                 }
             } catch let failure as TokenSigner.Failure {
                 print(failure.rawValue)

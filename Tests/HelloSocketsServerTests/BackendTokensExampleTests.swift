@@ -79,9 +79,7 @@ final class BackendTokensExampleTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let jwks = directory.appendingPathComponent("keys.json")
         func publish(_ data: Data) throws {
-            let temporary = directory.appendingPathComponent(".keys.json.tmp")
-            try data.write(to: temporary)
-            _ = try FileManager.default.replaceItemAt(jwks, withItemAt: temporary)
+            try data.write(to: jwks, options: .atomic)  // a temporary file renamed over it
         }
         let november = P256.Signing.PrivateKey(), december = P256.Signing.PrivateKey()
         try publish(try JWKSFiles.document([(kid: "2026-11", key: november.publicKey)]))

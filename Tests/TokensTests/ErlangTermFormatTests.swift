@@ -130,7 +130,7 @@ final class ErlangTermFormatTests: XCTestCase {
         XCTAssertThrowsError(try ErlangTermFormat.decode(nested(65))) {
             XCTAssertEqual($0 as? ErlangTermFormat.DecodingError, .tooDeep(offset: 129))
         }
-        XCTAssertThrowsError(try ErlangTermFormat.decode(nested(100_000))) {
+        XCTAssertThrowsError(try ErlangTermFormat.decode(nested(100_000), limits: .init(maxBytes: 1 << 20))) {
             guard case .tooDeep? = $0 as? ErlangTermFormat.DecodingError else { return XCTFail("\($0)") }
         }
         let large = ErlangTermFormat.encode(.binary([UInt8](repeating: 1, count: 70_000)))
@@ -160,6 +160,10 @@ final class ErlangTermFormatTests: XCTestCase {
         for (term, json) in cases {
             XCTAssertEqual(term.json, json, "\(term)")
         }
+        // 2^69 + 2^16 + 1 lies just above halfway between two doubles: rounded once, it is 2^69 + 2^17
+        // (byte by byte multiply-and-add would round twice and give 2^69).
+        let aboveHalfway = ErlangTerm.bigInteger(negative: false, magnitude: [1, 0, 1, 0, 0, 0, 0, 0, 32])
+        XCTAssertEqual(aboveHalfway.json, .double(0x1p69 + 0x1p17))
     }
 
     func testTermsWithoutJSONAreNil() {

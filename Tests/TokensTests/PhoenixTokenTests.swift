@@ -74,7 +74,7 @@ final class PhoenixTokenTests: XCTestCase {
     func testRefusals() throws {
         let token = Self.vectors[1].token
         let now = Self.signedAt.addingTimeInterval(10)
-        func reason(_ candidate: String?, salt: String = salt, signer: TokenSigner = phoenix) -> TokenSigner.Failure? {
+        func reason(_ candidate: String?, salt: String = PhoenixTokenTests.salt, signer: TokenSigner = PhoenixTokenTests.phoenix) -> TokenSigner.Failure? {
             tokenFailure { try signer.verify(salt: salt, token: candidate, now: now) }
         }
         XCTAssertNil(reason(token))

@@ -49,7 +49,7 @@ extension ErlangTerm {
         case .integer(let value):
             return .integer(value)
         case .bigInteger(let negative, let magnitude):
-            let value = magnitude.reversed().reduce(0.0) { $0 * 256 + Double($1) }
+            let value = Self.nearestDouble(magnitude)
             return value.isFinite ? .double(negative ? -value : value) : nil
         case .float(let value):
             return value.isFinite ? .double(value) : nil
@@ -106,6 +106,16 @@ extension ErlangTerm {
                 Entry(.binary(key), ErlangTerm(json: members[String(decoding: key, as: UTF8.self)] ?? .null))
             })
         }
+    }
+
+    /// The double nearest a magnitude (little-endian bytes), rounded once: its top 64 bits, with a sticky bit
+    /// standing for any lower one (at least 4 bits are rounded off them), scaled by a power of two.
+    private static func nearestDouble(_ magnitude: [UInt8]) -> Double {
+        let digits = magnitude.reversed().drop { $0 == 0 }
+        let top = digits.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard digits.count > 8 else { return Double(top) }
+        let sticky: UInt64 = digits.dropFirst(8).contains { $0 != 0 } ? 1 : 0
+        return Double(sign: .plus, exponent: 8 * (digits.count - 8), significand: Double(top | sticky))
     }
 
     /// The text of valid UTF-8 (decoding replaces bad sequences, so a changed round trip means invalid).

@@ -46,6 +46,10 @@ enum JWTKeys {
         for (index, entry) in entries.enumerated() {
             let kid = entry["kid"]?.stringValue
             let label = "key \(index)" + (kid.map { " (kid \($0))" } ?? "")
+            guard let kty = entry["kty"]?.stringValue, ["RSA", "EC", "OKP"].contains(kty) else {
+                skipped.append("\(label): kty \(entry["kty"]?.stringValue ?? "missing") is not a public key type verified here (RSA, EC, OKP)")
+                continue
+            }
             do {
                 var jwk = try DefaultJWTParser().jsonDecoder.decode(JWK.self, from: Data(try JSONWriter.encode(entry)))
                 guard let alg = jwk.algorithm?.rawValue ?? defaultAlgorithm(of: jwk) else {
