@@ -147,8 +147,8 @@ struct Serve: AsyncParsableCommand {
         }
         if let apiToken, apiToken.count < 16 { throw ValidationError("--api-token must be at least 16 characters.") }
         do { _ = try Self.tokenSigner(secretKeyBase) } catch { throw ValidationError("\(error)") }
-        if let secret = Self.jwtSecret(jwtSecret), secret.utf8.count < 32 {
-            throw ValidationError("--jwt-secret (or JWT_SECRET) must be at least 32 bytes (RFC 7518 §3.2).")
+        if let secret = Self.jwtSecret(jwtSecret), secret.utf8.count < JWTVerifier.minimumSecretLength {
+            throw ValidationError("--jwt-secret (or JWT_SECRET) must be at least \(JWTVerifier.minimumSecretLength) bytes (RFC 7518 §3.2).")
         }
         if let jwtJWKS, !FileManager.default.isReadableFile(atPath: jwtJWKS) { throw ValidationError("--jwt-jwks: cannot read \(jwtJWKS).") }
     }

@@ -134,6 +134,15 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(try observe(peer: "127.0.0.1", apiToken: nil), "HTTP/1.1 101 Switching Protocols")
     }
 
+    /// The observer and `--trace` hide the tokens a socket is opened with: `?token=` (Phoenix.Token) and
+    /// `?jwt=` (examples/backend_tokens), whatever their case.
+    func testTokenParametersAreRedacted() {
+        XCTAssertEqual(Redaction.uri("/socket/websocket?vsn=2.0.0&jwt=eyJhbGciOiJIUzI1NiJ9.e30.sig&JWT_token=x&user=7"),
+                       "/socket/websocket?vsn=2.0.0&jwt=[redacted]&JWT_token=[redacted]&user=7")
+        XCTAssertEqual(Redaction.uri("/socket/websocket?token=SFMyNTY.g2gD.mac&id_token=a"),
+                       "/socket/websocket?token=[redacted]&id_token=[redacted]")
+    }
+
     func testBroadcastAPINeedsTheAPITokenOffLoopback() throws {
         let body = #"{"topic":"ping","event":"x","payload":{}}"#
         func post(_ header: String?) throws -> String {

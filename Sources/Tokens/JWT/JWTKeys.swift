@@ -15,13 +15,11 @@ struct JWTKey: Sendable {
 /// `JWTKeyCollection` actor (asynchronously); we ask it once per load and keep what it returns, so that
 /// verifying, which runs inside a Lua call on an event loop, is synchronous.
 enum JWTKeys {
-    /// Shortest `--jwt-secret`: RFC 7518 §3.2 asks for a key at least as long as the hash (32 bytes for HS256).
-    static let minimumSecretLength = 32
-
     /// HS256, and HS384 / HS512 when the secret is long enough for them (48 / 64 bytes, RFC 7518 §3.2).
     static func hmac(secret: String) async throws -> [JWTKey] {
         let length = secret.utf8.count
-        guard length >= minimumSecretLength else { throw JWTConfigurationError.secretTooShort(minimum: minimumSecretLength) }
+        let minimum = JWTVerifier.minimumSecretLength
+        guard length >= minimum else { throw JWTConfigurationError.secretTooShort(minimum: minimum) }
         let collection = JWTKeyCollection()
         var keys: [JWTKey] = []
         for (name, digest, minimum) in [("HS256", DigestAlgorithm.sha256, 32), ("HS384", .sha384, 48), ("HS512", .sha512, 64)]

@@ -47,6 +47,9 @@ public final class JWTVerifier: Sendable, Equatable {
         case claimAud = "claim aud"
     }
 
+    /// Shortest JWT secret: RFC 7518 §3.2 asks for a key at least as long as the hash (32 bytes for HS256).
+    public static let minimumSecretLength = 32
+
     /// Longest token looked at; longer ones are malformed without further work.
     public static let maxTokenLength = 64 << 10
 
