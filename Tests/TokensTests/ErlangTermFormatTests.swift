@@ -126,9 +126,9 @@ final class ErlangTermFormatTests: XCTestCase {
         func nested(_ depth: Int) -> [UInt8] {
             [131] + [UInt8](repeating: 0, count: depth).flatMap { _ in [104, 1] as [UInt8] } + [106]  // {{{…[]…}}}
         }
-        XCTAssertNoThrow(try ErlangTermFormat.decode(nested(64)))
-        XCTAssertThrowsError(try ErlangTermFormat.decode(nested(65))) {
-            XCTAssertEqual($0 as? ErlangTermFormat.DecodingError, .tooDeep(offset: 129))
+        XCTAssertNoThrow(try ErlangTermFormat.decode(nested(128)))
+        XCTAssertThrowsError(try ErlangTermFormat.decode(nested(129))) {
+            XCTAssertEqual($0 as? ErlangTermFormat.DecodingError, .tooDeep(offset: 257))
         }
         XCTAssertThrowsError(try ErlangTermFormat.decode(nested(100_000), limits: .init(maxBytes: 1 << 20))) {
             guard case .tooDeep? = $0 as? ErlangTermFormat.DecodingError else { return XCTFail("\($0)") }

@@ -65,6 +65,9 @@ final class PhoenixTokenTests: XCTestCase {
             XCTAssertTrue(token.hasPrefix("SFMyNTY."), token)
             XCTAssertEqual(try signer.verify(salt: "salt identifier", token: token), value)
         }
+        var deep = JSONValue.integer(1)
+        for _ in 0..<100 { deep = .array([deep]) }  // deeper than a Lua value may nest (64)
+        XCTAssertEqual(try signer.verify(salt: "s", token: try signer.sign(salt: "s", data: deep)), deep)
         XCTAssertThrowsError(try signer.sign(salt: "s", data: .array([.double(.nan)])))
         XCTAssertThrowsError(try signer.sign(salt: "s", data: .integer(1), maxAge: -1))
         let forever = try signer.sign(salt: "s", data: .integer(1), signedAt: Date(timeIntervalSince1970: 0), maxAge: .infinity)

@@ -7,13 +7,14 @@
 public enum ErlangTermFormat {
     /// Bounds on what `decode` reads.
     public struct Limits: Sendable, Equatable {
-        /// Nesting of tuples, lists and maps. Default 64.
+        /// Nesting of tuples, lists and maps. Default 128: twice what a Lua value may nest, so that data
+        /// signed from Lua, inside the token's tuple, always reads back.
         public var maxDepth: Int
         /// Bytes of input. Default 64 KiB.
         public var maxBytes: Int
 
         /// Limits with the given values (defaults as documented on each property).
-        public init(maxDepth: Int = 64, maxBytes: Int = 64 << 10) {
+        public init(maxDepth: Int = 128, maxBytes: Int = 64 << 10) {
             self.maxDepth = maxDepth
             self.maxBytes = maxBytes
         }
