@@ -132,7 +132,9 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // Read from the source tree at run time (#filePath), not bundled.
+            exclude: ["Fixtures", "Transcripts"]
         ),
     ],
     swiftLanguageModes: [.v5]
