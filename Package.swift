@@ -66,7 +66,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The start page's .html/.css/.js, compiled into the binary as bytes (see Observer/ObserverAssets.swift).
+            resources: [.embedInCode("Observer/Assets")]
         ),
         // The channel test harness (Phoenix.ChannelTest's counterpart) over the in-memory endpoint,
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.

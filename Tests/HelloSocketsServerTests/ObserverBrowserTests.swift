@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// The start page in a real browser: headless Chromium loads `/` from a running server, driven over the
-/// DevTools protocol (a WebSocket, spoken with our own test client). Skipped when Chromium is not installed.
+/// DevTools protocol (a WebSocket, spoken with our own test client). Skipped when Chromium is not installed,
+/// except in CI, where `.ci/run` installs it and sets HELLO_SOCKETS_REQUIRE_BROWSER=1: there it fails instead.
 ///
 /// Saves `test-output/observer.png` (git-ignored); `docs/observer.png` in the README is a copy of it.
 final class ObserverBrowserTests: XCTestCase {
@@ -19,10 +20,19 @@ final class ObserverBrowserTests: XCTestCase {
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// Whether a missing Chromium fails the browser tests rather than skipping them (CI).
+    static var browserRequired: Bool { ProcessInfo.processInfo.environment["HELLO_SOCKETS_REQUIRE_BROWSER"] != nil }
+
+    /// Chromium's path; without Chromium, a skip, or a failure where it is required.
+    static func requireChromium() throws -> String {
+        if let path = chromiumPath() { return path }
+        let message = "Chromium is not installed (apt-get install -y chromium, or set CHROMIUM)"
+        if browserRequired { throw BrowserMissing(description: message + "; HELLO_SOCKETS_REQUIRE_BROWSER is set") }
+        throw XCTSkip(message)
+    }
+
     func testPageShowsHandshakeJoinReplyAndHeartbeat() async throws {
-        guard let chromium = Self.chromiumPath() else {
-            throw XCTSkip("Chromium is not installed (apt-get install -y chromium, or set CHROMIUM)")
-        }
+        let chromium = try Self.requireChromium()
         let server = try await TestServer.start()
         let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/?heartbeat=1000")
         do {
@@ -175,6 +185,17 @@ final class DevToolsPage {
         throw BrowserTimeout(waitingFor: "\(what) in the page; frames shown: \(frames ?? "none")")
     }
 
+    /// Compiles `source` as a classic script without running it (V8's parser): nil, or its syntax error as
+    /// `name:line:column: message`.
+    func syntaxError(in source: String, name: String) async throws -> String? {
+        let result = try await call("Runtime.compileScript", ["expression": source, "sourceURL": name, "persistScript": false])
+        guard let details = result["exceptionDetails"] as? [String: Any] else { return nil }
+        let line = (details["lineNumber"] as? Int ?? 0) + 1
+        let column = (details["columnNumber"] as? Int ?? 0) + 1
+        let message = (details["exception"] as? [String: Any])?["description"] as? String ?? details["text"] as? String
+        return "\(name):\(line):\(column): \(message ?? "syntax error")"
+    }
+
     func screenshot() async throws -> Data {
         let result = try await call("Page.captureScreenshot", ["format": "png"])
         guard let base64 = result["data"] as? String, let data = Data(base64Encoded: base64) else {
@@ -185,6 +206,8 @@ final class DevToolsPage {
 
     func close() async { await client.close() }
 }
+
+struct BrowserMissing: Error, CustomStringConvertible { let description: String }
 
 struct BrowserTimeout: Error, CustomStringConvertible {
     let waitingFor: String

@@ -1,7 +1,3 @@
-// observer.js: the start page script: renders the observer feed and drives the controls.
-// Embedded as a Swift string so the binary serves it from anywhere, with no resource bundle.
-extension ObserverAssets {
-    static let observerJS = #"""
 // The start page: connects like the book's app, then shows the handshake and every frame as the server saw
 // them, from the observer feed /observe (filtered to this page's own connection by the hs_observe cookie).
 (function () {
@@ -345,5 +341,3 @@ extension ObserverAssets {
   }
   start();
 })();
-"""#
-}
