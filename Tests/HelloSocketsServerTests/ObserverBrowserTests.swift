@@ -31,12 +31,26 @@ final class ObserverBrowserTests: XCTestCase {
         throw XCTSkip(message)
     }
 
-    func testPageShowsHandshakeJoinReplyAndHeartbeat() async throws {
+    /// Runs `body` on the start page of a fresh server, in a fresh headless Chromium.
+    private func withStartPage(query: String = "", _ body: (DevToolsPage) async throws -> Void) async throws {
         let chromium = try Self.requireChromium()
         let server = try await TestServer.start()
-        let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/?heartbeat=1000")
+        let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/\(query)")
         do {
             let page = try await browser.page()
+            try await body(page)
+            await page.close()
+        } catch {
+            browser.stop()
+            try await server.stop()
+            throw error
+        }
+        browser.stop()
+        try await server.stop()
+    }
+
+    func testPageShowsHandshakeJoinReplyAndHeartbeat() async throws {
+        try await withStartPage(query: "?heartbeat=1000") { page in
             try await page.waitFor("""
                 document.querySelector('#handshake[data-ready="true"]') !== null
                 && document.querySelector('#handshake').innerText.includes('101 Switching Protocols')
@@ -68,14 +82,93 @@ final class ObserverBrowserTests: XCTestCase {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             try png.write(to: output.appendingPathComponent("observer.png"))
             XCTAssertGreaterThan(png.count, 10_000)
-            await page.close()
-        } catch {
-            browser.stop()
-            try await server.stop()
-            throw error
         }
-        browser.stop()
-        try await server.stop()
+    }
+
+    /// A join button is off while its topic is joining or joined, and on again once it is left.
+    func testJoinButtonsAreOffWhileTheirTopicIsJoined() async throws {
+        try await withStartPage { page in
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (joined)')", what: "ping joined")
+            try await page.waitFor("document.querySelector('#join-ping')?.disabled", what: "Join ping disabled while joined")
+            _ = try await page.evaluate("document.querySelector('#push-topic').value = 'ping'; document.querySelector('#leave').click()")
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (left)')", what: "ping left")
+            try await page.waitFor("!document.querySelector('#join-ping').disabled", what: "Join ping enabled once left")
+            _ = try await page.evaluate("document.querySelector('#join-ping').click()")
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (joined)')", what: "ping joined again")
+            try await page.waitFor("document.querySelector('#join-ping')?.disabled", what: "Join ping disabled again")
+
+            // wild:A:B follows its inputs: off for the topic joined, on for another.
+            let wildOff = try await page.evaluate("document.querySelector('#join-wild').disabled")
+            XCTAssertEqual(wildOff as? Bool, false)
+            _ = try await page.evaluate("document.querySelector('#join-wild').click()")
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('wild:1:2 (joined)')", what: "wild:1:2 joined")
+            try await page.waitFor("document.querySelector('#join-wild').disabled", what: "Join wild disabled while wild:1:2 is joined")
+            _ = try await page.evaluate("""
+                const b = document.querySelector('#wild-b'); b.value = '4'; b.dispatchEvent(new Event('input'))
+                """)
+            let otherWildOff = try await page.evaluate("document.querySelector('#join-wild').disabled")
+            XCTAssertEqual(otherWildOff as? Bool, false, "wild:1:4 is not joined")
+        }
+    }
+
+    /// The Replies box shows all it keeps (its last line was cut in half), header values wrap between words only,
+    /// and each list says which clock its times come from.
+    func testRepliesUnclippedHeadersUnsplitAndClocksNamed() async throws {
+        try await withStartPage { page in
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (joined)')", what: "ping joined")
+            // The page keeps the last 8 replies: make 8 (the join's and 7 pings').
+            _ = try await page.evaluate("for (let i = 0; i < 7; i++) document.querySelector('#push').click()")
+            try await page.waitFor("document.querySelectorAll('#results li').length === 8", what: "8 replies")
+            let clipped = try await page.evaluate("""
+                (() => {
+                  const list = document.querySelector('#results');
+                  const bottom = list.getBoundingClientRect().bottom;
+                  return [...list.children].filter((li) => li.getBoundingClientRect().bottom > bottom + 0.5).length
+                    + (list.scrollHeight > list.clientHeight + 0.5 ? 100 : 0);
+                })()
+                """)
+            XCTAssertEqual(clipped as? Int, 0, "replies hidden or cut (100 = the list scrolls)")
+
+            // At 1100 px the request's Sec-WebSocket-Extensions line wraps: between its words, never inside one.
+            _ = try await page.call("Emulation.setDeviceMetricsOverride", ["width": 1100, "height": 1400, "deviceScaleFactor": 1, "mobile": false])
+            try await page.waitFor("document.querySelector('#handshake[data-ready=\"true\"]') !== null", what: "the handshake")
+            let layout = try await page.evaluate("""
+                (() => {
+                  const split = [];
+                  let extensionLines = 0;
+                  for (const line of document.querySelectorAll('#handshake .hline')) {
+                    const tops = new Set();
+                    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+                    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                      for (const word of node.data.matchAll(/\\S+/g)) {
+                        const range = document.createRange();
+                        range.setStart(node, word.index);
+                        range.setEnd(node, word.index + word[0].length);
+                        const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+                        if (rects.length !== 1) split.push(word[0]);
+                        rects.forEach((r) => tops.add(Math.round(r.top)));
+                      }
+                    }
+                    if (line.textContent.startsWith('Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'))
+                      extensionLines = Math.max(extensionLines, tops.size);
+                  }
+                  return JSON.stringify({ split, extensionLines });
+                })()
+                """)
+            _ = try await page.call("Emulation.clearDeviceMetricsOverride", [:])
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(layout as? String).utf8)) as? [String: Any])
+            XCTAssertEqual(result["split"] as? [String], [], "words broken across lines")
+            XCTAssertGreaterThan(result["extensionLines"] as? Int ?? 0, 1, "the line should wrap at this width: \(result)")
+
+            // Which clock: the frames' times are the server's, the replies' the browser's.
+            let labels = try await page.evaluate("""
+                [document.querySelector('#frames thead th').textContent,
+                 document.querySelector('#results').closest('.card').querySelector('h2').textContent,
+                 document.querySelector('#results .time').title, document.querySelector('#frames td.time').title].join(' | ')
+                """)
+            XCTAssertEqual(labels as? String,
+                           "Server time · direction | Replies · browser time | browser clock | server clock")
+        }
     }
 }
 
