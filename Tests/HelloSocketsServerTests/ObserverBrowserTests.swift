@@ -274,8 +274,13 @@ final class DevToolsPage {
             if try await evaluate("!!(\(condition))") as? Bool == true { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let frames = try await evaluate("document.querySelector('#frames') && document.querySelector('#frames').innerText")
-        throw BrowserTimeout(waitingFor: "\(what) in the page; frames shown: \(frames ?? "none")")
+        // What the page shows, and what it loaded: enough to tell a dead feed from a script that never ran.
+        let state = try await evaluate("""
+            JSON.stringify({ url: location.href, socket: document.querySelector('#ws-status')?.textContent,
+              feed: document.querySelector('#feed-status')?.textContent, frames: document.querySelector('#frames')?.innerText,
+              loaded: performance.getEntriesByType('resource').map((r) => `${r.name} ${r.responseStatus} ${Math.round(r.duration)} ms`) })
+            """)
+        throw BrowserTimeout(waitingFor: "\(what) in the page; the page: \(state ?? "none")")
     }
 
     /// Compiles `source` as a classic script without running it (V8's parser): nil, or its syntax error as

@@ -350,10 +350,12 @@
   async function start() {
     bindControls();
     $("#heartbeat-every").textContent = heartbeatMs / 1000 + " s";
-    await openFeed();
     // The follow cookie: sent with the upgrade request, so the feed can tell this page its own connection
-    // while the URL stays exactly the book's.
+    // while the URL stays exactly the book's. Set before the feed opens, not just before connecting: Chromium
+    // stores a cookie asynchronously, and a WebSocket opened right after the assignment sometimes went
+    // without it (the feed then never matched the connection and the frames table stayed empty).
     document.cookie = `hs_observe=${followId}; path=/socket; SameSite=Strict`;
+    await openFeed();
     setStatus("connecting", "wait");
     socket.connect();
     join("ping");
