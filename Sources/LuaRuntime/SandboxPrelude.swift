@@ -89,8 +89,11 @@ enum SandboxPrelude {
       reply_to = natives.reply_to,
       send_after = natives.send_after,
       cancel_timer = natives.cancel_timer,
-      -- Phoenix.Token: sign(salt, data) -> token; verify(salt, token, max_age_seconds?) -> data | nil, reason
+      -- Phoenix.Token: sign(salt, data, {max_age=, signed_at=}?) -> token;
+      -- verify(salt, token, max_age_seconds?) -> data | nil, reason
       token = readonly({ sign = natives.token_sign, verify = natives.token_verify }, "phx.token"),
+      -- JWT: verify(token, {iss=, aud=, leeway_s=}?) -> claims | nil, reason
+      jwt = readonly({ verify = natives.jwt_verify }, "phx.jwt"),
       -- Phoenix.Presence: track(socket, key, meta, topic?) -> phx_ref | nil, "already tracked";
       -- update(socket, key, meta, topic?) -> phx_ref | nil, "not tracked"; untrack(socket, key, topic?)
       -- -> true | nil, "not tracked"; list(socket_or_topic) -> { key = { metas = { meta, ... } } }
