@@ -202,6 +202,29 @@ final class PresenceTrackerTests: XCTestCase {
         XCTAssertFalse(seen.contains(ref))
     }
 
+    /// The list's bytes, put together from per-key pieces in sorted order, are exactly the JSON writer's
+    /// encoding of the list, through tracks, updates and untracks of awkward keys.
+    func testTheStateBytesAreTheWritersEncodingOfTheList() throws {
+        let tracker = PresenceTracker(pubSub: RecordingBus())
+        let keys = ["b", "a", "ab", "a0", "A", "é", "ü", "\"quoted\"", "line\nbreak", "10", "9", "", "日本", "a\u{0}"]
+        var owners: [PresenceOwner] = []
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<300 {
+            let key = keys.randomElement(using: &rng) ?? "a"
+            let owner = owners.randomElement(using: &rng) ?? tracker.newOwner()
+            if round % 5 == 0 { owners.append(tracker.newOwner()) }
+            let change: PresenceChange
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: change = .track(meta: ["round": .integer(Int64(round)), "s": .string(key)])
+            case 1: change = .update(meta: ["round": .integer(Int64(round))])
+            default: change = .untrack
+            }
+            _ = tracker.change(owner, topic: "t", key: key, change)
+            let list = try XCTUnwrap(tracker.list(topic: "t") as? PresenceList)
+            XCTAssertEqual(String(decoding: list.json, as: UTF8.self), try JSONWriter.encodeToString(list.value), "round \(round)")
+        }
+    }
+
     // MARK: The replica seam
 
     final class RecordingBus: PubSubAdapter {

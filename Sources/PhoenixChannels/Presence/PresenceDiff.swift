@@ -1,5 +1,3 @@
-import LuaRuntime
-import NIOConcurrencyHelpers
 import PhoenixProtocol
 
 /// A topic's presences by key, each key's metas oldest first: `{key: {metas: [meta, …]}}` on the wire.
@@ -53,30 +51,10 @@ struct PresenceDiff {
         for entry in joins.values.joined() { presences.add(entry) }
     }
 
+    /// Every key the diff touches.
+    var keys: Set<String> { Set(joins.keys).union(leaves.keys) }
+
     func delta(topic: String) -> PresenceDelta {
         PresenceDelta(topic: topic, joins: Array(joins.values.joined()), leaves: Array(leaves.values.joined()))
-    }
-}
-
-/// A topic's list as clients have been told it, shared by every channel that lists the topic until the
-/// next diff; its JSON text is encoded once, by the first push (`presence_state`), for all of them.
-public final class PresenceList: PresenceListing, @unchecked Sendable {
-    public let value: JSONValue
-    private let lock = NIOLock()
-    private var encoded: [UInt8]?
-
-    init(_ presences: PresencesByKey) {
-        value = presences.json
-    }
-
-    /// The compact JSON text of `value`, encoded on first use.
-    public var json: [UInt8] {
-        lock.withLock {
-            if let encoded { return encoded }
-            // Metas come from scripts through the JSON conversion, which refuses what JSON cannot say.
-            let bytes = (try? JSONWriter.encode(value)) ?? Array("{}".utf8)
-            encoded = bytes
-            return bytes
-        }
     }
 }

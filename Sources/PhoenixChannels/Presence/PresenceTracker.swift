@@ -48,7 +48,7 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
 
     private final class Topic {
         var current: PresencesByKey = [:]
-        var published: PresencesByKey = [:]
+        var published = PublishedList()
         var pending = PresenceDiff()
         var flushScheduled = false
         var listing: PresenceList?
@@ -72,7 +72,6 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     private var refs = PresenceRefs()
     private var nextChannel: UInt64 = 1
     private var replicationHook: PresenceReplication?
-    private let emptyList = PresenceList([:])
 
     /// A tracker broadcasting diffs through `pubSub`; `batching` nil sends a diff per change (Phoenix).
     public init(node: String = LuaVM.defaultNode, pubSub: any PubSubAdapter, batching: Batching? = nil) {
@@ -193,7 +192,7 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
         state.pending = PresenceDiff()
         defer { if state.isIdle { topics[topic] = nil } }
         guard !diff.isEmpty else { return nil }
-        diff.apply(to: &state.published)
+        state.published.apply(diff)
         state.listing = nil
         let payload = diff.payload
         pubSub.broadcast(topic: topic, event: Self.diffEvent, payload: .json(payload), excluding: excluding)
@@ -206,9 +205,9 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     /// `Presence.list(topic)`: the published list, shared until the topic's next diff.
     public func list(topic: String) -> PresenceListing {
         lock.withLock {
-            guard let state = topics[topic], !state.published.isEmpty else { return emptyList }
+            guard let state = topics[topic], !state.published.isEmpty else { return PresenceList.empty }
             if let listing = state.listing { return listing }
-            let listing = PresenceList(state.published)
+            let listing = state.published.list()
             state.listing = listing
             return listing
         }
@@ -270,7 +269,7 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     /// This node's own published entries, every topic (what a node joining the cluster is sent).
     public func localEntries() -> [PresenceEntry] {
         lock.withLock {
-            topics.values.flatMap { $0.published.values.joined().filter { $0.owner.node == node } }
+            topics.values.flatMap { $0.published.presences.values.joined().filter { $0.owner.node == node } }
         }
     }
 }

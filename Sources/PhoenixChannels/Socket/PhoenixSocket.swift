@@ -312,8 +312,13 @@ extension PhoenixSocket: ChannelHost {
         send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: payload))
     }
 
+    /// A joined channel, or the one whose `terminate` is running (it may still broadcast and untrack).
+    private func channelOrTerminating(_ id: ChannelID) -> JoinedChannel? {
+        channels[id: id] ?? terminating.flatMap { $0.id == id ? $0 : nil }
+    }
+
     public func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
-        guard let channel = channels[id: id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else { return }
+        guard let channel = channelOrTerminating(id) else { return }
         runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
     }
 
@@ -345,14 +350,12 @@ extension PhoenixSocket: ChannelHost {
     public func changePresence(_ id: ChannelID, topic: String?, key: String, _ change: PresenceChange)
         -> Result<String?, PresenceRefusal>
     {
-        guard let channel = channels[id: id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else {
-            return .failure(.unavailable)
-        }
+        guard let channel = channelOrTerminating(id) else { return .failure(.unavailable) }
         let tracker = runtime.presence
         let owner = channel.presenceOwner ?? tracker.newOwner()
         channel.presenceOwner = owner
         let topic = topic ?? channel.topic
-        // Phoenix's order (PROTOCOL.md §8): the tracker's diff reaches this socket before anything the
+        // Phoenix's order (docs/presence.md): the tracker's diff reaches this socket before anything the
         // callback sends next (the joiner's own diff, then its presence_state). PubSub delivers through
         // the loop's task queue, later; so this socket's own subscriber of the topic is left out of the
         // broadcast and gets the diff here, now. An intercepting one gets it through handle_out, after
@@ -369,11 +372,11 @@ extension PhoenixSocket: ChannelHost {
 
     public func push(_ id: ChannelID, event: String, listing: PresenceListing) {
         guard let channel = channels[id: id] else { return }
-        let message = Message.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(listing.value))
-        if let list = listing as? PresenceList {
+        if let list = listing as? PresenceList {  // the bytes put together once for every joiner
+            let message = Message.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(.null))
             send(message, payloadJSON: list.json)
         } else {
-            send(message)
+            send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(listing.value)))
         }
     }
 }

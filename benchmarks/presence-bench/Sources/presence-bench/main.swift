@@ -383,14 +383,15 @@ func run(_ options: Options) async throws -> Int32 {
     for (member, channel) in zip(members, channels) {
         total.add(try await channel.eventLoop.submit { member.counters }.get())
     }
+    let (joined, complete) = (room.joinedCount, room.completeCount)  // before closing: leaves would follow
     for channel in channels { channel.close(promise: nil) }
     try? await group.shutdownGracefully()
 
     let converged = room.completedAt != nil
     let n = options.clients
     var fields = [
-        "clients=\(n)", "rate=\(options.rate)", "converged=\(converged)", "joined=\(room.joinedCount)",
-        "complete_lists=\(room.completeCount)",
+        "clients=\(n)", "rate=\(options.rate)", "converged=\(converged)", "joined=\(joined)",
+        "complete_lists=\(complete)",
         String(format: "converge_s=%.3f", seconds(end - start)),
         String(format: "after_last_join_s=%.3f", max(0, seconds(end - lastJoin))),
         "frames=\(total.frames)", "diffs=\(total.diffs)", "states=\(total.states)", "replies=\(total.replies)",
