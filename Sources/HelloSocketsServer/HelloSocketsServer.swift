@@ -22,8 +22,10 @@ public final class HelloSocketsServer: Sendable {
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
-    /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
+    /// Each loop's handshake, idle and close timeouts (and LongPoll's), on one wheel per loop.
     private let timerWheels: PerEventLoop<TimerWheel>
+    /// Every loop's LongPoll sessions.
+    private let longPollSessions: LongPollRegistry
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -33,10 +35,12 @@ public final class HelloSocketsServer: Sendable {
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
+            configuration.longPollWindow,
         ])
         self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
+        self.longPollSessions = LongPollRegistry(loops: group.makeIterator().map { $0 })
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
@@ -47,6 +51,7 @@ public final class HelloSocketsServer: Sendable {
     @discardableResult
     public func start() async throws -> SocketAddress {
         var endpoints: [String: WebSocketEndpoint] = [:]
+        var mountRuntimes: [String: LoopRuntimes] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
@@ -70,6 +75,7 @@ public final class HelloSocketsServer: Sendable {
                 )
             }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
+            mountRuntimes[mount.path] = runtimes
             reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
         }
         if configuration.watchChannels {
@@ -80,6 +86,18 @@ public final class HelloSocketsServer: Sendable {
             reloader.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
+        let longPoll = configuration.longPoll ? LongPollEndpoint(
+            mounts: mountRuntimes,
+            registry: longPollSessions,
+            connections: connections,
+            signer: configuration.lua.tokenSigner,
+            settings: LongPollSession.Settings(
+                window: configuration.longPollWindow, maxQueuedBytes: configuration.webSocket.maxPendingOutbound),
+            maxBodyBytes: configuration.webSocket.maxMessageSize,
+            timerWheels: timerWheels,
+            observerHub: observerHub,
+            logger: logger
+        ) : nil
         let tls = try makeTLSContext()
         try logSecurity()
         let bootstrap = ServerBootstrap(group: group)
@@ -96,7 +114,7 @@ public final class HelloSocketsServer: Sendable {
                         // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
                     }
-                    try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
+                    try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI, longPoll: longPoll)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -145,16 +163,20 @@ public final class HelloSocketsServer: Sendable {
     /// Open WebSocket connections.
     public var webSocketCount: Int { connections.webSocketCount }
 
+    /// Open LongPoll sessions.
+    public var longPollSessionCount: Int { connections.longPollSessionCount }
+
     /// Hot reload events (every reload, failure, addition, removal), from now on; also logged.
     /// Nothing arrives when the server runs with `watchChannels` off.
     public func reloadEvents() -> AsyncStream<ReloadEvent> {
         reloadHub.stream()
     }
 
-    /// Graceful shutdown: stop accepting, send every WebSocket a close 1001 (going away; Phoenix drains
-    /// with 1012, but 1001 is what RFC 6455 names for a server going down, and phoenix.js reconnects
-    /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
-    /// then drop what remains and stop the event loops.
+    /// Graceful shutdown: stop accepting, end every LongPoll session (held polls are answered 410) and
+    /// send every WebSocket a close 1001 (going away; Phoenix drains with 1012, but 1001 is what RFC 6455
+    /// names for a server going down, and phoenix.js reconnects after either), let channels run
+    /// `terminate`, wait up to `shutdownTimeout` for clients to close, then drop what remains and stop
+    /// the event loops.
     public func shutdown() async throws {
         let watcher = reloader.withLockedValue { current -> ChannelReloader? in
             defer { current = nil }
@@ -164,6 +186,7 @@ public final class HelloSocketsServer: Sendable {
         reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
+        await longPollSessions.endAll(.shutdown)
         for channel in open {
             channel.eventLoop.execute {
                 if let webSocket = try? channel.pipeline.syncOperations.handler(type: WebSocketConnection.self) {
@@ -185,7 +208,8 @@ public final class HelloSocketsServer: Sendable {
     private func configureHTTP(
         _ channel: Channel,
         endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI
+        broadcastAPI: BroadcastAPI,
+        longPoll: LongPollEndpoint?
     ) throws {
         let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
@@ -211,8 +235,9 @@ public final class HelloSocketsServer: Sendable {
                 timerWheel: timerWheels.value(on: channel.eventLoop),
                 observerHub: observerHub,
                 metrics: MetricsEndpoint(
-                    pubSub: pubSub, connections: connections, reloads: reloadHub, startedAt: startedAt,
-                    token: configuration.apiToken)
+                    pubSub: pubSub, connections: connections, longPollSessions: longPollSessions, reloads: reloadHub,
+                    startedAt: startedAt, token: configuration.apiToken),
+                longPoll: longPoll
             ),
             name: HTTPHandler.HandlerName.router
         )

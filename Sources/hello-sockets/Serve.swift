@@ -18,8 +18,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "A Phoenix Channels server over WebSockets, with channels written in Lua.",
         discussion: """
             Serves http://HOST:PORT/ (the start page), /socket/websocket (the Phoenix socket, \
-            vsn=2.0.0 or 1.0.0; each subfolder of the channels folder is another socket at /<subfolder>) \
-            and /echo (a raw echo WebSocket).
+            vsn=2.0.0 or 1.0.0; each subfolder of the channels folder is another socket at /<subfolder>), \
+            /socket/longpoll (the same socket over Phoenix's LongPoll transport) and /echo (a raw echo WebSocket).
             With --public DIR, other GET paths serve DIR's files (examples/chat: \
             hello-sockets --channels examples/chat/channels --public examples/chat/public).
             Example: hello-sockets --channels ./channels
@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
-    @Option(help: "Largest WebSocket message accepted, in bytes, after reassembly and decompression (1009 beyond).")
+    @Option(help: "Largest WebSocket message accepted, in bytes, after reassembly and decompression (1009 beyond); also the largest LongPoll POST body.")
     var maxMessageSize = 1 << 20
 
     @Option(help: "Seconds without any frame from a client before it is closed with 1000.")
@@ -51,10 +51,13 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Don't watch the channels folder for changes (no hot reload), for production-like runs.")
     var noWatch = false
 
+    @Flag(help: "Don't serve Phoenix's LongPoll transport (<socket>/longpoll), only WebSockets.")
+    var noLongpoll = false
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads = System.coreCount
 
-    @Option(help: "Open WebSockets at most; more are refused with 503 at the upgrade.")
+    @Option(help: "Open WebSockets and LongPoll sessions at most; more are refused with 503.")
     var maxConnections = 16_384
 
     @Option(help: "Channels one socket may have joined at once; more get \"too many channels joined\".")
@@ -63,7 +66,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a client has to send a complete HTTP request (slowloris guard; keep-alive idle too).")
     var handshakeTimeout = 10
 
-    @Option(help: "Bytes queued for a client that is not reading before it is closed with 1008.")
+    @Option(help: "Bytes queued for a client that is not reading before it is closed with 1008 (a LongPoll session not polling: ended).")
     var maxOutboundBuffer = 8 << 20
 
     @Option(help: "Lua instructions one channel callback may run before it is stopped (the channel crashes).")
@@ -179,6 +182,7 @@ struct Serve: AsyncParsableCommand {
             watchChannels: !noWatch
         )
         configuration.maxChannelsPerSocket = maxChannels
+        configuration.longPoll = !noLongpoll
         configuration.observe = noObserve ? false : (observe ? true : nil)
         configuration.trace = trace
         configuration.publicDirectory = publicDirectory
