@@ -114,7 +114,8 @@ public final class HelloSocketsServer: Sendable {
                         // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
                     }
-                    try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI, longPoll: longPoll)
+                    try self.configureHTTP(
+                        channel, endpoints: endpoints, broadcastAPI: broadcastAPI, longPoll: longPoll)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()

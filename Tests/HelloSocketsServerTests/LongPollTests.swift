@@ -5,7 +5,7 @@ import TestSupport
 import WebSocketTransport
 import XCTest
 
-/// Phoenix's LongPoll transport over real HTTP: the exchanges in `LongPollExchanges/` byte for byte, then
+/// Phoenix's LongPoll transport over real HTTP: the exchanges in `Fixtures/longpoll-exchanges/` byte for byte, then
 /// the session's lifetime, its bounds, and a broadcast reaching LongPoll and WebSocket subscribers alike.
 final class LongPollTests: XCTestCase {
     static let window = TimeAmount.milliseconds(300)
@@ -22,12 +22,12 @@ final class LongPollTests: XCTestCase {
         }
     }
 
-    // MARK: Exchanges (LongPollExchanges/*.txt)
+    // MARK: Exchanges (Fixtures/longpoll-exchanges/*.txt)
 
     func testSessionExchanges() async throws { try await replayExchanges("session.txt") }
     func testTokensAndMethodsExchanges() async throws { try await replayExchanges("tokens-and-methods.txt") }
 
-    static let exchanges = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("LongPollExchanges")
+    static let exchanges = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/longpoll-exchanges")
 
     /// Replays an exchange file (its notation is explained at the top of `session.txt`).
     func replayExchanges(_ name: String, file: StaticString = #filePath, line: UInt = #line) async throws {
@@ -512,7 +512,7 @@ extension LongPollTests {
         _ = try await process.waitForExit()
     }
 
-    /// phoenix.js's own LongPoll, as 1.8.12 and 1.4.6 put it on the wire: `PhoenixJS/longpoll_wire.py` ports
+    /// phoenix.js's own LongPoll, as 1.8.12 and 1.4.6 put it on the wire: `Fixtures/phoenixjs/longpoll_wire.py` ports
     /// their transport (URLs, headers, bodies, how each answer is read) from Phoenix's source, since phoenix.js
     /// itself cannot be installed here. Joins, pushes (batched in 1.8), a broadcast, held polls, the 1.8 client's
     /// "session gone" (3410) and reconnect, and a leave.
@@ -521,7 +521,7 @@ extension LongPollTests {
 
     private func runWireScript(version: String) async throws {
         let server = try await Self.start()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("PhoenixJS/longpoll_wire.py")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/phoenixjs/longpoll_wire.py")
         let result = try await PythonClientExamplesTests.run(
             ["python3", script.path, "--port", "\(server.port)", "--version", version, "--window-ms", "300"], timeout: .seconds(60))
         XCTAssertEqual(result.status, 0, result.output)

@@ -116,7 +116,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard !answerPending else {
                 // HTTP/1.1 answers in order: this one waits for the pending answer (browsers don't pipeline).
                 guard deferred == nil else {
-                    logger.warning("more than one request pipelined behind a LongPoll poll: closing", metadata: ["conn": "\(connectionID)"])
+                    logger.warning("more than one request pipelined behind a LongPoll poll: closing",
+                                   metadata: ["conn": "\(connectionID)"])
                     return context.close(promise: nil)
                 }
                 deferred = (head, pendingRoute, body, bodyTooLarge)
@@ -200,7 +201,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 refusedOrigin: originCheck?.refusedOrigin(head)
             ).assumeIsolated().whenSuccess { [self] answer in
                 answerPending = false
-                send(answer.status, headers: answer.headers, contentType: nil, bytes: answer.body, head: head, context: context)
+                send(answer.status, headers: answer.headers, contentType: nil, bytes: answer.body, head: head,
+                     context: context)
                 if let next = deferred {
                     deferred = nil
                     if let requestTimer { timerWheel.cancel(requestTimer) }  // armed by `send` for a next request

@@ -39,7 +39,8 @@ struct LongPollEndpoint: Sendable {
     {
         let loop = request.channel.eventLoop
         if let refusedOrigin {
-            logger.warning("refused LongPoll: origin \(refusedOrigin) not allowed", metadata: ["conn": "\(request.connectionID)"])
+            logger.warning("refused LongPoll: origin \(refusedOrigin) not allowed",
+                           metadata: ["conn": "\(request.connectionID)"])
             return loop.makeSucceededFuture(.status(403))
         }
         switch request.head.method {
@@ -55,9 +56,11 @@ struct LongPollEndpoint: Sendable {
             return promise.futureResult
         case .POST:
             guard let body else {
-                return loop.makeSucceededFuture(.error(413, "the body is over \(maxBodyBytes) bytes (--max-message-size)"))
+                let tooLarge = LongPollAnswer.error(413, "the body is over \(maxBodyBytes) bytes (--max-message-size)")
+                return loop.makeSucceededFuture(tooLarge)
             }
-            let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: request.head.headers["content-type"].first)
+            let contentType = request.head.headers["content-type"].first
+            let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
             let promise = loop.makePromise(of: LongPollAnswer.self)
             withSession(of: request, mount: mount) { session in
                 promise.succeed(session?.receive(lines, malformed: malformed, request: request) ?? .status(410))
@@ -80,7 +83,8 @@ struct LongPollEndpoint: Sendable {
     /// nil when the token names none alive here (no token, a bad or expired one, an ended session).
     private func withSession(of request: LongPollRequest, mount: String, _ body: @escaping (LongPollSession?) -> Void) {
         let loop = request.channel.eventLoop
-        let token = request.head.headers[Self.tokenHeader].first ?? QueryString.parameters(of: request.head.uri)["token"]
+        let token = request.head.headers[Self.tokenHeader].first
+            ?? QueryString.parameters(of: request.head.uri)["token"]
         guard let token, let named = LongPollToken(verifying: token, with: signer),
               let owner = registry.loop(at: named.loop), let runtimes = mounts[mount],
               named.node == runtimes.runtime(on: loop).vm.node
@@ -94,7 +98,9 @@ struct LongPollEndpoint: Sendable {
         guard let runtimes = mounts[mount], let loopIndex = registry.index(of: loop) else { return .status(403) }
         let runtime = runtimes.runtime(on: loop)
         let socket: PhoenixSocket
-        switch PhoenixEndpoint.connect(request.head, transport: "longpoll", mount: mount, runtime: runtime, logger: logger) {
+        let connected = PhoenixEndpoint.connect(
+            request.head, transport: "longpoll", mount: mount, runtime: runtime, logger: logger)
+        switch connected {
         case .success(let opened):
             socket = opened
         case .failure(let refusal):
@@ -102,7 +108,8 @@ struct LongPollEndpoint: Sendable {
             return .status(403)
         }
         guard connections.claimLongPollSession() else {
-            logger.warning("refused LongPoll session: connection limit reached", metadata: ["conn": "\(request.connectionID)"])
+            logger.warning("refused LongPoll session: connection limit reached",
+                           metadata: ["conn": "\(request.connectionID)"])
             // A real 503, not Phoenix's JSON: phoenix.js then retries with backoff (it has no case for a 503 body).
             return .plain(.serviceUnavailable, body: "Too many connections; try again later.\n")
         }
@@ -117,7 +124,8 @@ struct LongPollEndpoint: Sendable {
         }
         let id = registry.makeSessionID()
         let observer = observerHub.map {
-            LongPollObserver(hub: $0, sessionID: id, token: token, followID: Redaction.followID(in: request.head.headers))
+            LongPollObserver(
+                hub: $0, sessionID: id, token: token, followID: Redaction.followID(in: request.head.headers))
         }
         let sessions = registry.sessions(on: loop)
         let session = LongPollSession(
@@ -129,7 +137,8 @@ struct LongPollEndpoint: Sendable {
         }
         sessions.add(session)
         socket.open(session)
-        logger.debug("LongPoll session open", metadata: ["session": "\(id)", "conn": "\(request.connectionID)", "mount": "\(mount)"])
+        logger.debug("LongPoll session open",
+                     metadata: ["session": "\(id)", "conn": "\(request.connectionID)", "mount": "\(mount)"])
         let answer = LongPollAnswer.messages([], status: 410, token: token)
         observer?.opened(request, answer: answer)
         return answer

@@ -127,7 +127,9 @@ final class LongPollSession: PhoenixTransport {
     /// A POST's frames, handled in order: the place where LongPoll input enters the socket. A frame the
     /// serializer cannot decode is answered with the error; the frames before it were handled, those
     /// after it are not, and the session goes on.
-    func receive(_ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest) -> LongPollAnswer {
+    func receive(
+        _ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest
+    ) -> LongPollAnswer {
         guard let socket, ended == nil else { return .status(410) }
         var answer = LongPollAnswer.status(200)
         var tried: [PhoenixFrame] = []
@@ -147,8 +149,10 @@ final class LongPollSession: PhoenixTransport {
     }
 
     private func badInput(_ malformed: LongPollPostBody.Malformed, request: LongPollRequest) -> LongPollAnswer {
-        logger.warning("undecodable LongPoll POST", metadata: ["session": "\(id)", "conn": "\(request.connectionID)", "error": "\(malformed)"])
-        let rest = malformed.line == nil ? "no frame was handled" : "the frames before it were handled, those after it were not"
+        logger.warning("undecodable LongPoll POST",
+                       metadata: ["session": "\(id)", "conn": "\(request.connectionID)", "error": "\(malformed)"])
+        let rest = malformed.line == nil
+            ? "no frame was handled" : "the frames before it were handled, those after it were not"
         return .error(400, "\(malformed) (\(rest))")
     }
 
@@ -247,6 +251,4 @@ final class LongPollSession: PhoenixTransport {
         eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds)), body)
     }
 
-    /// Frames waiting for a poll (tests, `/metrics`).
-    var queuedFrameBytes: Int { queuedBytes }
 }

@@ -27,7 +27,8 @@ struct LongPollAnswer: Sendable {
 
     /// `{"status":N}`.
     static func status(_ status: Int) -> LongPollAnswer {
-        LongPollAnswer(headers: headers(json: true), body: ByteBuffer(string: "{\"status\":\(status)}"), bodyStatus: status)
+        LongPollAnswer(
+            headers: headers(json: true), body: ByteBuffer(string: "{\"status\":\(status)}"), bodyStatus: status)
     }
 
     /// `{"messages":[…],"status":N,"token":T}`: each frame a JSON string (binary frames in base64, as
@@ -49,7 +50,8 @@ struct LongPollAnswer: Sendable {
         bytes += "],\"status\":\(status),\"token\":".utf8
         JSONWriter.writeString(token, into: &bytes)
         bytes.append(UInt8(ascii: "}"))
-        return LongPollAnswer(headers: headers(json: true), body: ByteBuffer(bytes: bytes), bodyStatus: status, frames: frames)
+        return LongPollAnswer(
+            headers: headers(json: true), body: ByteBuffer(bytes: bytes), bodyStatus: status, frames: frames)
     }
 
     /// `{"error":"…","status":N}`: a request we could not take, with what was wrong (not in Phoenix,
@@ -62,7 +64,9 @@ struct LongPollAnswer: Sendable {
     }
 
     /// A plain HTTP answer (OPTIONS, methods Phoenix refuses with 400, our 503).
-    static func plain(_ status: HTTPResponseStatus, extraHeaders: HTTPHeaders = [:], body: String = "") -> LongPollAnswer {
+    static func plain(
+        _ status: HTTPResponseStatus, extraHeaders: HTTPHeaders = [:], body: String = ""
+    ) -> LongPollAnswer {
         var headers = headers(json: false)
         headers.add(contentsOf: extraHeaders)
         if !body.isEmpty { headers.add(name: "content-type", value: "text/plain; charset=utf-8") }
@@ -113,7 +117,8 @@ enum LongPollPostBody {
             } else if let bytes = Data(base64Encoded: Data(part)) {
                 lines.append(Line(number: index + 1, frame: .binary(ByteBuffer(bytes: bytes))))
             } else {
-                return (lines, Malformed(line: index + 1, reason: "neither a JSON array (starting with [) nor base64 (a binary frame)"))
+                let reason = "neither a JSON array (starting with [) nor base64 (a binary frame)"
+                return (lines, Malformed(line: index + 1, reason: reason))
             }
         }
         return (lines, nil)

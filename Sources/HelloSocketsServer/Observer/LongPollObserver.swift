@@ -30,7 +30,8 @@ final class LongPollObserver {
 
     /// The GET that opened the session and its 410.
     func opened(_ request: LongPollRequest, answer: LongPollAnswer) {
-        hub.trace?.line("\(sessionID) \(requestLine(request.head)) → \(answer.bodyStatus ?? 0), new session (\(request.connectionID))")
+        let status = answer.bodyStatus ?? 0
+        hub.trace?.line("\(sessionID) \(requestLine(request.head)) → \(status), new session (\(request.connectionID))")
         guard hub.feedEnabled else { return }
         var members = exchange(request, answer: answer)
         members["type"] = .string("open")
@@ -52,7 +53,8 @@ final class LongPollObserver {
     func polled(_ request: LongPollRequest, answer: LongPollAnswer) {
         if let trace = hub.trace {
             let frames = answer.frames.count == 1 ? "1 frame" : "\(answer.frames.count) frames"
-            trace.line("\(sessionID) \(requestLine(request.head)) → \(answer.bodyStatus ?? 0), \(frames) (\(request.connectionID), held \(heldMilliseconds(request)) ms)")
+            let via = "\(request.connectionID), held \(heldMilliseconds(request)) ms"
+            trace.line("\(sessionID) \(requestLine(request.head)) → \(answer.bodyStatus ?? 0), \(frames) (\(via))")
             for frame in answer.frames { trace.line("\(sessionID) < \(Self.brief(frame))") }
         }
         publish(request, answer: answer, frames: answer.frames, direction: "out")
@@ -70,7 +72,9 @@ final class LongPollObserver {
 
     // MARK: Feed events
 
-    private func publish(_ request: LongPollRequest, answer: LongPollAnswer, frames: [PhoenixFrame], direction: String) {
+    private func publish(
+        _ request: LongPollRequest, answer: LongPollAnswer, frames: [PhoenixFrame], direction: String
+    ) {
         guard hub.hasSubscribers else { return }
         var members = exchange(request, answer: answer)
         members["type"] = .string("http")

@@ -95,11 +95,17 @@ public final class PhoenixSocket {
         let metrics = runtime.metrics
         metrics.messagesIn &+= 1
         metrics.bytesIn &+= frame.bytes.readableBytes
+        // Through a Result: `withUnsafeReadableBytes` rethrows untyped errors.
+        typealias Decoding = Result<Message, MessageDecodingError>
         switch frame {
         case .text(let buffer):
-            decoded = try buffer.withUnsafeReadableBytes { bytes in Result { () throws(MessageDecodingError) in try serializer.decodeText(bytes) } }.get()
+            decoded = try buffer.withUnsafeReadableBytes { bytes in
+                Decoding { () throws(MessageDecodingError) in try serializer.decodeText(bytes) }
+            }.get()
         case .binary(let buffer):
-            decoded = try buffer.withUnsafeReadableBytes { bytes in Result { () throws(MessageDecodingError) in try serializer.decodeBinary(bytes) } }.get()
+            decoded = try buffer.withUnsafeReadableBytes { bytes in
+                Decoding { () throws(MessageDecodingError) in try serializer.decodeBinary(bytes) }
+            }.get()
         }
         handle(decoded)
     }
