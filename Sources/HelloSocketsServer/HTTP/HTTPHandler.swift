@@ -201,6 +201,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 refusedOrigin: originCheck?.refusedOrigin(head)
             ).assumeIsolated().whenSuccess { [self] answer in
                 answerPending = false
+                guard context.channel.isActive else { return }  // the client left while its poll was held
                 send(answer.status, headers: answer.headers, contentType: nil, bytes: answer.body, head: head,
                      context: context)
                 if let next = deferred {

@@ -141,7 +141,10 @@ final class LongPollSession: PhoenixTransport {
                 answer = badInput(LongPollPostBody.Malformed(line: line.number, reason: "\(error)"), request: request)
                 break
             }
-            if ended != nil { break }  // e.g. the queue overflowed meanwhile
+            if ended != nil {  // e.g. the queue overflowed meanwhile: the rest has no session to go to
+                answer = .status(410)
+                break
+            }
         }
         if let malformed, answer.bodyStatus == 200 { answer = badInput(malformed, request: request) }
         observer?.posted(request, frames: tried, answer: answer)
@@ -164,7 +167,7 @@ final class LongPollSession: PhoenixTransport {
         guard poll.request.channel.isActive else {
             // The client went away while its GET was held: keep the frames for its next poll.
             current = nil
-            return answer(poll, .status(204))
+            return answer(poll, .messages([], status: 204, token: token))
         }
         let frames = queue
         queue.removeAll(keepingCapacity: false)
