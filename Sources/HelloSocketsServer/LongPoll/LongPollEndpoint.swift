@@ -3,6 +3,7 @@ import LuaRuntime
 import NIOCore
 import NIOHTTP1
 import PhoenixChannels
+import Tokens
 import WebSocketTransport
 
 /// Phoenix's LongPoll transport (Phoenix.Transports.LongPoll) for every socket mount, at `<mount>/longpoll`:

@@ -1,6 +1,6 @@
 import Foundation
-import LuaRuntime
 import PhoenixProtocol
+import Tokens
 
 /// What a LongPoll session token names: the node and event loop that own the session, and the
 /// session's random key. Signed with the server's secret (`--secret-key-base`), as Phoenix signs
@@ -22,7 +22,7 @@ struct LongPollToken: Equatable {
     func signed(with signer: TokenSigner) throws -> String {
         try signer.sign(salt: Self.salt, data: .object([
             "loop": .integer(Int64(loop)), "node": .string(node), "session": .string(session),
-        ]))
+        ]), maxAge: Self.maxAge)
     }
 
     /// The token's contents, or nil when it is not one of ours (bad signature, wrong shape, expired).
