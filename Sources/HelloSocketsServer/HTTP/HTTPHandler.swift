@@ -23,6 +23,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let configuration: ServerConfiguration
     private let endpoints: [String: WebSocketEndpoint]
+    /// The socket mounts (`/socket`…), for routing every request.
+    private let phoenixMounts: Set<String>
     private let broadcastAPI: BroadcastAPI
     private let connections: ConnectionTracker
     private let connectionID: String
@@ -67,6 +69,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.observerHub = observerHub
         self.configuration = configuration
         self.endpoints = endpoints
+        self.phoenixMounts = Set(endpoints.keys)
         self.broadcastAPI = broadcastAPI
         self.connectionID = connectionID
         self.logger = logger
@@ -97,7 +100,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pendingHead = head
-            pendingRoute = Route(uri: head.uri, phoenixMounts: Set(endpoints.keys), longPoll: longPoll != nil)
+            pendingRoute = Route(uri: head.uri, phoenixMounts: phoenixMounts, longPoll: longPoll != nil)
             body.removeAll(keepingCapacity: true)
             bodyTooLarge = false
         case .body(let chunk):

@@ -11,6 +11,18 @@ enum QueryString {
         return parameters
     }
 
+    /// The value of the last parameter called `name` (Plug's rule for a repeated name; names compared as
+    /// written), without parsing the others: for a lookup on every request.
+    static func lastValue(of name: String, in uri: String) -> String? {
+        guard let question = uri.firstIndex(of: "?") else { return nil }
+        let prefix = name + "="
+        var found: Substring?
+        for pair in uri[uri.index(after: question)...].split(separator: "&") {
+            if pair.hasPrefix(prefix) { found = pair.dropFirst(prefix.count) } else if pair == name { found = "" }
+        }
+        return found.map(decode)
+    }
+
     /// Percent-decoding with `+` as space (application/x-www-form-urlencoded); bad escapes stay as they are.
     static func decode(_ text: Substring) -> String {
         var bytes: [UInt8] = []

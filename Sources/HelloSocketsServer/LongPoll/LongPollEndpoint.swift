@@ -10,7 +10,7 @@ import WebSocketTransport
 /// - `GET` without a valid token runs `socket.lua`'s `connect` and opens a session: `{"messages":[],"status":410,
 ///   "token":T}`, or `{"status":403}` when refused (or `vsn` is not one we speak);
 /// - `GET` with a token answers at once with every frame queued, else holds for the window, then 204;
-///   an unknown or expired token opens a new session instead;
+///   a token naming no live session (unknown, forged, its session ended) opens a new session instead;
 /// - `POST` with a token hands the body's frames to the session: `{"status":200}`, `{"status":410}` for an
 ///   unknown token, `{"error":…,"status":400}` for a frame that isn't one;
 /// - `OPTIONS` answers CORS preflights; other methods get a plain 400.
@@ -81,16 +81,14 @@ struct LongPollEndpoint: Sendable {
     }
 
     /// Runs `body` on the loop owning the session the request's token names, with that session, or with
-    /// nil when the token names none alive here (no token, a bad or expired one, an ended session).
+    /// nil when the token names none alive here (no token, an unknown or forged one, an ended session).
     private func withSession(of request: LongPollRequest, mount: String, _ body: @escaping (LongPollSession?) -> Void) {
-        let loop = request.channel.eventLoop
         let token = request.head.headers[Self.tokenHeader].first
-            ?? QueryString.parameters(of: request.head.uri)["token"]
-        guard let token, let named = LongPollToken(verifying: token, with: signer),
-              let owner = registry.loop(at: named.loop), let runtimes = mounts[mount],
-              named.node == runtimes.runtime(on: loop).vm.node
-        else { return body(nil) }
-        onLoop(owner) { [registry] in body(registry.sessions(on: owner).session(key: named.session, mount: mount)) }
+            ?? QueryString.lastValue(of: "token", in: request.head.uri)
+        guard let token, let index = LongPollToken.loop(of: token), let owner = registry.loop(at: index) else {
+            return body(nil)
+        }
+        onLoop(owner) { [registry] in body(registry.sessions(on: owner).session(token: token, mount: mount)) }
     }
 
     /// A new session on this request's loop (Phoenix's `new_session`).
@@ -114,10 +112,9 @@ struct LongPollEndpoint: Sendable {
             // A real 503, not Phoenix's JSON: phoenix.js then retries with backoff (it has no case for a 503 body).
             return .plain(.serviceUnavailable, body: "Too many connections; try again later.\n")
         }
-        let key = LongPollToken.newSessionKey()
         let token: String
         do {
-            token = try LongPollToken(node: runtime.vm.node, loop: loopIndex, session: key).signed(with: signer)
+            token = try LongPollToken.make(node: runtime.vm.node, loop: loopIndex, signer: signer)
         } catch {
             connections.releaseLongPollSession()
             logger.error("cannot sign a LongPoll token: \(error)")
@@ -130,7 +127,7 @@ struct LongPollEndpoint: Sendable {
         }
         let sessions = registry.sessions(on: loop)
         let session = LongPollSession(
-            id: id, key: key, token: token, mount: mount, socket: socket, settings: settings,
+            id: id, token: token, mount: mount, socket: socket, settings: settings,
             timerWheel: timerWheels.value(on: loop), observer: observer, logger: logger
         ) { [connections] session, reason in
             sessions.remove(session, reason: reason)

@@ -2,22 +2,22 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PhoenixChannels
 
-/// The LongPoll sessions of one event loop, by key, and how many ended for which reason (`/metrics`).
+/// The LongPoll sessions of one event loop, by token, and how many ended for which reason (`/metrics`).
 /// Only touched on its loop.
 final class LongPollLoopSessions {
     private var sessions: [String: LongPollSession] = [:]
     private(set) var endedByReason: [LongPollEnd: Int] = [:]
 
-    func add(_ session: LongPollSession) { sessions[session.key] = session }
+    func add(_ session: LongPollSession) { sessions[session.token] = session }
 
-    /// The live session with this key at this mount.
-    func session(key: String, mount: String) -> LongPollSession? {
-        guard let session = sessions[key], session.mount == mount, session.ended == nil else { return nil }
+    /// The live session given exactly this token, at this mount.
+    func session(token: String, mount: String) -> LongPollSession? {
+        guard let session = sessions[token], session.mount == mount, session.ended == nil else { return nil }
         return session
     }
 
     func remove(_ session: LongPollSession, reason: LongPollEnd) {
-        guard sessions.removeValue(forKey: session.key) != nil else { return }
+        guard sessions.removeValue(forKey: session.token) != nil else { return }
         endedByReason[reason, default: 0] += 1
     }
 

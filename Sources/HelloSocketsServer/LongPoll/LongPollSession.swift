@@ -58,8 +58,7 @@ final class LongPollSession: PhoenixTransport {
 
     /// For logs, the observer and `--trace` ("lp3").
     let id: String
-    /// The random key its token names.
-    let key: String
+    /// Its token: the key it is found by (see `LongPollToken`).
     let token: String
     /// The socket mount it belongs to (a token of `/socket` opens nothing at `/stats_socket`).
     let mount: String
@@ -84,12 +83,11 @@ final class LongPollSession: PhoenixTransport {
     private(set) var ended: LongPollEnd?
 
     init(
-        id: String, key: String, token: String, mount: String, socket: PhoenixSocket, settings: Settings,
+        id: String, token: String, mount: String, socket: PhoenixSocket, settings: Settings,
         timerWheel: TimerWheel, observer: LongPollObserver?, logger: Logger,
         onEnd: @escaping (LongPollSession, LongPollEnd) -> Void
     ) {
         self.id = id
-        self.key = key
         self.token = token
         self.mount = mount
         self.socket = socket
