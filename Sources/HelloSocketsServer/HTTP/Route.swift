@@ -24,7 +24,7 @@ enum Route: Equatable {
 
     /// The path without its query string.
     static func path(of uri: String) -> Substring {
-        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        uri[..<(uri.utf8.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex)]
     }
 
     /// - Parameter longPoll: whether `<mount>/longpoll` is served (`--no-longpoll` turns it off).

@@ -124,8 +124,14 @@ enum LongPollPostBody {
         return (lines, nil)
     }
 
+    /// Whether the media type is `application/x-ndjson`, in any case, parameters and spaces aside (bytewise:
+    /// this runs for every POST).
     private static func isNDJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
-        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/x-ndjson"
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: isSpace).reversed().drop(while: isSpace)
+        let expected = "application/x-ndjson".utf8
+        return mediaType.count == expected.count && zip(mediaType, expected.reversed()).allSatisfy { byte, wanted in
+            byte == wanted || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte + 32 == wanted)
+        }
     }
 }
