@@ -106,6 +106,18 @@ public final class HelloSocketsServer: Sendable {
             observerHub: observerHub,
             logger: logger
         ) : nil
+        let services = HTTPServices(
+            configuration: configuration,
+            endpoints: endpoints,
+            broadcastAPI: broadcastAPI,
+            connections: connections,
+            logger: logger,
+            observerHub: observerHub,
+            metrics: MetricsEndpoint(
+                pubSub: pubSub, connections: connections, longPollSessions: longPollSessions, reloads: reloadHub,
+                startedAt: startedAt, token: configuration.apiToken),
+            longPoll: longPoll
+        )
         let tls = try makeTLSContext()
         try logSecurity()
         let bootstrap = ServerBootstrap(group: group)
@@ -122,8 +134,7 @@ public final class HelloSocketsServer: Sendable {
                         // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
                     }
-                    try self.configureHTTP(
-                        channel, endpoints: endpoints, broadcastAPI: broadcastAPI, longPoll: longPoll)
+                    try self.configureHTTP(channel, services: services)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -234,12 +245,7 @@ public final class HelloSocketsServer: Sendable {
         try await group.shutdownGracefully()
     }
 
-    private func configureHTTP(
-        _ channel: Channel,
-        endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI,
-        longPoll: LongPollEndpoint?
-    ) throws {
+    private func configureHTTP(_ channel: Channel, services: HTTPServices) throws {
         let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in
@@ -254,20 +260,7 @@ public final class HelloSocketsServer: Sendable {
         try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPHandler.HandlerName.encoder)
         try pipeline.addHandler(HTTPErrorResponder(connectionID: id, logger: logger), name: HTTPHandler.HandlerName.errors)
         try pipeline.addHandler(
-            HTTPHandler(
-                configuration: configuration,
-                endpoints: endpoints,
-                broadcastAPI: broadcastAPI,
-                connections: connections,
-                connectionID: id,
-                logger: logger,
-                timerWheel: timerWheels.value(on: channel.eventLoop),
-                observerHub: observerHub,
-                metrics: MetricsEndpoint(
-                    pubSub: pubSub, connections: connections, longPollSessions: longPollSessions, reloads: reloadHub,
-                    startedAt: startedAt, token: configuration.apiToken),
-                longPoll: longPoll
-            ),
+            HTTPHandler(services: services, connectionID: id, timerWheel: timerWheels.value(on: channel.eventLoop)),
             name: HTTPHandler.HandlerName.router
         )
     }
