@@ -508,6 +508,14 @@ extension LongPollTests {
         for (line, pattern) in zip(lines, expected) {
             XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), "\(line) !~ \(pattern)")
         }
+        // A request no session answers is traced under its HTTP connection.
+        _ = try await client.request("POST", uri: Self.ping + "&token=0.none", body: Self.joinPing)
+        let pattern = #"c\d+ POST /socket/longpoll\?vsn=2\.0\.0&token=\[redacted\] HTTP/1\.1 → 410, no session"#
+        let deadline2 = ContinuousClock.now + .seconds(5)
+        while process.log.range(of: pattern, options: .regularExpression) == nil && ContinuousClock.now < deadline2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertNotNil(process.log.range(of: pattern, options: .regularExpression), process.log)
         process.signal(SIGTERM)
         _ = try await process.waitForExit()
     }
