@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
+        .library(name: "RateLimiting", targets: ["RateLimiting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -36,6 +37,9 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         // The Phoenix wire protocol: JSON values, messages, V1/V2/binary serializers. No NIO, no Lua.
         .target(name: "PhoenixProtocol"),
+        // Token buckets and the inbound throttle behind every rate limit (messages, joins, connects, phx.rate).
+        // Pure: no NIO, no Lua; time is passed in.
+        .target(name: "RateLimiting"),
         // RFC 6455 on SwiftNIO: upgrade, aggregation, UTF-8, close/ping, permessage-deflate. Knows nothing of Phoenix.
         .target(
             name: "WebSocketTransport",
@@ -51,7 +55,7 @@ let package = Package(
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "RateLimiting", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -60,7 +64,7 @@ let package = Package(
         .target(
             name: "PhoenixChannels",
             dependencies: [
-                "PhoenixProtocol", "LuaRuntime",
+                "PhoenixProtocol", "LuaRuntime", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,7 +73,7 @@ let package = Package(
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -93,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol",
+                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "PhoenixChannels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,6 +115,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "PhoenixProtocolTests", dependencies: ["PhoenixProtocol", "TestSupport"]),
+        .testTarget(name: "RateLimitingTests", dependencies: ["RateLimiting"]),
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [
@@ -139,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "RateLimiting",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import PhoenixChannels
+import RateLimiting
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
@@ -18,6 +19,8 @@ public final class HelloSocketsServer: Sendable {
     private let pubSub: PubSub
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
+    /// `--max-connections-per-ip`, `--connect-rate-per-ip`; nil when both are off.
+    private let addressLimiter: AddressLimiter?
     private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
     private let reloadHub = ReloadEventHub()
@@ -31,6 +34,8 @@ public final class HelloSocketsServer: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
+        self.addressLimiter = configuration.addressLimits.isActive
+            ? AddressLimiter(limits: configuration.addressLimits, logger: logger) : nil
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
         ])
@@ -66,7 +71,8 @@ public final class HelloSocketsServer: Sendable {
                     registry: registry,
                     subscriptions: pubSub.subscriptions(on: loop),
                     pubSub: pubSub,
-                    maxChannelsPerSocket: configuration.maxChannelsPerSocket
+                    maxChannelsPerSocket: configuration.maxChannelsPerSocket,
+                    socketLimits: configuration.socketLimits
                 )
             }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
@@ -82,6 +88,7 @@ public final class HelloSocketsServer: Sendable {
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let tls = try makeTLSContext()
         try logSecurity()
+        logLimits()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -140,6 +147,23 @@ public final class HelloSocketsServer: Sendable {
                 ? "observer feed /observe: loopback clients only (set --api-token to open it to others with the token)"
                 : "observer feed /observe: loopback clients, others with the API token")
         }
+    }
+
+    /// Says which abuse limits are in force.
+    private func logLimits() {
+        let socket = configuration.socketLimits, address = configuration.addressLimits
+        let rate = TokenBucket.describe(ratePerSecond:)
+        let messages = socket.messageRate > 0
+            ? "\(rate(socket.messageRate)) messages (burst \(socket.messageBurst)), closed after "
+                + (socket.throttleGrace.nanoseconds > 0 ? "\(Double(socket.throttleGrace.nanoseconds) / 1e9) s over it" : "never")
+            : "messages unlimited"
+        let joins = socket.joinRate > 0 ? "\(rate(socket.joinRate)) joins (burst \(socket.joinBurst))" : "joins unlimited"
+        var perAddress: [String] = []
+        if address.maxConnectionsPerAddress > 0 { perAddress.append("\(address.maxConnectionsPerAddress) WebSockets open") }
+        if address.connectRatePerAddress > 0 { perAddress.append("\(rate(address.connectRatePerAddress)) new WebSockets") }
+        let proxies = address.trustedProxies.isEmpty ? "" : "; client address from X-Forwarded-For/Forwarded of "
+            + address.trustedProxies.map(\.description).joined(separator: ", ")
+        logger.info("limits per socket: \(messages), \(joins); per address: \(perAddress.isEmpty ? "off" : perAddress.joined(separator: ", "))\(proxies)")
     }
 
     /// Open WebSocket connections.
@@ -206,13 +230,14 @@ public final class HelloSocketsServer: Sendable {
                 endpoints: endpoints,
                 broadcastAPI: broadcastAPI,
                 connections: connections,
+                addressLimiter: addressLimiter,
                 connectionID: id,
                 logger: logger,
                 timerWheel: timerWheels.value(on: channel.eventLoop),
                 observerHub: observerHub,
                 metrics: MetricsEndpoint(
-                    pubSub: pubSub, connections: connections, reloads: reloadHub, startedAt: startedAt,
-                    token: configuration.apiToken)
+                    pubSub: pubSub, connections: connections, addressLimiter: addressLimiter, reloads: reloadHub,
+                    startedAt: startedAt, token: configuration.apiToken)
             ),
             name: HTTPHandler.HandlerName.router
         )

@@ -1,5 +1,6 @@
 import LuaRuntime
 import NIOCore
+import PhoenixChannels
 import WebSocketTransport
 
 /// Everything the server needs to know to start.
@@ -22,6 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Channels one socket may have joined at once; one more join gets `too many channels joined`.
     public var maxChannelsPerSocket = 100
+    /// Abuse limits: each Phoenix socket's message and join rates, and per client address (open
+    /// WebSockets, new ones per second, trusted proxies).
+    public var socketLimits = SocketLimits()
+    public var addressLimits = AddressLimits()
     /// Time a client has to send a complete HTTP request (also the keep-alive idle limit): slowloris guard.
     public var handshakeTimeout: TimeAmount
     /// How long a graceful shutdown waits for clients to close before dropping them.

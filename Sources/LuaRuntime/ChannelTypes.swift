@@ -1,3 +1,4 @@
+import Dispatch
 import PhoenixProtocol
 
 /// Identifies one joined channel inside one `LuaVM`. Unique per VM, never reused.
@@ -105,4 +106,10 @@ public protocol ChannelHost: AnyObject {
     func scheduleTimer(_ channel: ChannelID, timer: TimerID, afterMilliseconds: Int)
     /// `phx.cancel_timer`, or the channel ended: forget this timer (firing it later is harmless).
     func cancelTimer(_ timer: TimerID)
+    /// The channel's clock for `phx.rate`, in monotonic nanoseconds (a test harness may run a manual one).
+    var monotonicNanoseconds: UInt64 { get }
+}
+
+extension ChannelHost {
+    public var monotonicNanoseconds: UInt64 { DispatchTime.now().uptimeNanoseconds }
 }

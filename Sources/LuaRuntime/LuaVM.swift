@@ -3,6 +3,7 @@ import Foundation
 import CLuaShim
 import Logging
 import PhoenixProtocol
+import RateLimiting
 
 /// One Lua state holding every channel joined on one event loop.
 ///
@@ -51,6 +52,8 @@ public final class LuaVM {
         /// The ref of the message being handled; set only during handle_in (for phx.socket_ref).
         var currentRef: JSONValue?
         var timers: Set<TimerID> = []
+        /// `phx.rate` buckets by key.
+        var rateBuckets: [String: TokenBucket] = [:]
         /// The script version this channel last ran (hot reload: `migrate` runs when it changes).
         var version: ScriptVersion = .initial
     }

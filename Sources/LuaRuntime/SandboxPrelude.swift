@@ -70,6 +70,8 @@ enum SandboxPrelude {
       reply_to = natives.reply_to,
       send_after = natives.send_after,
       cancel_timer = natives.cancel_timer,
+      -- rate(socket, key, per_second, burst?) -> true while this channel's bucket `key` has a token
+      rate = natives.rate,
       -- Phoenix.Token: sign(salt, data) -> token; verify(salt, token, max_age_seconds?) -> data | nil, reason
       token = readonly({ sign = natives.token_sign, verify = natives.token_verify }, "phx.token"),
     }

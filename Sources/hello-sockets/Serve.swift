@@ -6,6 +6,7 @@ import Logging
 import LuaRuntime
 import NIOConcurrencyHelpers
 import NIOCore
+import PhoenixChannels
 import PhoenixProtocol
 import ServiceLifecycle
 import WebSocketTransport
@@ -66,6 +67,34 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bytes queued for a client that is not reading before it is closed with 1008.")
     var maxOutboundBuffer = 8 << 20
 
+    // Abuse limits: each socket's message and join rates, then per client address.
+    @Option(help: "Messages a second one Phoenix socket may send, heartbeats included; past it the server stops reading it until it slows down (0: no limit).")
+    var clientMessageRate = 100.0
+
+    @Option(help: "Messages a socket may send back to back before --client-message-rate applies.")
+    var clientMessageBurst = 200
+
+    @Option(help: "Seconds a socket may stay over --client-message-rate without a break before it is closed with 1008 (0: never).")
+    var clientThrottleGrace = 10.0
+
+    @Option(help: "Joins a second one socket may make; more are answered {\"reason\":\"rate limited\"} (0: no limit).")
+    var joinRate = 10.0
+
+    @Option(help: "Joins a socket may make back to back before --join-rate applies.")
+    var joinBurst = 20
+
+    @Option(help: "Open WebSockets one client address may hold (IPv6: its /64); more get 429 (0: no limit; e.g. 200 on a public site).")
+    var maxConnectionsPerIp = 0
+
+    @Option(help: "New WebSockets a second from one client address (burst: the same number); more get 429 with Retry-After (0: no limit).")
+    var connectRatePerIp = 0.0
+
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: "A proxy, in CIDR (10.0.0.0/8, 127.0.0.1), whose X-Forwarded-For (else Forwarded) names the client (repeatable); from other peers those headers are ignored."
+    )
+    var trustedProxies: [String] = []
+
     @Option(help: "Lua instructions one channel callback may run before it is stopped (the channel crashes).")
     var luaInstructionBudget = 10_000_000
 
@@ -124,6 +153,19 @@ struct Serve: AsyncParsableCommand {
         ] where value <= 0 {
             throw ValidationError("\(flag) must be positive.")
         }
+        for (flag, value) in [
+            ("--client-message-rate", clientMessageRate), ("--client-throttle-grace", clientThrottleGrace),
+            ("--join-rate", joinRate), ("--connect-rate-per-ip", connectRatePerIp),
+        ] where !(value >= 0 && value.isFinite) {
+            throw ValidationError("\(flag) must be a number >= 0 (0 turns it off).")
+        }
+        for (flag, value) in [("--client-message-burst", clientMessageBurst), ("--join-burst", joinBurst)] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1.")
+        }
+        guard maxConnectionsPerIp >= 0 else { throw ValidationError("--max-connections-per-ip must be >= 0 (0 turns it off).") }
+        for proxy in trustedProxies {
+            do { _ = try AddressRange(parsing: proxy) } catch { throw ValidationError("--trusted-proxy \(error)") }
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--channels: no folder at \(channels).")
@@ -179,6 +221,18 @@ struct Serve: AsyncParsableCommand {
             watchChannels: !noWatch
         )
         configuration.maxChannelsPerSocket = maxChannels
+        configuration.socketLimits = SocketLimits(
+            messageRate: clientMessageRate,
+            messageBurst: clientMessageBurst,
+            throttleGrace: .nanoseconds(Int64(min(clientThrottleGrace, 1e9) * 1e9)),
+            joinRate: joinRate,
+            joinBurst: joinBurst
+        )
+        configuration.addressLimits = AddressLimits(
+            maxConnectionsPerAddress: maxConnectionsPerIp,
+            connectRatePerAddress: connectRatePerIp,
+            trustedProxies: try trustedProxies.map(AddressRange.init(parsing:))
+        )
         configuration.observe = noObserve ? false : (observe ? true : nil)
         configuration.trace = trace
         configuration.publicDirectory = publicDirectory

@@ -13,6 +13,9 @@ final class FakeHost: ChannelHost {
         case cancel(TimerID)
     }
     var calls: [Call] = []
+    /// A manual clock for `phx.rate`, in nanoseconds.
+    var clock: UInt64 = 0
+    var monotonicNanoseconds: UInt64 { clock }
 
     func push(_ channel: ChannelID, event: String, payload: Payload) { calls.append(.push(channel, event, payload)) }
     func broadcast(_ channel: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {

@@ -25,6 +25,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let endpoints: [String: WebSocketEndpoint]
     private let broadcastAPI: BroadcastAPI
     private let connections: ConnectionTracker
+    /// Per client address limits; nil when off.
+    private let addressLimiter: AddressLimiter?
     private let connectionID: String
     private let logger: Logger
     /// The event loop's shared timers (the request timeout here, the WebSocket's timeouts after the upgrade).
@@ -46,6 +48,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI,
         connections: ConnectionTracker,
+        addressLimiter: AddressLimiter? = nil,
         connectionID: String,
         logger: Logger,
         timerWheel: TimerWheel,
@@ -55,6 +58,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.timerWheel = timerWheel
         self.metrics = metrics
         self.connections = connections
+        self.addressLimiter = addressLimiter
         self.observerHub = observerHub
         self.configuration = configuration
         self.endpoints = endpoints
@@ -118,7 +122,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard !bodyTooLarge else {
                 return send(.payloadTooLarge, body: "Body over \(BroadcastAPI.maxBodySize) bytes.\n", head: head, context: context)
             }
-            let response = broadcastAPI.handle(head: head, body: body, peer: context.channel.remoteAddress)
+            let response = broadcastAPI.handle(head: head, body: body, peer: clientPeer(head, context))
             if response.status != .ok {
                 logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
             }
@@ -130,7 +134,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            guard APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: metrics.token) else {
+            guard APIAuthorization.allows(head, peer: clientPeer(head, context), token: metrics.token) else {
                 return send(.forbidden, body: "/metrics is open to loopback clients or with the API token.\n", head: head, context: context)
             }
             metrics.scrape(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
@@ -150,7 +154,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
         case .observerFeed
-        where !APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: configuration.apiToken, allowQuery: true):
+        where !APIAuthorization.allows(head, peer: clientPeer(head, context), token: configuration.apiToken, allowQuery: true):
             logger.warning("observer feed refused: no API token", metadata: ["conn": "\(connectionID)"])
             send(.forbidden, body: "The observer feed is open to loopback clients or with the API token (?token= or Authorization: Bearer).\n",
                  head: head, context: context)
@@ -180,6 +184,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 logger.warning("refused WebSocket: origin \(refused) not allowed", metadata: ["conn": "\(connectionID)", "origin": "\(refused)"])
                 return send(.forbidden, body: "Origin not allowed: \(refused)\n", head: head, context: context)
             }
+            // Per-address limits before the endpoint runs anything (a socket's connect is a script call).
+            if let addressLimiter, let client = clientAddress(head, context),
+                let refusal = addressLimiter.claim(client, for: context.channel, connectionID: connectionID)
+            {
+                let body: String
+                switch refusal {
+                case .tooManyConnections(let limit):
+                    body = "Too many WebSockets from your address (at most \(limit)); try again later.\n"
+                case .connectingTooFast(let seconds):
+                    body = "New WebSockets from your address come too fast; retry in \(seconds) s.\n"
+                }
+                return send(.tooManyRequests, headers: ["Retry-After": "\(refusal.retryAfterSeconds)"], body: body,
+                            head: head, context: context)
+            }
             let decision: SessionDecision
             switch route {
             case .phoenixSocket(let mount):
@@ -206,6 +224,19 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
             }
         }
+    }
+
+    /// The client's address: the peer's, or behind a `--trusted-proxy` the one it reports.
+    private func clientAddress(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) -> IPAddress? {
+        ClientAddress.resolve(peer: context.channel.remoteAddress, headers: head.headers,
+                              trustedProxies: configuration.addressLimits.trustedProxies)
+    }
+
+    /// The client's address as a socket address, for the loopback rule of the admin endpoints: behind a
+    /// trusted proxy on this host every request comes from loopback, but the client is who the proxy names.
+    private func clientPeer(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) -> SocketAddress? {
+        guard !configuration.addressLimits.trustedProxies.isEmpty else { return context.channel.remoteAddress }
+        return clientAddress(head, context)?.socketAddress
     }
 
     /// Sends the 101 and swaps the HTTP handlers for the WebSocket ones.

@@ -241,4 +241,7 @@ public final class InProcessConnection: PhoenixTransport {
     public func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
         endpoint.schedule(afterMilliseconds: milliseconds, body)
     }
+
+    /// The manual clock: rate limits (joins, `phx.rate`) refill only as `advanceTime` moves it.
+    public var now: NIODeadline { .uptimeNanoseconds(UInt64(endpoint.now) * 1_000_000) }
 }

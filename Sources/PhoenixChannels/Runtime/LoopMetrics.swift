@@ -65,6 +65,14 @@ public final class LoopMetrics {
     /// The largest outbound queue, in bytes, of a closed Phoenix socket whose client stopped reading
     /// (past `--max-outbound-buffer`): how far past the mark a slow client got before its 1008.
     public var peakQueuedBytesPastMark = 0
+    /// Sockets whose reading is paused now because they are over `--client-message-rate`.
+    public var throttledSockets = 0
+    /// Time sockets spent paused for the message rate, summed (added as each pause ends).
+    public var throttledNanoseconds: Int64 = 0
+    /// Sockets closed for staying over the message rate past `--client-throttle-grace`.
+    public var rateLimitCloses = 0
+    /// Joins answered `rate limited` (`--join-rate`).
+    public var joinsRateLimited = 0
 
     @inline(__always)
     public static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -101,6 +109,10 @@ public final class LoopMetrics {
         fanoutTime.merge(other.fanoutTime)
         closesByCode.merge(other.closesByCode, uniquingKeysWith: +)
         peakQueuedBytesPastMark = max(peakQueuedBytesPastMark, other.peakQueuedBytesPastMark)
+        throttledSockets += other.throttledSockets
+        throttledNanoseconds += other.throttledNanoseconds
+        rateLimitCloses += other.rateLimitCloses
+        joinsRateLimited += other.joinsRateLimited
     }
 }
 

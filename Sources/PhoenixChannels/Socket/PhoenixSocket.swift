@@ -43,16 +43,18 @@ public final class PhoenixSocket {
     public let context: SocketContext
     private let serializer: any MessageSerializer
     private let serializerVersion: SerializerVersion
-    private let runtime: LoopRuntime
-    private let logger: Logger
+    let runtime: LoopRuntime
+    let logger: Logger
     /// What frames go out on: the server's WebSocket connection, or an in-memory one (`InProcessEndpoint`).
-    private var transport: PhoenixTransport?
+    private(set) var transport: PhoenixTransport?
     private var channels = JoinedChannels()
     /// `phx.send_after` calls made inside `join`, before the channel is registered: scheduled once the join succeeds.
     /// The channel whose `terminate` is running (already removed from `channels`), so it can still broadcast.
     private var terminating: JoinedChannel?
     private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
     private let identity = IdentitySubscriber()
+    /// Where this socket stands with its message and join rates (PhoenixSocket+RateLimits.swift).
+    var rates = SocketRates()
 
     public init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
         self.context = context
@@ -99,6 +101,7 @@ public final class PhoenixSocket {
 
     /// The transport is gone: every channel terminates with `shutdown:closed`.
     public func closed() {
+        endThrottling()
         for channel in channels.all {
             remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
         }
@@ -138,6 +141,11 @@ public final class PhoenixSocket {
         }
         // Phoenix 1.4: the join message's ref becomes the channel's join_ref.
         let joinRef = message.ref
+        // Each join runs a script: a socket may start only so many a second (the socket stays open).
+        guard admitJoin(topic: message.topic) else {
+            return sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+                             response: .object(["reason": .string("rate limited")]))
+        }
         // Phoenix 1.8.9+: a cap on channels per socket, so one client can't fill the VM with joins.
         if existing == nil && channels.count >= runtime.maxChannelsPerSocket {
             logger.warning("too many channels joined", metadata: ["topic": "\(message.topic)", "limit": "\(runtime.maxChannelsPerSocket)"])
@@ -324,6 +332,8 @@ extension PhoenixSocket: ChannelHost {
             self.apply(result, to: channel, replyRef: nil)
         }
     }
+
+    public var monotonicNanoseconds: UInt64 { (transport?.now ?? .now()).uptimeNanoseconds }
 
     public func cancelTimer(_ timer: TimerID) {
         timersFromJoin?.removeAll { $0.timer == timer }
