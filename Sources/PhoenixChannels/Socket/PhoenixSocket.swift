@@ -72,6 +72,7 @@ public final class PhoenixSocket {
     /// The transport is ready: frames can go out.
     public func open(_ transport: PhoenixTransport) {
         self.transport = transport
+        rates = SocketRates(limits: runtime.socketLimits, now: transport.now.uptimeNanoseconds)
         runtime.sockets[ObjectIdentifier(self)] = self  // hot reload walks a loop's sockets
         if let id = context.id {
             identity.socket = self
