@@ -153,17 +153,23 @@ public final class HelloSocketsServer: Sendable {
     private func logLimits() {
         let socket = configuration.socketLimits, address = configuration.addressLimits
         let rate = TokenBucket.describe(ratePerSecond:)
-        let messages = socket.messageRate > 0
-            ? "\(rate(socket.messageRate)) messages (burst \(socket.messageBurst)), closed after "
-                + (socket.throttleGrace.nanoseconds > 0 ? "\(Double(socket.throttleGrace.nanoseconds) / 1e9) s over it" : "never")
-            : "messages unlimited"
-        let joins = socket.joinRate > 0 ? "\(rate(socket.joinRate)) joins (burst \(socket.joinBurst))" : "joins unlimited"
+        let grace = socket.throttleGrace.nanoseconds
+        var perSocket = [
+            socket.messageRate > 0
+                ? "\(rate(socket.messageRate)) messages (burst \(socket.messageBurst)), closed after "
+                    + (grace > 0 ? "\(Double(grace) / 1e9) s over it" : "never")
+                : "messages unlimited",
+            socket.joinRate > 0 ? "\(rate(socket.joinRate)) joins (burst \(socket.joinBurst))" : "joins unlimited",
+        ]
         var perAddress: [String] = []
         if address.maxConnectionsPerAddress > 0 { perAddress.append("\(address.maxConnectionsPerAddress) WebSockets open") }
         if address.connectRatePerAddress > 0 { perAddress.append("\(rate(address.connectRatePerAddress)) new WebSockets") }
-        let proxies = address.trustedProxies.isEmpty ? "" : "; client address from X-Forwarded-For/Forwarded of "
-            + address.trustedProxies.map(\.description).joined(separator: ", ")
-        logger.info("limits per socket: \(messages), \(joins); per address: \(perAddress.isEmpty ? "off" : perAddress.joined(separator: ", "))\(proxies)")
+        perSocket.append("per address: " + (perAddress.isEmpty ? "off" : perAddress.joined(separator: ", ")))
+        if !address.trustedProxies.isEmpty {
+            let ranges = address.trustedProxies.map(\.description).joined(separator: ", ")
+            perSocket.append("client address from X-Forwarded-For/Forwarded of \(ranges)")
+        }
+        logger.info("limits per socket: \(perSocket.joined(separator: "; "))")
     }
 
     /// Open WebSocket connections.

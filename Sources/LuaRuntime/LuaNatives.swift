@@ -278,7 +278,9 @@ extension LuaVM {
         var burst = max(1, perSecond.rounded(.up))
         if lua_type(L, 4) == LUA_TNUMBER {
             burst = hs_tonumber(L, 4)
-            guard burst >= 1, burst.isFinite else { return fail("bad argument #4 to 'rate' (burst expected: a number >= 1)") }
+            guard burst >= 1, burst.isFinite else {
+                return fail("bad argument #4 to 'rate' (burst expected: a number >= 1)")
+            }
         } else if lua_type(L, 4) > LUA_TNIL {
             return fail("bad argument #4 to 'rate' (burst: number expected, got \(describe(at: 4)))")
         }

@@ -14,7 +14,9 @@ public struct AddressLimits: Sendable, Equatable {
     public var trustedProxies: [AddressRange]
 
     /// Both limits off, no trusted proxy (the defaults).
-    public init(maxConnectionsPerAddress: Int = 0, connectRatePerAddress: Double = 0, trustedProxies: [AddressRange] = []) {
+    public init(
+        maxConnectionsPerAddress: Int = 0, connectRatePerAddress: Double = 0, trustedProxies: [AddressRange] = []
+    ) {
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.connectRatePerAddress = connectRatePerAddress
         self.trustedProxies = trustedProxies
@@ -96,7 +98,8 @@ final class AddressLimiter: Sendable {
             var refusal: Refusal?
             if limits.connectRatePerAddress > 0 {
                 let rate = limits.connectRatePerAddress
-                var bucket = entry.bucket ?? TokenBucket(ratePerSecond: rate, burst: max(1, rate.rounded(.up)), now: now)
+                var bucket = entry.bucket
+                    ?? TokenBucket(ratePerSecond: rate, burst: max(1, rate.rounded(.up)), now: now)
                 if !bucket.take(now: now) {
                     let wait = Double(bucket.tokenDue(now: now) - now) / 1e9
                     refusal = .connectingTooFast(retryAfterSeconds: max(1, Int(wait.rounded(.up))))

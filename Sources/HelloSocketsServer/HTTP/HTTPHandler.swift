@@ -154,7 +154,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
         case .observerFeed
-        where !APIAuthorization.allows(head, peer: clientPeer(head, context), token: configuration.apiToken, allowQuery: true):
+        where !APIAuthorization.allows(
+            head, peer: clientPeer(head, context), token: configuration.apiToken, allowQuery: true):
             logger.warning("observer feed refused: no API token", metadata: ["conn": "\(connectionID)"])
             send(.forbidden, body: "The observer feed is open to loopback clients or with the API token (?token= or Authorization: Bearer).\n",
                  head: head, context: context)

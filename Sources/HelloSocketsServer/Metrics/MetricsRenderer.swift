@@ -53,14 +53,18 @@ enum MetricsRenderer {
             m.peakQueuedBytesPastMark)
         one("hellosockets_throttled_sockets", "gauge",
             "Phoenix sockets not being read now because they are over --client-message-rate.", m.throttledSockets)
-        out += "# HELP hellosockets_throttle_seconds_total Seconds Phoenix sockets spent unread for being over the message rate.\n"
-        out += "# TYPE hellosockets_throttle_seconds_total counter\n"
-        out += "hellosockets_throttle_seconds_total \(seconds(m.throttledNanoseconds))\n"
+        metric("hellosockets_throttle_seconds_total", "counter",
+               "Seconds Phoenix sockets spent unread for being over the message rate.",
+               [("", seconds(m.throttledNanoseconds))])
         one("hellosockets_rate_limit_closes_total", "counter",
-            "Phoenix sockets closed (1008) for staying over the message rate past --client-throttle-grace.", m.rateLimitCloses)
-        one("hellosockets_joins_rate_limited_total", "counter", "Joins answered rate limited (--join-rate).", m.joinsRateLimited)
+            "Phoenix sockets closed (1008) for staying over the message rate past --client-throttle-grace.",
+            m.rateLimitCloses)
+        one("hellosockets_joins_rate_limited_total", "counter", "Joins answered rate limited (--join-rate).",
+            m.joinsRateLimited)
         metric("hellosockets_http_429_total", "counter", "WebSocket upgrades refused with 429, by reason.",
-               AddressLimiter.Reason.allCases.map { ("reason=\"\($0.rawValue)\"", "\(server.tooManyRequests[$0] ?? 0)") })
+               AddressLimiter.Reason.allCases.map {
+                   ("reason=\"\($0.rawValue)\"", "\(server.tooManyRequests[$0] ?? 0)")
+               })
         one("hellosockets_script_errors_total", "counter", "Channel script crashes (join, callbacks, timers).", m.scriptErrors)
         metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
                [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])

@@ -4,8 +4,8 @@ import PhoenixChannels
 import WebSocketTransport
 
 /// A `PhoenixSocket` carried by a WebSocket: whole messages in (at the socket's rate), Phoenix frames
-/// out (the connection is its transport), close codes counted. A conformance rather than a wrapper: nothing more to keep per
-/// connection.
+/// out (the connection is its transport), close codes counted. A conformance rather than a wrapper: nothing
+/// more to keep per connection.
 extension PhoenixSocket: WebSocketSession {
     public func webSocketDidOpen(_ connection: WebSocketConnection) { open(connection) }
 

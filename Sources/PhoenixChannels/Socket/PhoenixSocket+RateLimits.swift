@@ -45,7 +45,8 @@ extension PhoenixSocket {
                 if rates.throttleWarning.allow(now: now) {
                     let limits = runtime.socketLimits
                     logger.warning("client over the message rate: not reading it until it slows down", metadata: [
-                        "conn": "\(transport?.id ?? "?")", "rate": "\(TokenBucket.describe(ratePerSecond: limits.messageRate))",
+                        "conn": "\(transport?.id ?? "?")",
+                        "rate": "\(TokenBucket.describe(ratePerSecond: limits.messageRate))",
                         "burst": "\(limits.messageBurst)",
                     ])
                 }
