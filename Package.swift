@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Debian's liblua5.4, found through pkg-config.
@@ -46,19 +48,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
+        // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
+        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
+        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts, callbacks as coroutines.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "KeyValueStore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // phx.http.request's transport: AsyncHTTPClient on the server's event loops.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: [
+                "LuaRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The server: bootstrap, HTTP routes, the Phoenix socket, PubSub.
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "OutboundHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -112,7 +127,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime", "KeyValueStore"]),
         .testTarget(
             name: "ChannelTestingTests",
             dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]

@@ -72,6 +72,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Memory, in MiB, each event loop's Lua VM may use.")
     var luaMemoryMb = 64
 
+    @Option(help: "Seconds one channel callback may take, its waits for phx.http/phx.kv included (the channel crashes past it).")
+    var luaCallbackTimeout = 10.0
+
+    @Option(
+        name: .customLong("http-allow"),
+        help: "A host (and port) phx.http.request may call: api.internal, 127.0.0.1:4100, [::1]:8080 (repeatable; default: none)."
+    )
+    var httpAllow: [String] = []
+
+    @Option(help: "Largest response body phx.http.request accepts, in bytes (larger: nil, \"too large\").")
+    var httpMaxResponse = 1 << 20
+
+    @Option(help: "phx.http.request calls one event loop may have in flight (more: nil, \"too many requests\").")
+    var httpMaxConcurrent = 64
+
+    @Option(help: "Size cap, in MiB, of the embedded phx.kv store (past it, set/incr/push fail with \"full\").")
+    var kvMaxMb = 64
+
     @Option(help: "Seconds a graceful shutdown (SIGINT/SIGTERM) waits for clients before dropping them.")
     var shutdownTimeout = 5
 
@@ -120,9 +138,16 @@ struct Serve: AsyncParsableCommand {
             ("--max-connections", maxConnections), ("--max-channels", maxChannels),
             ("--handshake-timeout", handshakeTimeout), ("--max-outbound-buffer", maxOutboundBuffer),
             ("--lua-instruction-budget", luaInstructionBudget), ("--lua-memory-mb", luaMemoryMb),
-            ("--shutdown-timeout", shutdownTimeout),
+            ("--shutdown-timeout", shutdownTimeout), ("--http-max-response", httpMaxResponse),
+            ("--http-max-concurrent", httpMaxConcurrent), ("--kv-max-mb", kvMaxMb),
         ] where value <= 0 {
             throw ValidationError("\(flag) must be positive.")
+        }
+        guard luaCallbackTimeout > 0, luaCallbackTimeout.isFinite else {
+            throw ValidationError("--lua-callback-timeout must be a positive number of seconds.")
+        }
+        for destination in httpAllow where HTTPPolicy.Destination(destination) == nil {
+            throw ValidationError("--http-allow: \"\(destination)\" is not HOST or HOST:PORT (e.g. api.internal, 127.0.0.1:4100).")
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -187,6 +212,11 @@ struct Serve: AsyncParsableCommand {
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey
         configuration.apiToken = apiToken
+        configuration.luaCallbackTimeout = .nanoseconds(Int64(luaCallbackTimeout * 1e9))
+        configuration.httpAllow = httpAllow.compactMap(HTTPPolicy.Destination.init)
+        configuration.httpMaxResponseBytes = httpMaxResponse
+        configuration.httpMaxConcurrentPerLoop = httpMaxConcurrent
+        configuration.kvMaxBytes = kvMaxMb << 20
         if let signer = try Self.tokenSigner(secretKeyBase) {
             configuration.lua.tokenSigner = signer
         } else {

@@ -63,6 +63,13 @@ final class LoopMetrics {
     /// The largest outbound queue, in bytes, of a closed Phoenix socket whose client stopped reading
     /// (past `--max-outbound-buffer`): how far past the mark a slow client got before its 1008.
     var peakQueuedBytesPastMark = 0
+    /// `phx.http.request`s finished (and how many failed: refused, timeout, not allowed…), and their time.
+    var httpRequests = 0
+    var httpErrors = 0
+    var httpTime = LoopHistogram(boundsNanoseconds: [
+        1_000_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000, 100_000_000, 250_000_000, 500_000_000,
+        1_000_000_000, 2_500_000_000, 10_000_000_000,
+    ])
 
     @inline(__always)
     static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -99,6 +106,9 @@ final class LoopMetrics {
         fanoutTime.merge(other.fanoutTime)
         closesByCode.merge(other.closesByCode, uniquingKeysWith: +)
         peakQueuedBytesPastMark = max(peakQueuedBytesPastMark, other.peakQueuedBytesPastMark)
+        httpRequests += other.httpRequests
+        httpErrors += other.httpErrors
+        httpTime.merge(other.httpTime)
     }
 }
 
@@ -151,6 +161,10 @@ enum MetricsRenderer {
             "Largest outbound queue of a closed Phoenix socket that went past --max-outbound-buffer (0: none did).",
             m.peakQueuedBytesPastMark)
         one("hellosockets_script_errors_total", "counter", "Channel script crashes (join, callbacks, timers).", m.scriptErrors)
+        one("hellosockets_http_requests_total", "counter", "phx.http.request calls finished (answered or failed).", m.httpRequests)
+        one("hellosockets_http_errors_total", "counter", "phx.http.request calls that failed (not allowed, refused, timeout…).",
+            m.httpErrors)
+        histogram("hellosockets_http_request_seconds", "phx.http.request time, from the call to the answer.", m.httpTime)
         metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
                [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])
         out += "# HELP hellosockets_uptime_seconds Seconds since the server started.\n# TYPE hellosockets_uptime_seconds gauge\n"

@@ -24,9 +24,20 @@ struct PhoenixEndpoint: WebSocketEndpoint {
             "uri": .string(head.uri),
             "user_agent": .string(head.headers["user-agent"].first ?? ""),
         ])
-        switch runtime.vm.connect(params: paramsValue, connectInfo: connectInfo) {
+        var decide: ((SessionDecision) -> Void)?
+        let result = runtime.vm.connect(params: paramsValue, connectInfo: connectInfo) { result in
+            decide?(decision(result, params: paramsValue, version: version, runtime: runtime))
+        }
+        if case .suspended = result { return .pending { decide = $0 } }
+        return decision(result, params: paramsValue, version: version, runtime: runtime)
+    }
+
+    private func decision(
+        _ result: ConnectResult, params: JSONValue, version: SerializerVersion, runtime: LoopRuntime
+    ) -> SessionDecision {
+        switch result {
         case .ok(let assigns, let id):
-            let context = SocketContext(id: id, params: paramsValue, assigns: assigns)
+            let context = SocketContext(id: id, params: params, assigns: assigns)
             return .accept(PhoenixSocket(context: context, serializerVersion: version, runtime: runtime, logger: logger))
         case .error(let reason):
             let detail = (try? JSONWriter.encodeToString(reason)) ?? "{}"
@@ -34,6 +45,8 @@ struct PhoenixEndpoint: WebSocketEndpoint {
         case .crashed(let error):
             logger.error("socket connect crashed: \(error)")
             return .reject(.forbidden, "Connection refused: the socket's connect failed.\n")
+        case .suspended:
+            return .reject(.internalServerError, "Connection refused: the socket's connect suspended twice.\n")
         }
     }
 }
