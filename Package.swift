@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
         .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -69,11 +70,22 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // The server: bootstrap, HTTP routes, the Phoenix socket, PubSub.
+        // The Phoenix channel layer: the socket state machine (with each channel's mailbox), PubSub
+        // behind its adapter seam, the per-loop runtimes, the in-memory endpoint. No HTTP, no sockets:
+        // transports plug into it.
+        .target(
+            name: "PhoenixChannels",
+            dependencies: [
+                "PhoenixProtocol", "LuaRuntime", "KeyValueStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The server: bootstrap, HTTP routes, the WebSocket transport for Phoenix sockets, observer, reload, metrics.
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "OutboundHTTP",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "KeyValueStore", "OutboundHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,7 +99,7 @@ let package = Package(
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["HelloSocketsServer", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(
@@ -129,13 +141,21 @@ let package = Package(
         ),
         .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime", "KeyValueStore"]),
         .testTarget(
+            name: "PhoenixChannelsTests",
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "ChannelTestingTests",
             dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "TestSupport", "LuaRuntime",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

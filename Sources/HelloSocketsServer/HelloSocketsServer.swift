@@ -8,6 +8,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import OutboundHTTP
+import PhoenixChannels
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
@@ -36,7 +37,7 @@ public final class HelloSocketsServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
-        self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
+        self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,

@@ -2,58 +2,40 @@ import Logging
 import LuaRuntime
 import NIOCore
 import PhoenixProtocol
-import WebSocketTransport
 
 /// One Phoenix socket: the state machine over the channels a client has joined (Phoenix.Socket's
 /// `handle_in` clauses and Phoenix.Channel.Server's result handling), on one connection's event loop.
+/// It knows no HTTP and no sockets: a `PhoenixTransport` (a WebSocket, a LongPoll session, memory)
+/// feeds it frames with `receive` and carries what it sends.
 ///
 /// Wire rules follow PROTOCOL.md "Our rules": the reply to a join carries the join message's
 /// ref as its join_ref (Phoenix 1.4); control replies nobody owns carry a null join_ref.
-final class PhoenixSocket: WebSocketSession {
-    /// A joined channel: its VM handle, the join_ref its frames carry, and its PubSub subscription.
-    final class JoinedChannel: TopicSubscriber {
-        let id: ChannelID
-        let topic: String
-        let joinRef: JSONValue
-        /// The topic pattern of the script serving it (`/metrics`' joined channels).
-        var pattern = ""
-        unowned let socket: PhoenixSocket
-        var timers: [TimerID: PhoenixTimer] = [:]
-
-        init(id: ChannelID, topic: String, joinRef: JSONValue, socket: PhoenixSocket) {
-            self.id = id
-            self.topic = topic
-            self.joinRef = joinRef
-            self.socket = socket
-        }
-
-        func deliver(_ broadcast: EncodedBroadcast) { socket.deliver(broadcast, to: self) }
-    }
-
+public final class PhoenixSocket {
     /// The socket's own id topic (`socket.lua`'s `id`): a `disconnect` broadcast there closes it.
     private final class IdentitySubscriber: TopicSubscriber {
         weak var socket: PhoenixSocket?
         func deliver(_ broadcast: EncodedBroadcast) {
             guard broadcast.event == "disconnect" else { return }  // Phoenix ignores other events there
-            socket?.transport?.close(code: .normalClosure, reason: "disconnected")
+            socket?.transport?.close(.disconnected)
         }
     }
 
-    let context: SocketContext
+    public let context: SocketContext
     private let serializer: any MessageSerializer
     private let serializerVersion: SerializerVersion
     private let runtime: LoopRuntime
     private let logger: Logger
-    /// The connection frames go out on: a `WebSocketConnection`, or an in-memory one (`InProcessEndpoint`).
+    /// What frames go out on: the server's WebSocket connection, or an in-memory one (`InProcessEndpoint`).
     private var transport: PhoenixTransport?
     private var channels = JoinedChannels()
-    /// `phx.send_after` calls made inside `join`, before the channel is registered: scheduled once the join succeeds.
-    /// The channel whose `terminate` is running (already removed from `channels`), so it can still broadcast.
-    private var terminating: JoinedChannel?
+    /// Channels gone from `channels` whose `terminate` runs (or waits), so they can still broadcast;
+    /// and channels whose socket closed while a callback waited (terminate runs once it finished).
+    private var terminating: [JoinedChannel] = []
+    /// `phx.send_after` calls made inside `join` before the channel is registered: scheduled once it is.
     private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
     private let identity = IdentitySubscriber()
 
-    init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
+    public init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
         self.context = context
         self.serializerVersion = serializerVersion
         self.serializer = serializerVersion.serializer
@@ -61,22 +43,13 @@ final class PhoenixSocket: WebSocketSession {
         self.logger = logger
     }
 
-    // MARK: WebSocketSession
-
-    func webSocketDidOpen(_ connection: WebSocketConnection) { open(connection) }
-
-    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) { receive(message) }
-
-    func webSocketDidClose(_ connection: WebSocketConnection) {
-        let metrics = runtime.metrics
-        metrics.closesByCode[connection.closeCode.map { "\($0)" } ?? "none", default: 0] += 1
-        metrics.peakQueuedBytesPastMark = max(metrics.peakQueuedBytesPastMark, connection.peakQueuedBytesPastMark)
-        closed()
-    }
+    /// This socket's loop counters (the transport adds its own, e.g. close codes).
+    public var metrics: LoopMetrics { runtime.metrics }
 
     // MARK: Transport events (any PhoenixTransport)
 
-    func open(_ transport: PhoenixTransport) {
+    /// The transport is ready: frames can go out.
+    public func open(_ transport: PhoenixTransport) {
         self.transport = transport
         runtime.sockets[ObjectIdentifier(self)] = self  // hot reload walks a loop's sockets
         if let id = context.id {
@@ -85,34 +58,44 @@ final class PhoenixSocket: WebSocketSession {
         }
     }
 
-    func receive(_ message: WebSocketMessage) {
+    /// One frame from the client.
+    public func receive(_ frame: PhoenixFrame) {
         let decoded: Message
         let metrics = runtime.metrics
         metrics.messagesIn &+= 1
-        switch message {
-        case .text(let buffer), .binary(let buffer): metrics.bytesIn &+= buffer.readableBytes
-        }
+        metrics.bytesIn &+= frame.bytes.readableBytes
         do {
-            switch message {
+            switch frame {
             case .text(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeText($0) }
             case .binary(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeBinary($0) }
             }
         } catch {
             // PROTOCOL.md rule 7: undecodable input closes the socket with 1007 and says why.
             logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
-            transport?.close(code: .dataInconsistentWithMessage, reason: "\(error)")
+            transport?.close(.undecodable("\(error)"))
             return
         }
         handle(decoded)
     }
 
-    func closed() {
+    /// The transport is gone: every channel terminates with `shutdown:closed`. A channel whose
+    /// callback waits terminates once that finished (its mail is dropped: nobody is there to answer).
+    public func closed() {
         for channel in channels.all {
-            remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
+            if channel.waiting != nil {
+                detach(channel, closing: "shutdown:closed")
+            } else {
+                remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
+            }
         }
         if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
-        runtime.sockets[ObjectIdentifier(self)] = nil
         self.transport = nil
+        forgetIfDone()
+    }
+
+    /// The loop lets go of a closed socket once none of its channels' callbacks waits any more.
+    private func forgetIfDone() {
+        if transport == nil && terminating.isEmpty { runtime.sockets[ObjectIdentifier(self)] = nil }
     }
 
     // MARK: Incoming messages (Phoenix.Socket handle_in, in its clause order)
@@ -121,7 +104,17 @@ final class PhoenixSocket: WebSocketSession {
         if message.topic == "phoenix" && message.event == PhoenixEvent.heartbeat {
             return sendReply(joinRef: .null, ref: message.ref, topic: "phoenix", status: "ok", response: .emptyObject)
         }
-        switch (message.event, channels[topic: message.topic]) {
+        let channel = channels[topic: message.topic]
+        if let channel, channel.isBusy {
+            channel.mailbox.append(.message(message))  // its callback waits: this waits its turn
+            return
+        }
+        dispatch(message, to: channel)
+    }
+
+    /// Handles a message for `channel` (the topic's channel, nil when none), which is not busy.
+    private func dispatch(_ message: Message, to channel: JoinedChannel?) {
+        switch (message.event, channel) {
         case (PhoenixEvent.join, let existing):
             join(message, replacing: existing)
         case (PhoenixEvent.leave, let channel?):
@@ -134,6 +127,10 @@ final class PhoenixSocket: WebSocketSession {
             let start = LoopMetrics.now()
             let result = runtime.vm.handleIn(channel.id, event: message.event, payload: message.payload, ref: message.ref)
             runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start)
+            if case .suspended = result {
+                channel.waiting = .handleIn(ref: message.ref)
+                return
+            }
             apply(result, to: channel, replyRef: message.ref)
         case (_, nil):
             sendUnmatched(message)
@@ -154,9 +151,7 @@ final class PhoenixSocket: WebSocketSession {
         }
         if let existing { remove(existing, terminating: "shutdown:duplicate_join") }
         timersFromJoin = []
-        defer { timersFromJoin = nil }
         let start = LoopMetrics.now()
-        defer { runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start) }
         let (id, result) = runtime.vm.join(
             script: script,
             topic: message.topic,
@@ -165,30 +160,56 @@ final class PhoenixSocket: WebSocketSession {
             socket: context,
             host: self
         )
+        runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start)
+        let pendingTimers = timersFromJoin ?? []
+        timersFromJoin = nil
+        var channel: JoinedChannel?
+        if let id {
+            let joined = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
+            joined.pattern = script.topics.first { $0.matches(message.topic) }?.description ?? message.topic
+            channels.add(joined)
+            for pending in pendingTimers where pending.channel == id {
+                scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
+            }
+            channel = joined
+        }
+        if case .suspended = result, let channel {
+            // The join waits: messages for the topic queue in its mailbox until it is answered.
+            channel.joined = false
+            channel.waiting = .join(ref: message.ref, replacing: existing?.joinRef)
+            return
+        }
+        finishJoin(result, channel: channel, topic: message.topic, joinRef: joinRef, ref: message.ref,
+                   replacing: existing?.joinRef)
+    }
+
+    /// Answers a join (at once, or when a join that waited finished) and opens or forgets the channel.
+    private func finishJoin(
+        _ result: JoinResult, channel: JoinedChannel?, topic: String, joinRef: JSONValue, ref: JSONValue,
+        replacing: JSONValue?
+    ) {
         switch result {
         case .ok(let response):
-            if let id {
-                let channel = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
-                channel.pattern = script.topics.first { $0.matches(message.topic) }?.description ?? message.topic
+            if let channel {
+                channel.joined = true
                 runtime.metrics.joinedByPattern[channel.pattern, default: 0] += 1
-                channels.add(channel)
-                runtime.subscriptions.subscribe(channel, to: message.topic)
-                for pending in timersFromJoin ?? [] where pending.channel == id {
-                    scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
-                }
+                runtime.subscriptions.subscribe(channel, to: topic)
             }
-            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response)
+            sendReply(joinRef: joinRef, ref: ref, topic: topic, status: "ok", response: response)
         case .error(let response):
-            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error", response: response)
+            sendReply(joinRef: joinRef, ref: ref, topic: topic, status: "error", response: response)
         case .crashed(let error):
-            logger.error("join crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(message.topic)"])
+            logger.error("join crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(topic)"])
             runtime.metrics.scriptErrors &+= 1
             runtime.scriptErrorObserver?(error)
-            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+            sendReply(joinRef: joinRef, ref: ref, topic: topic, status: "error",
                         response: .object(["reason": .string("join crashed")]))
+        case .suspended:
+            break
         }
+        if let channel, !channel.joined { forget(channel) }
         // Duplicate join (PROTOCOL.md rule 5): the new reply first, then phx_close for the old join_ref.
-        if let existing { send(.channelClose(joinRef: existing.joinRef, topic: existing.topic)) }
+        if let replacing { send(.channelClose(joinRef: replacing, topic: topic)) }
     }
 
     private func sendUnmatched(_ message: Message) {
@@ -226,30 +247,111 @@ final class PhoenixSocket: WebSocketSession {
             runtime.scriptErrorObserver?(error)
             remove(channel, terminating: nil)
             send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
+        case .suspended:
+            break
         }
     }
 
     /// Forgets a channel; runs `terminate(reason)` unless it crashed (`reason` nil).
     private func remove(_ channel: JoinedChannel, terminating reason: String?) {
         guard channels.contains(channel) else { return }
-        channels.remove(channel)
-        runtime.metrics.joinedByPattern[channel.pattern, default: 1] -= 1
-        runtime.subscriptions.unsubscribe(channel, from: channel.topic)
-        for timer in channel.timers.values { timer.cancel() }
-        channel.timers.removeAll()
+        forget(channel)
         if let reason {
-            // terminate may still broadcast (e.g. "I left"), as in Phoenix; it is unsubscribed already.
-            terminating = channel
-            defer { terminating = nil }
-            runtime.vm.terminate(channel.id, reason: reason)
+            runTerminate(channel, reason: reason)
         } else {
             runtime.vm.discard(channel.id)
         }
     }
 
+    /// Runs `terminate` of a channel already off the socket. It may still broadcast (e.g. "I left"), as
+    /// in Phoenix, and may wait: the channel then lives on in the VM until it finished.
+    private func runTerminate(_ channel: JoinedChannel, reason: String) {
+        terminating.append(channel)
+        if runtime.vm.terminate(channel.id, reason: reason) {
+            terminating.removeAll { $0 === channel }
+        } else {
+            channel.waiting = .terminate
+        }
+    }
+
+    /// Takes a channel off the socket: unsubscribed, timers cancelled. Its queued client messages
+    /// are handled again as if they had just arrived (a later join of the topic, or "unmatched topic").
+    private func forget(_ channel: JoinedChannel) {
+        guard channels.contains(channel) else { return }
+        channels.remove(channel)
+        if channel.joined {
+            runtime.metrics.joinedByPattern[channel.pattern, default: 1] -= 1
+            runtime.subscriptions.unsubscribe(channel, from: channel.topic)
+        }
+        for timer in channel.timers.values { timer.cancel() }
+        channel.timers.removeAll()
+        let mail = channel.mailbox
+        channel.mailbox.removeAll()
+        for case .message(let message) in mail where transport != nil { handle(message) }
+    }
+
+    /// The socket closed while the channel's callback waits: off the socket now, terminated once it finished.
+    private func detach(_ channel: JoinedChannel, closing reason: String) {
+        channel.mailbox.removeAll()
+        forget(channel)
+        channel.closing = reason
+        terminating.append(channel)
+    }
+
+    // MARK: The mailbox
+
+    /// A callback that waited finished (`ChannelHost.callbackFinished`): its result takes effect,
+    /// then the channel's mail is handled in order until a callback waits again.
+    private func finished(_ channel: JoinedChannel, _ result: SuspendedResult) {
+        let waiting = channel.waiting
+        channel.waiting = nil
+        if case .terminated = result {
+            terminating.removeAll { $0 === channel }
+            return forgetIfDone()
+        }
+        if let reason = channel.closing {
+            // The socket closed while this callback waited: its result goes nowhere, the channel ends now.
+            channel.closing = nil
+            terminating.removeAll { $0 === channel }
+            switch result {
+            case .callback(.crashed(let error)):
+                logger.error("channel crashed: \(error)", metadata: ["topic": "\(channel.topic)"])
+                runtime.vm.discard(channel.id)
+            case .join(.error), .join(.crashed):
+                break  // never joined: nothing to terminate
+            default:
+                runTerminate(channel, reason: reason)
+            }
+            return forgetIfDone()
+        }
+        switch (waiting, result) {
+        case (.join(let ref, let replacing)?, .join(let result)):
+            finishJoin(result, channel: channel, topic: channel.topic, joinRef: channel.joinRef, ref: ref,
+                       replacing: replacing)
+        case (.handleIn(let ref)?, .callback(let result)):
+            apply(result, to: channel, replyRef: ref)
+        case (_, .callback(let result)):
+            apply(result, to: channel, replyRef: nil)
+        default:
+            break
+        }
+        drain(channel)
+    }
+
+    /// Handles the channel's mail in arrival order, until a callback waits or the channel is gone.
+    private func drain(_ channel: JoinedChannel) {
+        while channel.waiting == nil, channels.contains(channel), !channel.mailbox.isEmpty {
+            switch channel.mailbox.removeFirst() {
+            case .message(let message): dispatch(message, to: channel)
+            case .broadcast(let broadcast): handleOut(broadcast, channel)
+            case .timer(let timer): fire(timer, channel)
+            }
+        }
+    }
+
     /// Hot reload: the script `scriptName` was deleted, so its joined channels end as if they
     /// crashed (no terminate; the client gets phx_error). Returns how many. Call on this loop.
-    func closeChannels(ofScript scriptName: String) -> Int {
+    public func closeChannels(ofScript scriptName: String) -> Int {
         let doomed = channels.all.filter { runtime.vm.scriptName(of: $0.id) == scriptName }
         for channel in doomed {
             remove(channel, terminating: nil)
@@ -260,17 +362,29 @@ final class PhoenixSocket: WebSocketSession {
 
     // MARK: Broadcasts
 
-    fileprivate func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
+    func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
         guard channels.contains(channel) else { return }
         if runtime.vm.intercepts(channel.id, event: broadcast.event) {
-            let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
-            apply(result, to: channel, replyRef: nil)
+            if channel.isBusy { return channel.mailbox.append(.broadcast(broadcast)) }
+            handleOut(broadcast, channel)
         } else if let frame = broadcast.frame(for: serializerVersion), let transport {
             let metrics = runtime.metrics
             metrics.messagesOut &+= 1
-            metrics.bytesOut &+= frame.message.payload.readableBytes
+            metrics.bytesOut &+= frame.frame.bytes.readableBytes
             transport.send(frame)
         }
+    }
+
+    private func handleOut(_ broadcast: EncodedBroadcast, _ channel: JoinedChannel) {
+        let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
+        if case .suspended = result { return channel.waiting = .other }
+        apply(result, to: channel, replyRef: nil)
+    }
+
+    private func fire(_ timer: TimerID, _ channel: JoinedChannel) {
+        let result = runtime.vm.fireTimer(channel.id, timer: timer)
+        if case .suspended = result { return channel.waiting = .other }
+        apply(result, to: channel, replyRef: nil)
     }
 
     // MARK: Sending
@@ -295,7 +409,7 @@ final class PhoenixSocket: WebSocketSession {
         let metrics = runtime.metrics
         metrics.messagesOut &+= 1
         metrics.bytesOut &+= runtime.encodeScratch.count
-        var buffer = ByteBuffer.webSocketPayload(capacity: runtime.encodeScratch.count)
+        var buffer = transport.makeFrameBuffer(capacity: runtime.encodeScratch.count)
         buffer.writeBytes(runtime.encodeScratch)
         if runtime.encodeScratch.capacity > 1 << 16 { runtime.encodeScratch = [] }  // don't keep a huge one
         transport.send(kind == .text ? .text(buffer) : .binary(buffer))
@@ -305,22 +419,22 @@ final class PhoenixSocket: WebSocketSession {
 // MARK: - What channels ask of the socket (ChannelHost)
 
 extension PhoenixSocket: ChannelHost {
-    func push(_ id: ChannelID, event: String, payload: Payload) {
+    public func push(_ id: ChannelID, event: String, payload: Payload) {
         guard let channel = channels[id: id] else { return }
         send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: payload))
     }
 
-    func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
-        guard let channel = channels[id: id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else { return }
+    public func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
+        guard let channel = channels[id: id] ?? terminating.first(where: { $0.id == id }) else { return }
         runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
     }
 
-    func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
+    public func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
         guard let channel = channels[id: id] else { return }
         sendReply(joinRef: channel.joinRef, ref: ref, topic: channel.topic, status: status, response: response)
     }
 
-    func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
+    public func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
         if channels[id: id] == nil, timersFromJoin != nil {
             timersFromJoin?.append((id, timer, milliseconds))  // inside join: the channel is not registered yet
             return
@@ -328,15 +442,23 @@ extension PhoenixSocket: ChannelHost {
         guard let channel = channels[id: id], let transport else { return }
         channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
-            let result = self.runtime.vm.fireTimer(channel.id, timer: timer)
-            self.apply(result, to: channel, replyRef: nil)
+            if channel.isBusy { return channel.mailbox.append(.timer(timer)) }
+            self.fire(timer, channel)
         }
     }
 
-    func cancelTimer(_ timer: TimerID) {
+    public func cancelTimer(_ timer: TimerID) {
         timersFromJoin?.removeAll { $0.timer == timer }
         for channel in channels.all {
             channel.timers.removeValue(forKey: timer)?.cancel()
         }
+    }
+
+    public func callbackFinished(_ id: ChannelID, _ result: SuspendedResult) {
+        guard let channel = channels[id: id] ?? terminating.first(where: { $0.id == id }) else {
+            if case .terminated = result {} else { runtime.vm.discard(id) }  // nobody left to answer
+            return
+        }
+        finished(channel, result)
     }
 }

@@ -1,10 +1,9 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import NIOCore
-import NIOWebSocket
 import PhoenixProtocol
-import WebSocketTransport
 
 /// One Phoenix socket mount run in-process, without a network or an event loop: the real
 /// `PhoenixSocket` state machine, `LuaVM` and topic subscriptions, driven by the caller, with
@@ -26,6 +25,7 @@ public final class InProcessEndpoint {
 
     private let logger: Logger
     private let subscriptions = LoopSubscriptions()
+    private let encoder = BroadcastEncoder()
     private var runtime: LoopRuntime!
     private var queue: [() -> Void] = []
     private var timers: [ManualTimer] = []
@@ -33,12 +33,37 @@ public final class InProcessEndpoint {
     private var nextConnection = 0
     private var draining = false
 
-    /// An endpoint over an already loaded registry (one `LuaVM` of its own).
-    public init(registry: ChannelRegistry, logger: Logger = Logger(label: "InProcessEndpoint")) throws {
+    /// The `phx.kv` store the endpoint's channels use (an embedded one on the manual clock by default).
+    public let store: KeyValueStore
+
+    /// An endpoint over an already loaded registry (one `LuaVM` of its own). `http` answers
+    /// `phx.http.request` (nil: every request fails "unavailable"); `store` backs `phx.kv` (default:
+    /// a fresh embedded store whose TTLs run on the manual clock). Answers and the callback timeout
+    /// run on the manual clock and the endpoint's queue, as they would on an event loop.
+    public init(
+        registry: ChannelRegistry, logger: Logger = Logger(label: "InProcessEndpoint"), http: ScriptHTTPClient? = nil,
+        httpPolicy: HTTPPolicy = HTTPPolicy(), store: KeyValueStore? = nil, callbackTimeoutMilliseconds: Int = 10_000
+    ) throws {
         self.registry = registry
         self.logger = logger
-        let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: logger)
+        let clock = ManualClockReading()
+        self.store = store ?? EmbeddedStore(now: { clock.milliseconds })
+        clock.endpoint = nil
+        let services = ScriptServices(
+            executor: { [clock] body in clock.endpoint?.queue.append(body) },
+            schedule: { [clock] milliseconds, body in
+                clock.endpoint?.schedule(afterMilliseconds: milliseconds, body) ?? ManualTimer(due: 0, sequence: 0, body: {})
+            },
+            http: http, httpPolicy: httpPolicy, kv: self.store, callbackTimeoutMilliseconds: callbackTimeoutMilliseconds)
+        let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: logger, services: services)
         self.runtime = LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: Bus(endpoint: self))
+        clock.endpoint = self
+    }
+
+    /// What the VM's services see of the endpoint (set once it exists): its queue and manual clock.
+    private final class ManualClockReading: @unchecked Sendable {
+        weak var endpoint: InProcessEndpoint?
+        var milliseconds: Int64 { Int64(endpoint?.now ?? 0) }
     }
 
     /// Loads the scripts of `directory` (as the server does for one socket mount) into a new endpoint.
@@ -51,31 +76,18 @@ public final class InProcessEndpoint {
 
     // MARK: Connecting
 
-    /// Why `connect` refused: `socket.lua`'s `phx.error(reason)` or a crash.
-    public enum ConnectRefusal: Error, Equatable, CustomStringConvertible {
-        case refused(JSONValue)
-        case crashed(ScriptError)
-        public var description: String {
-            switch self {
-            case .refused(let reason): return "connect refused: \((try? JSONWriter.encodeToString(reason)) ?? "?")"
-            case .crashed(let error): return "connect crashed: \(error)"
-            }
-        }
-    }
-
     /// Connects as a client would, running `socket.lua`'s `connect` and `id` (V2 serializer).
     public func connect(
         params: [String: String] = [:], connectInfo: JSONValue = .emptyObject
     ) -> Result<InProcessConnection, ConnectRefusal> {
-        let paramsValue = JSONValue.object(params.mapValues(JSONValue.string))
-        switch runtime.vm.connect(params: paramsValue, connectInfo: connectInfo) {
-        case .ok(let assigns, let id):
-            return .success(connect(context: SocketContext(id: id, params: paramsValue, assigns: assigns)))
-        case .error(let reason):
-            return .failure(.refused(reason))
-        case .crashed(let error):
-            return .failure(.crashed(error))
+        var later: Result<SocketContext, ConnectRefusal>?
+        var now = SocketConnector.authorize(params: params, connectInfo: connectInfo, runtime: runtime) { later = $0 }
+        if now == nil {
+            runUntilIdle()  // connect waits: its answers (stubs) arrive through the queue
+            now = later ?? .failure(.crashed(ScriptError(
+                kind: .timeout, script: "socket.lua", message: "connect is still waiting (advance the manual clock first)")))
         }
+        return now.map { $0.map { connect(context: $0) } } ?? .failure(.refused(.emptyObject))
     }
 
     /// A connection for a socket built directly (Phoenix.ChannelTest's `socket(Mod, id, assigns)`),
@@ -99,7 +111,7 @@ public final class InProcessEndpoint {
             self.topic = topic
             self.handler = handler
         }
-        func deliver(_ broadcast: EncodedBroadcast) { handler(broadcast.event, broadcast.payload) }
+        public func deliver(_ broadcast: EncodedBroadcast) { handler(broadcast.event, broadcast.payload) }
     }
 
     /// Subscribes `handler` to every broadcast on `topic` (event, payload), as PubSub delivers them
@@ -121,12 +133,11 @@ public final class InProcessEndpoint {
     }
 
     fileprivate func enqueueBroadcast(topic: String, event: String, payload: Payload, excluding: TopicSubscriber?) {
-        let encoded = EncodedBroadcast(
-            topic: topic, event: event, payload: payload, excluding: excluding.map(ObjectIdentifier.init))
+        let encoded = encoder.encode(topic: topic, event: event, payload: payload, excluding: excluding)
         queue.append { [subscriptions] in subscriptions.deliver(encoded) }
     }
 
-    private final class Bus: BroadcastBus {
+    private final class Bus: PubSubAdapter {
         unowned let endpoint: InProcessEndpoint
         init(endpoint: InProcessEndpoint) { self.endpoint = endpoint }
         func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?) {
@@ -136,7 +147,7 @@ public final class InProcessEndpoint {
 
     // MARK: The manual clock
 
-    final class ManualTimer: PhoenixTimer {
+    final class ManualTimer: PhoenixTimer, ScriptCancellable {
         let due: Int
         let sequence: Int
         var body: (() -> Void)?
@@ -148,7 +159,7 @@ public final class InProcessEndpoint {
         func cancel() { body = nil }
     }
 
-    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
+    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> ManualTimer {
         nextTimerSequence += 1
         let timer = ManualTimer(due: now + max(0, milliseconds), sequence: nextTimerSequence, body: body)
         timers.append(timer)
@@ -206,7 +217,7 @@ public final class InProcessConnection: PhoenixTransport {
     /// Receives every frame the server sends, in order.
     public var onFrame: ((OutboundFrame) -> Void)?
     /// Set when the server closed the connection (a `disconnect` broadcast, an undecodable frame).
-    public private(set) var closeCode: WebSocketErrorCode?
+    public private(set) var closeReason: SocketCloseReason?
     /// False once either side closed.
     public private(set) var isOpen = true
 
@@ -243,24 +254,24 @@ public final class InProcessConnection: PhoenixTransport {
 
     // MARK: PhoenixTransport (the server's side)
 
-    func send(_ message: WebSocketMessage) {
+    public func send(_ frame: PhoenixFrame) {
         guard isOpen else { return }
-        switch message {
+        switch frame {
         case .text(let text): onFrame?(.text(Array(text.readableBytesView)))
         case .binary(let data): onFrame?(.binary(Array(data.readableBytesView)))
         }
     }
 
-    func send(_ prepared: PreparedMessage) { send(prepared.message) }
+    public func send(_ shared: SharedFrame) { send(shared.frame) }
 
-    func close(code: WebSocketErrorCode, reason: String) {
+    public func close(_ reason: SocketCloseReason) {
         guard isOpen else { return }
-        closeCode = code
+        closeReason = reason
         isOpen = false
         socket.closed()
     }
 
-    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
+    public func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
         endpoint.schedule(afterMilliseconds: milliseconds, body)
     }
 }
