@@ -99,7 +99,10 @@ let package = Package(
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(

@@ -10,6 +10,11 @@ import PhoenixProtocol
 /// failures the script can do nothing about come back as `nil, err` and are logged with the
 /// script's file:line and topic.
 extension LuaVM {
+    /// A bad argument to a native, raised with the caller's position.
+    struct ArgumentError: Error {
+        var message: String
+    }
+
     // MARK: phx.http.request
 
     func httpRequest() -> Int32 {
@@ -71,7 +76,7 @@ extension LuaVM {
         if let why = cannotWait("phx.http.request") { return fail(why) }
 
         let call = HTTPCallContext(
-            method: method, url: urlText, site: `where`(L, level: 1) ?? runningScript?.path ?? "?",
+            method: method, url: urlText, site: position(in: L, level: 1) ?? runningScript?.path ?? "?",
             topic: runningScript?.topic, start: DispatchTime.now().uptimeNanoseconds)
         guard policy.allows(url) else { return httpFailed(.notAllowed, call) }
         guard let client = services.http else { return httpFailed(.unavailable, call) }
@@ -196,16 +201,18 @@ extension LuaVM {
         guard let key = string(at: 1), !key.isEmpty, key.utf8.count <= Self.maxKeyBytes else {
             return fail("bad argument #1 to '\(name)' (a key expected: a string of 1 to \(Self.maxKeyBytes) bytes)")
         }
-        func integer(_ index: Int32, _ what: String, default value: Int64?, minimum: Int64) -> Result<Int64, String> {
+        func integer(_ index: Int32, _ what: String, default value: Int64?, minimum: Int64) -> Result<Int64, ArgumentError> {
             if lua_type(L, index) <= LUA_TNIL, let value { return .success(value) }
             guard lua_type(L, index) == LUA_TNUMBER, hs_isinteger(L, index) != 0, hs_tointeger(L, index) >= minimum else {
-                return .failure("bad argument #\(index) to '\(name)' (\(what): an integer >= \(minimum) expected, got \(describe(at: index)))")
+                let bound = minimum == .min ? "" : " >= \(minimum)"
+                return .failure(ArgumentError(
+                    message: "bad argument #\(index) to '\(name)' (\(what): an integer\(bound) expected, got \(describe(at: index)))"))
             }
             return .success(hs_tointeger(L, index))
         }
-        func value(_ index: Int32) -> Result<JSONValue, String> {
+        func value(_ index: Int32) -> Result<JSONValue, ArgumentError> {
             do { return .success(try readJSON(at: index, path: "value")) } catch {
-                return .failure("bad argument #\(index) to '\(name)' (\(error))")
+                return .failure(ArgumentError(message: "bad argument #\(index) to '\(name)' (\(error))"))
             }
         }
         let command: KVCommand
@@ -214,12 +221,12 @@ extension LuaVM {
             let ttl = integer(3, "ttl_ms", default: 0, minimum: 0)
             switch (value(2), ttl) {
             case (.success(let v), .success(let t)): command = .set(key: key, value: v, ttlMilliseconds: t > 0 ? Int(t) : nil)
-            case (.failure(let message), _), (_, .failure(let message)): return fail(message)
+            case (.failure(let error), _), (_, .failure(let error)): return fail(error.message)
             }
         case .kvIncr:
-            switch integer(2, "by", default: 1, minimum: .min) {
+            switch integer(2, "by", default: 1, minimum: Int64.min) {
             case .success(let by): command = .incr(key: key, by: by)
-            case .failure(let message): return fail(message)
+            case .failure(let error): return fail(error.message)
             }
         case .kvDelete:
             command = .delete(key: key)
@@ -227,17 +234,17 @@ extension LuaVM {
             let length = integer(3, "max_len", default: nil, minimum: 1)
             switch (value(2), length) {
             case (.success(let v), .success(let n)): command = .push(key: key, value: v, maxLength: Int(clamping: n))
-            case (.failure(let message), _), (_, .failure(let message)): return fail(message)
+            case (.failure(let error), _), (_, .failure(let error)): return fail(error.message)
             }
         case .kvRange:
             switch integer(2, "n", default: nil, minimum: 0) {
             case .success(let n): command = .range(key: key, count: Int(clamping: n))
-            case .failure(let message): return fail(message)
+            case .failure(let error): return fail(error.message)
             }
         default:
             command = .get(key: key)
         }
-        let site = `where`(L, level: 1) ?? runningScript?.path ?? "?"
+        let site = position(in: L, level: 1) ?? runningScript?.path ?? "?"
         let topic = runningScript?.topic
         guard let store = services.kv else {
             return pushKVResult(.failure(KVError(reason: "unavailable", message: "unavailable: no key-value store")),

@@ -98,7 +98,7 @@ extension LuaVM {
             lua_settop(thread, 0)
             guard let wait = pendingWait else {
                 // coroutine.yield called at the callback's own level: not ours to resume.
-                let position = where(thread, level: 1) ?? path
+                let position = position(in: thread, level: 1) ?? path
                 dropThread(ref)
                 lua_settop(L, top)
                 return .failed(ScriptError(
@@ -208,12 +208,12 @@ extension LuaVM {
     /// The callback timeout: the callback is abandoned and ends as a crash.
     private func timeOut(_ key: UInt64) {
         guard let suspension = suspensions[key] else { return }
-        let waiting = suspension.wait.map { " (waiting for \($0.what) since \($0.site))" } ?? ""
+        let waiting = suspension.wait.map { ", still waiting here for \($0.what)" } ?? ""
         let position = suspension.wait?.site ?? suspension.path
         let error = ScriptError(
             kind: .timeout, script: suspension.path, topic: suspension.topic,
             message: "\(position): \(suspension.callback) did not finish within "
-                + "\(services.callbackTimeoutMilliseconds) ms\(waiting) (--lua-callback-timeout)")
+                + "\(services.callbackTimeoutMilliseconds) ms (--lua-callback-timeout)\(waiting)")
         abandon(key, ending: error)
     }
 
@@ -290,7 +290,7 @@ extension LuaVM {
     }
 
     /// `chunk:line` of the Lua function `level` levels up the thread's stack.
-    func `where`(_ thread: OpaquePointer, level: Int32) -> String? {
+    func position(in thread: OpaquePointer, level: Int32) -> String? {
         var buffer = [CChar](repeating: 0, count: 256)
         guard hs_where(thread, level, &buffer, buffer.count) != 0 else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

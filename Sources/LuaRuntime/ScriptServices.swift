@@ -181,11 +181,17 @@ public struct HTTPPolicy: Sendable, Equatable {
     public var maxConcurrentPerVM: Int
     /// `timeout_ms` when the script gives none.
     public var defaultTimeoutMilliseconds: Int
+    /// Every destination allowed: only for a transport that never reaches a network (test stubs).
+    public var allowsAnyDestination: Bool
 
-    public init(allow: [Destination] = [], maxConcurrentPerVM: Int = 64, defaultTimeoutMilliseconds: Int = 5_000) {
+    public init(
+        allow: [Destination] = [], maxConcurrentPerVM: Int = 64, defaultTimeoutMilliseconds: Int = 5_000,
+        allowsAnyDestination: Bool = false
+    ) {
         self.allow = allow
         self.maxConcurrentPerVM = maxConcurrentPerVM
         self.defaultTimeoutMilliseconds = defaultTimeoutMilliseconds
+        self.allowsAnyDestination = allowsAnyDestination
     }
 
     /// True when `url` (http or https, with a host) goes to an allowed destination.
@@ -193,6 +199,7 @@ public struct HTTPPolicy: Sendable, Equatable {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host?.lowercased(), !host.isEmpty
         else { return false }
+        if allowsAnyDestination { return true }
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         return allow.contains { $0.host == bare && ($0.port == nil || $0.port == port) }

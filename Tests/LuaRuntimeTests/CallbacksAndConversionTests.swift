@@ -299,7 +299,9 @@ final class CallbacksAndConversionTests: XCTestCase {
         XCTAssertEqual(vm.connect(params: j(["token": "secret"]), connectInfo: empty) { _ in },
                        .ok(assigns: j(["user_id": 7]), id: "user_socket:7"))
         XCTAssertEqual(vm.connect(params: j(["token": "nope"]), connectInfo: empty) { _ in }, .error(j(["reason": "unauthorized"])))
-        guard case .crashed(let error) = vm.connect(params: j(["token": "crash"]), connectInfo: empty) { _ in } else { return XCTFail() }
+        guard case .crashed(let error) = vm.connect(params: j(["token": "crash"]), connectInfo: empty, completion: { _ in }) else {
+            return XCTFail()
+        }
         XCTAssertTrue(error.message.hasPrefix("channels/socket.lua:4: bad token"), error.message)
         // Without socket.lua everything is accepted.
         let (_, plain) = try makeVM(["echo.lua": Self.echo])

@@ -1,4 +1,5 @@
 import LuaRuntime
+import PhoenixChannels
 import NIOCore
 
 extension Scheduled: ScriptCancellable {}

@@ -166,6 +166,11 @@ public final class InProcessEndpoint {
         return timer
     }
 
+    /// Runs `body` once the manual clock has moved `milliseconds` on (a stub's delayed answer).
+    public func later(milliseconds: Int, _ body: @escaping () -> Void) {
+        _ = schedule(afterMilliseconds: milliseconds, body)
+    }
+
     /// Timers still pending (not fired, not cancelled).
     public var pendingTimerCount: Int { timers.filter { $0.body != nil }.count }
 
