@@ -153,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
+            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",

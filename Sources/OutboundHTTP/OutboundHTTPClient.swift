@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import LuaRuntime
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -11,18 +12,42 @@ import NIOPosix
 public final class OutboundHTTPClient: Sendable {
     /// Bytes a response body may have (`--http-max-response`); a larger one fails with "too large".
     public let maxResponseBytes: Int
-    private let client: HTTPClient
+    private let group: EventLoopGroup
+    /// Made at the first request (most servers never make one), gone for good after `shutdown`.
+    private let state = NIOLockedValueBox<State>(.idle)
+
+    private enum State {
+        case idle
+        case running(HTTPClient)
+        case shutDown
+    }
 
     /// A client on `group` (the server's loops). Redirects are not followed: a redirect to a host
     /// outside `--http-allow` must not be a way around it. Connections that fail are not retried
     /// (a refused connection answers "refused" at once rather than at the timeout).
     public init(group: EventLoopGroup, maxResponseBytes: Int = 1 << 20) {
+        self.group = group
         self.maxResponseBytes = maxResponseBytes
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+    }
+
+    /// The AsyncHTTPClient, made on first use; nil once shut down.
+    private var client: HTTPClient? {
+        state.withLockedValue { state in
+            switch state {
+            case .running(let client):
+                return client
+            case .shutDown:
+                return nil
+            case .idle:
+                var configuration = HTTPClient.Configuration()
+                configuration.redirectConfiguration = .disallow
+                configuration.connectionPool.retryConnectionEstablishment = false
+                configuration.decompression = .disabled
+                let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+                state = .running(client)
+                return client
+            }
+        }
     }
 
     /// The transport of the VM on `loop`.
@@ -30,15 +55,24 @@ public final class OutboundHTTPClient: Sendable {
         LoopClient(owner: self, loop: loop)
     }
 
-    /// Closes every connection; requests in flight fail. Call once, at shutdown.
+    /// Closes every connection; requests in flight fail, later ones fail with "unavailable".
     public func shutdown() async throws {
-        try await client.shutdown()
+        let running = state.withLockedValue { state -> HTTPClient? in
+            defer { state = .shutDown }
+            if case .running(let client) = state { return client }
+            return nil
+        }
+        try await running?.shutdown()
     }
 
     fileprivate func execute(
         _ request: ScriptHTTPRequest, on loop: EventLoop,
         completion: @escaping @Sendable (Result<ScriptHTTPResponse, ScriptHTTPError>) -> Void
     ) -> ScriptCancellable? {
+        guard let client else {
+            completion(.failure(.unavailable))
+            return nil
+        }
         let prepared: HTTPClient.Request
         do {
             var headers = HTTPHeaders()
