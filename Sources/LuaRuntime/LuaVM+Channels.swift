@@ -128,9 +128,19 @@ extension LuaVM {
     /// then frees the channel. Reasons as in Phoenix: "normal", "shutdown", "shutdown:left",
     /// "shutdown:closed", or the reason given to `phx.stop`. Returns false when terminate waits:
     /// the channel is freed when it finishes (`host.callbackFinished(id, .terminated)`).
+    ///
+    /// Called while another callback runs (a connection that broke during that callback's push), it
+    /// runs once that callback returned, and also ends as `.terminated`.
     @discardableResult
     public func terminate(_ id: ChannelID, reason: String) -> Bool {
         guard channels[id] != nil else { return true }
+        if busy {
+            afterLeave.append { [unowned self] in
+                guard let host = channels[id]?.host else { return }
+                if terminate(id, reason: reason) { host.callbackFinished(id, .terminated) }
+            }
+            return false
+        }
         let result = callback(id, "terminate", allowReply: false, missingIsNoreply: true, anyResult: true) { socketRef in
             pushString(reason)
             hs_getref(L, socketRef)
@@ -235,7 +245,11 @@ extension LuaVM {
         return true
     }
 
-    func leave() { busy = false }
+    /// The VM is free again; work that had to wait for it (a terminate asked for meanwhile) runs now.
+    func leave() {
+        busy = false
+        while !afterLeave.isEmpty, !busy { afterLeave.removeFirst()() }
+    }
 
     private func reentrancyError(_ path: String, _ topic: String?) -> ScriptError {
         ScriptError(

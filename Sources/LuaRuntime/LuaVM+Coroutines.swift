@@ -64,7 +64,11 @@ extension LuaVM {
     /// Runs the function at `top + 1` of the main stack (a copy of it, the call site, sits at
     /// `site`) with the `nargs` arguments above it, as a coroutine.
     func runCoroutine(nargs: Int32, top: Int32, site: CallSite, path: String, topic: String?, callback: String) -> Outcome {
-        let (thread, ref) = takeThread()
+        guard let (thread, ref) = takeThread() else {
+            lua_settop(L, top)
+            return .failed(ScriptError(
+                kind: .memory, script: path, topic: topic, message: "\(path): no memory for \(callback)'s coroutine"))
+        }
         lua_xmove(L, thread, nargs + 1)
         return slice(thread, ref, nargs: nargs, top: top, site: site, path: path, topic: topic, callback: callback,
                      suspended: nil)
@@ -275,9 +279,9 @@ extension LuaVM {
 
     // MARK: Threads
 
-    private func takeThread() -> (OpaquePointer, Int32) {
+    private func takeThread() -> (OpaquePointer, Int32)? {
         if let idle = idleThreads.popLast() { return idle }
-        let thread = lua_newthread(L)!
+        guard let thread = lua_newthread(L) else { return nil }
         return (thread, hs_ref(L))
     }
 

@@ -90,6 +90,8 @@ public final class LuaVM {
     var pendingWait: Wait?
     /// `beginShutdown` was called: nothing may wait any more.
     var shuttingDown = false
+    /// Run when the entry point in progress leaves (`leave()`).
+    var afterLeave: [() -> Void] = []
     /// `phx.http.request`s in flight from this VM (bounded by `HTTPPolicy.maxConcurrentPerVM`).
     var httpInFlight = 0
 

@@ -112,4 +112,19 @@ final class MailboxTests: XCTestCase {
         XCTAssertTrue(test.scriptErrors.last?.message.contains("did not finish within 10000 ms") == true,
                       "\(String(describing: test.scriptErrors.last))")
     }
+
+    func testAFullMailboxRefusesMoreMessages() async throws {
+        let transport = try XCTUnwrap(test.transport as? InMemoryTransport)
+        var frames: [String] = []
+        let connection = transport.endpoint.connect(context: SocketContext())
+        connection.onFrame = { frames.append(String(decoding: $0.bytes, as: UTF8.self)) }
+        connection.send(text: #"["1","1","room:1","phx_join",{}]"#)
+        connection.send(text: #"["1","2","room:1","slow",{}]"#)
+        for ref in 3..<1_004 { connection.send(text: #"["1","\#(ref)","room:1","note",{"n":\#(ref)}]"#) }
+        XCTAssertEqual(frames.count, 2, "the join reply, then 1,000 queued and one refused")
+        XCTAssertEqual(frames.last, #"["1","1003","room:1","phx_reply",{"response":{"reason":"mailbox full"},"status":"error"}]"#)
+        transport.endpoint.advanceTime(byMilliseconds: 500)
+        XCTAssertEqual(frames.count, 2 + 1 + 1_000)
+        XCTAssertEqual(frames.last, #"["1","1002","room:1","phx_reply",{"response":{"n":1002},"status":"ok"}]"#)
+    }
 }

@@ -260,4 +260,38 @@ final class OutboundIOTests: XCTestCase {
     struct UnexpectedReply: Error {
         let text: String
     }
+
+    /// The built binary: `--trace` prints every call with its result, time, line and topic; the
+    /// I/O flags are validated with a clear message.
+    func testTraceAndFlags() async throws {
+        backend = try await PythonBackend.start(PythonBackend.fixture, test: self)
+        let process = try await ServerProcess.start(
+            arguments: ["--channels", try channels(), "--threads", "1", "--trace", "--http-allow", "127.0.0.1:\(backend.port)"],
+            test: self)
+        let client = try await WebSocketTestClient.connect(port: process.port, path: "/socket/websocket?vsn=2.0.0")
+        try await client.send(text: #"["1","1","io:a","phx_join",{}]"#)
+        _ = try await client.receiveText()
+        try await push(client, "io:a", 2, "call", #"{"path":"/slow?ms=1"}"#)
+        let reply = try await client.receiveText()
+        XCTAssertTrue(reply.contains(#""status":200"#), reply)
+        try await push(client, "io:a", 3, "call", #"{"url":"http://127.0.0.1:1/"}"#)
+        _ = try await client.receiveText()
+        await client.close()
+        process.signal(SIGTERM)
+        _ = try await process.waitForExit()
+        XCTAssertTrue(process.log.contains("http GET \(backend.url)/slow?ms=1 → 200 in "), process.log)
+        XCTAssertTrue(process.log.contains("(\(Self.callSite), io:a)"), process.log)
+        XCTAssertTrue(process.log.contains("http GET http://127.0.0.1:1/ → not allowed in "), process.log)
+
+        let bad = Process()
+        bad.executableURL = ServerProcess.binary
+        bad.arguments = ["--http-allow", "http://x/y"]
+        let stderr = Pipe()
+        bad.standardError = stderr
+        try bad.run()
+        let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        bad.waitUntilExit()
+        XCTAssertNotEqual(bad.terminationStatus, 0)
+        XCTAssertTrue(output.contains(#"--http-allow: "http://x/y" is not HOST or HOST:PORT"#), output)
+    }
 }

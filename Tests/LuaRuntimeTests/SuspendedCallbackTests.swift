@@ -355,5 +355,31 @@ final class SuspendedCallbackTests: XCTestCase {
         loop.run()
         XCTAssertEqual(result, .ok(assigns: j(["user": "ann"]), id: "user:ann"))
     }
-}
 
+    /// A socket whose connection breaks while one of its channels pushes terminates its channels
+    /// right then, inside that callback: terminate runs once the callback returned, not never.
+    func testTerminateAskedForDuringACallbackRunsAfterIt() throws {
+        let (registry, vm) = try makeVM(["room.lua": """
+            local channel = { topic = "room:*" }
+            function channel.join() return phx.ok() end
+            function channel.handle_in(event, payload, socket) phx.push(socket, "hi", {}) end
+            function channel.terminate(reason, socket) phx.broadcast(socket, "bye", { reason = reason }) end
+            return channel
+            """])
+        let host = FakeHost()
+        var ids: [ChannelID] = []
+        for topic in ["room:1", "room:2"] {
+            let (id, _) = vm.join(
+                script: registry.route(topic)!, topic: topic, payload: .json(empty), joinRef: .string("1"),
+                socket: SocketContext(), host: host)
+            ids.append(id!)
+        }
+        var finishedAtOnce: Bool?
+        host.duringPush = { finishedAtOnce = vm.terminate(ids[1], reason: "shutdown:closed") }
+        XCTAssertEqual(vm.handleIn(ids[0], event: "x", payload: .json(empty), ref: .null), .noreply)
+        XCTAssertEqual(finishedAtOnce, false)
+        XCTAssertTrue(host.calls.contains(.broadcast(ids[1], "bye", .json(j(["reason": "shutdown:closed"])), excludeSelf: false)))
+        XCTAssertEqual(host.finished, [.terminated])
+        XCTAssertEqual(vm.channelCount, 1)
+    }
+}

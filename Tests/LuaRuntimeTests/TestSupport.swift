@@ -14,8 +14,13 @@ final class FakeHost: ChannelHost {
         case finished(ChannelID, SuspendedResult)
     }
     var calls: [Call] = []
+    /// Runs inside `push` (a connection that breaks while a callback pushes, say).
+    var duringPush: (() -> Void)?
 
-    func push(_ channel: ChannelID, event: String, payload: Payload) { calls.append(.push(channel, event, payload)) }
+    func push(_ channel: ChannelID, event: String, payload: Payload) {
+        calls.append(.push(channel, event, payload))
+        duringPush?()
+    }
     func broadcast(_ channel: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
         calls.append(.broadcast(channel, event, payload, excludeSelf: excludeSelf))
     }

@@ -18,8 +18,8 @@ extension PhoenixSocket {
         var pattern = ""
         unowned let socket: PhoenixSocket
         var timers: [TimerID: PhoenixTimer] = [:]
-        /// False while its `join` waits (it is not subscribed to its topic yet).
-        var joined = true
+        /// True once its join succeeded (it is subscribed to its topic then).
+        var joined = false
         /// The callback that waits, if one does (its result arrives in `callbackFinished`).
         var waiting: Waiting?
         /// What arrived while it waited, in order.
@@ -52,6 +52,10 @@ extension PhoenixSocket {
             self.joinRef = joinRef
             self.socket = socket
         }
+
+        /// Mail one channel may hold while a callback waits: past it, a client's message is answered
+        /// `{"reason": "mailbox full"}` and a broadcast or timer is dropped (logged).
+        static let mailboxLimit = 1_000
 
         /// True while anything for it must queue: a callback waits, or earlier mail is not handled yet.
         var isBusy: Bool { waiting != nil || !mailbox.isEmpty }

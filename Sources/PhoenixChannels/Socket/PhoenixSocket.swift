@@ -106,7 +106,13 @@ public final class PhoenixSocket {
         }
         let channel = channels[topic: message.topic]
         if let channel, channel.isBusy {
-            channel.mailbox.append(.message(message))  // its callback waits: this waits its turn
+            // Its callback waits: this waits its turn, up to a bound (a client must not fill our memory).
+            guard channel.mailbox.count < JoinedChannel.mailboxLimit else {
+                logger.warning("mailbox full: message refused", metadata: ["topic": "\(channel.topic)", "event": "\(message.event)"])
+                return sendReply(joinRef: channel.joinRef, ref: message.ref, topic: channel.topic, status: "error",
+                                 response: .object(["reason": .string("mailbox full")]))
+            }
+            channel.mailbox.append(.message(message))
             return
         }
         dispatch(message, to: channel)
@@ -338,6 +344,14 @@ public final class PhoenixSocket {
         drain(channel)
     }
 
+    /// Queues a broadcast or a timer for a busy channel; past the bound it is dropped, with a warning.
+    private func queue(_ mail: JoinedChannel.Mail, for channel: JoinedChannel) {
+        guard channel.mailbox.count < JoinedChannel.mailboxLimit else {
+            return logger.warning("mailbox full: broadcast or timer dropped", metadata: ["topic": "\(channel.topic)"])
+        }
+        channel.mailbox.append(mail)
+    }
+
     /// Handles the channel's mail in arrival order, until a callback waits or the channel is gone.
     private func drain(_ channel: JoinedChannel) {
         while channel.waiting == nil, channels.contains(channel), !channel.mailbox.isEmpty {
@@ -365,7 +379,7 @@ public final class PhoenixSocket {
     func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
         guard channels.contains(channel) else { return }
         if runtime.vm.intercepts(channel.id, event: broadcast.event) {
-            if channel.isBusy { return channel.mailbox.append(.broadcast(broadcast)) }
+            if channel.isBusy { return queue(.broadcast(broadcast), for: channel) }
             handleOut(broadcast, channel)
         } else if let frame = broadcast.frame(for: serializerVersion), let transport {
             let metrics = runtime.metrics
@@ -442,7 +456,7 @@ extension PhoenixSocket: ChannelHost {
         guard let channel = channels[id: id], let transport else { return }
         channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
-            if channel.isBusy { return channel.mailbox.append(.timer(timer)) }
+            if channel.isBusy { return self.queue(.timer(timer), for: channel) }
             self.fire(timer, channel)
         }
     }
