@@ -201,7 +201,7 @@ extension LuaVM {
         if case .suspended = outcome {
             // waits again
         } else {
-            end(key)
+            end(key, threadDisposed: true)  // the slice returned its thread to the pool, or dropped it
             delivery = suspension.finish(outcome)
         }
         lua_settop(L, top)
@@ -225,7 +225,7 @@ extension LuaVM {
     private func abandon(_ key: UInt64, ending error: ScriptError) {
         guard let suspension = suspensions[key] else { return }
         suspension.wait?.cancel?.cancel()
-        end(key)
+        end(key, threadDisposed: false)
         guard enter() else {
             services.executor { suspension.finish(.failed(error)).deliver() }
             return
@@ -235,15 +235,17 @@ extension LuaVM {
         delivery.deliver()
     }
 
-    /// Forgets a suspension (finished, timed out or abandoned) and frees its thread.
-    private func end(_ key: UInt64) {
+    /// Forgets a suspension (finished, timed out or abandoned). A thread the last slice did not
+    /// dispose of (back to the pool when it finished, dropped when it failed) is dropped here: it
+    /// may be in any state (suspended mid-call), so the collector has it. Never twice: a ref
+    /// released twice would hand one registry slot to two owners.
+    private func end(_ key: UInt64, threadDisposed: Bool) {
         guard let suspension = suspensions.removeValue(forKey: key) else { return }
         if let wait = suspension.wait { waitingOn[wait.id] = nil }
         suspension.deadline?.cancel()
         hs_unref(L, suspension.functionRef)
         if let channel = suspension.channel, channels[channel]?.suspension == key { channels[channel]?.suspension = nil }
-        // Its thread may be in any state (suspended mid-call): let the collector have it.
-        dropThread(suspension.threadRef)
+        if !threadDisposed { dropThread(suspension.threadRef) }
     }
 
     /// Drops the suspended callback of a channel that is going away without its result (hot reload
@@ -251,7 +253,7 @@ extension LuaVM {
     func dropSuspension(of channel: ChannelID) {
         guard let key = channels[channel]?.suspension, let suspension = suspensions[key] else { return }
         suspension.wait?.cancel?.cancel()
-        end(key)
+        end(key, threadDisposed: false)
     }
 
     /// Server shutdown: from now on nothing may wait (a native that would fails with an error), and

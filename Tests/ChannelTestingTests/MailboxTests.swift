@@ -10,6 +10,7 @@ final class MailboxTests: XCTestCase {
     static let room = """
         local channel = { topic = "room:*", intercept = { "poke" } }
         function channel.join(topic, payload, socket)
+          if payload.deny then return phx.error({ reason = "no" }) end
           if payload.check then
             local r = phx.http.request{ url = "http://backend/auth" }
             if r.status ~= 200 then return phx.error({ reason = "denied" }) end
@@ -79,6 +80,11 @@ final class MailboxTests: XCTestCase {
             #"["1","1","room:1","phx_reply",{"response":{},"status":"ok"}]"#,
             #"["1","2","room:1","phx_reply",{"response":{"n":1},"status":"ok"}]"#,
         ])
+        // A join refused at once leaves no channel behind either.
+        frames = []
+        connection.send(text: #"["5","5","room:3","phx_join",{"deny":true}]"#)
+        connection.send(text: #"["5","6","room:3","note",{"n":3}]"#)
+        XCTAssertEqual(frames.last, #"[null,"6","room:3","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]"#)
         // A refused join: what queued behind it finds no channel.
         frames = []
         try test.stubHTTP("GET", "http://backend/auth", HTTPStubResponse(status: 403, delayMilliseconds: 50))

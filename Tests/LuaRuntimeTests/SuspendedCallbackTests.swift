@@ -66,6 +66,7 @@ final class SuspendedCallbackTests: XCTestCase {
             local v, err = phx.json.decode(payload.text)
             return phx.ok({ value = v, err = err, back = v and phx.json.encode(v) })
           end
+          if event == "fail" then error("at once") end
         end
         function channel.terminate(reason, socket)
           phx.http.request{ url = "http://backend.test/bye?reason=" .. reason }
@@ -381,5 +382,21 @@ final class SuspendedCallbackTests: XCTestCase {
         XCTAssertTrue(host.calls.contains(.broadcast(ids[1], "bye", .json(j(["reason": "shutdown:closed"])), excludeSelf: false)))
         XCTAssertEqual(host.finished, [.terminated])
         XCTAssertEqual(vm.channelCount, 1)
+    }
+
+    /// A coroutine that waited and then finished goes back to the pool exactly once: a second
+    /// release of its registry ref let the collector free a thread the pool still handed out.
+    func testThreadsThatWaitedAreReusedSafelyAfterACollection() throws {
+        let a = try joined(), b = try joined()
+        for round in 1...3 {
+            // Two callbacks wait and finish: both threads go back to the pool.
+            XCTAssertEqual(push(a, "fetch"), .suspended)
+            XCTAssertEqual(push(b, "fetch"), .suspended)
+            http.answer(status: 200, body: "a")
+            http.answer(status: 200, body: "b")
+            loop.run()
+            XCTAssertNotNil(crash(push(a, "fail")))  // takes one pooled thread; the failure runs a full collection
+            XCTAssertEqual(push(b, "incr"), .reply(status: "ok", response: j(["n": round])))  // takes the other
+        }
     }
 }
