@@ -53,6 +53,10 @@ public struct ServerConfiguration: Sendable {
     public var luaCallbackTimeout: TimeAmount = .seconds(10)
     /// The embedded `phx.kv` store's size cap in bytes (`--kv-max-mb`).
     public var kvMaxBytes = 64 << 20
+    /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
+    /// (RS256, ES256…; re-read when it changes). Either replaces `lua.jwtVerifier` at start.
+    public var jwtSecret: String? = nil
+    public var jwtJWKSPath: String? = nil
 
     /// Whether the Origin of WebSocket upgrades is checked.
     public var checksOrigin: Bool { checkOrigin ?? !ObserverHub.isLoopback(host: host) }
