@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
         .library(name: "RateLimiting", targets: ["RateLimiting"]),
     ],
@@ -20,11 +22,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // 4.x: jwt-kit 5 needs it.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // Debian's liblua5.4, found through pkg-config.
@@ -48,23 +53,48 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
+        // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
+        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
+        // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
+        .target(
+            name: "Tokens",
+            dependencies: [
+                "PhoenixProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts, callbacks as coroutines.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", "RateLimiting", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", "KeyValueStore", "RateLimiting",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The Phoenix channel layer: the socket state machine, PubSub behind its adapter seam, the
-        // per-loop runtimes, the in-memory endpoint. No HTTP, no sockets: transports plug into it.
+        // phx.http.request's transport: AsyncHTTPClient on the server's event loops.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: [
+                "LuaRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The Phoenix channel layer: the socket state machine (with each channel's mailbox), PubSub
+        // behind its adapter seam, the per-loop runtimes, the in-memory endpoint. No HTTP, no sockets:
+        // transports plug into it.
         .target(
             name: "PhoenixChannels",
             dependencies: [
-                "PhoenixProtocol", "LuaRuntime", "RateLimiting",
+                "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -73,7 +103,8 @@ let package = Package(
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "RateLimiting",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
+                "OutboundHTTP", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -81,13 +112,18 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The start page's .html/.css/.js, compiled into the binary as bytes (see Observer/ObserverAssets.swift).
+            resources: [.embedInCode("Observer/Assets")]
         ),
         // The channel test harness (Phoenix.ChannelTest's counterpart) over the in-memory endpoint,
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(
@@ -97,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "PhoenixChannels",
+                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens", "PhoenixChannels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +164,14 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "TokensTests",
+            dependencies: ["Tokens", "PhoenixProtocol", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "LuaRuntimeTests",
+            dependencies: ["LuaRuntime", "Tokens", "KeyValueStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "PhoenixChannelsTests",
             dependencies: [
@@ -139,12 +182,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
+            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "RateLimiting",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -156,7 +199,9 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // Read from the source tree at run time (#filePath), not bundled.
+            exclude: ["Fixtures", "Transcripts"]
         ),
     ],
     swiftLanguageModes: [.v5]

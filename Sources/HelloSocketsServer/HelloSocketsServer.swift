@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import NIOConcurrencyHelpers
@@ -6,8 +7,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import OutboundHTTP
 import PhoenixChannels
 import RateLimiting
+import Tokens
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
@@ -23,10 +26,17 @@ public final class HelloSocketsServer: Sendable {
     private let addressLimiter: AddressLimiter?
     private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
+    private let jwksWatcher = NIOLockedValueBox<JWKSWatcher?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
     /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
     private let timerWheels: PerEventLoop<TimerWheel>
+    /// `phx.http.request`'s client, on the server's loops.
+    private let httpClient: OutboundHTTPClient
+    /// `phx.kv`'s embedded store: one for the node, shared by every VM.
+    public let keyValueStore: EmbeddedStore
+    /// Every mount's per-loop runtimes (shutdown stops their VMs' waiting callbacks).
+    private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -42,6 +52,8 @@ public final class HelloSocketsServer: Sendable {
         self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
+        self.httpClient = OutboundHTTPClient(group: group, maxResponseBytes: configuration.httpMaxResponseBytes)
+        self.keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
@@ -54,18 +66,19 @@ public final class HelloSocketsServer: Sendable {
         var endpoints: [String: WebSocketEndpoint] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
+        let lua = try await luaLimitsWithJWTKeys()
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
             let registry = try ChannelRegistry(
                 directory: mount.directory,
                 displayPrefix: mount.displayPrefix,
-                limits: configuration.lua
+                limits: lua
             )
             for script in registry.scripts {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
-            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
-                let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger, self] loop in
+                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger, services: scriptServices(on: loop))
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
@@ -75,6 +88,7 @@ public final class HelloSocketsServer: Sendable {
                     socketLimits: configuration.socketLimits
                 )
             }
+            mountRuntimes.withLockedValue { $0.append(runtimes) }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
             reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
         }
@@ -84,6 +98,11 @@ public final class HelloSocketsServer: Sendable {
                 logger: logger, hub: reloadHub)
             watcher.start()
             reloader.withLockedValue { $0 = watcher }
+        }
+        if let jwks = lua.jwtVerifier.jwks {
+            let watcher = JWKSWatcher(file: jwks, logger: logger)
+            watcher.start()
+            jwksWatcher.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let tls = try makeTLSContext()
@@ -113,6 +132,44 @@ public final class HelloSocketsServer: Sendable {
         logger.info("listening on \(scheme)://\(configuration.host):\(address.port ?? configuration.port)")
         if let folder = configuration.publicDirectory { logger.info("serving the files of \(folder) (--public)") }
         return address
+    }
+
+    /// What the VM of `loop` reaches outside itself: the loop (resuming waiting callbacks, their
+    /// timeout), the HTTP client with the `--http-allow` policy, the node's store; each HTTP call
+    /// is counted in `/metrics` and printed with `--trace`.
+    private func scriptServices(on loop: EventLoop) -> ScriptServices {
+        let metrics = pubSub.subscriptions(on: loop).metrics
+        let trace = observerHub?.trace
+        return ScriptServices(
+            executor: { body in loop.execute(body) },
+            schedule: { milliseconds, body in loop.scheduleTask(in: .milliseconds(Int64(milliseconds)), body) },
+            http: httpClient.client(on: loop),
+            httpPolicy: HTTPPolicy(allow: configuration.httpAllow, maxConcurrentPerVM: configuration.httpMaxConcurrentPerLoop),
+            kv: keyValueStore,
+            callbackTimeoutMilliseconds: Int(configuration.luaCallbackTimeout.nanoseconds / 1_000_000),
+            onHTTPCall: { call in
+                metrics.record(call)
+                trace?.line(call.traceLine)
+            })
+    }
+
+    /// `configuration.lua` with the JWT keys of `jwtSecret` and `jwtJWKSPath`, when either is set; logs
+    /// what was loaded. Throws for a short secret or a JWKS file that cannot be used.
+    private func luaLimitsWithJWTKeys() async throws -> LuaLimits {
+        var lua = configuration.lua
+        guard configuration.jwtSecret != nil || configuration.jwtJWKSPath != nil else { return lua }
+        do {
+            let (verifier, report) = try await JWTVerifier.make(secret: configuration.jwtSecret, jwksPath: configuration.jwtJWKSPath)
+            lua.jwtVerifier = verifier
+            if configuration.jwtSecret != nil { logger.info("phx.jwt.verify: HMAC tokens with the JWT secret") }
+            if let path = configuration.jwtJWKSPath, let report {
+                logger.info("phx.jwt.verify: \(report.keyCount) public key(s) from \(path)")
+                for note in report.skipped { logger.warning("\(path): skipped \(note)") }
+            }
+        } catch {
+            throw ServerError.jwt("JWT keys: \(error)")
+        }
+        return lua
     }
 
     /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable files.
@@ -191,6 +248,7 @@ public final class HelloSocketsServer: Sendable {
             return current
         }
         watcher?.stop()  // first: a reload in progress finishes while the loops still run
+        jwksWatcher.withLockedValue { $0 }?.stop()
         reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
@@ -209,6 +267,12 @@ public final class HelloSocketsServer: Sendable {
             try? await channel.closeFuture.get()
             timeout.cancel()
         }
+        // Callbacks still waiting for I/O (a terminate calling the backend as its client left) end
+        // here, each logged with the line it waited at and its topic; then nothing may wait any more.
+        for runtimes in mountRuntimes.withLockedValue({ $0 }) {
+            _ = try? await runtimes.onEveryLoop { $0.vm.beginShutdown() }.get()
+        }
+        try? await httpClient.shutdown()
         try await group.shutdownGracefully()
     }
 
@@ -253,11 +317,12 @@ public final class HelloSocketsServer: Sendable {
 enum ServerError: Error, CustomStringConvertible {
     case noLocalAddress
     case tls(String)
+    case jwt(String)
 
     var description: String {
         switch self {
         case .noLocalAddress: return "the listening socket has no local address"
-        case .tls(let message): return message
+        case .tls(let message), .jwt(let message): return message
         }
     }
 }

@@ -1,9 +1,7 @@
 import CLua
 import CLuaShim
-import Dispatch
 import Logging
 import PhoenixProtocol
-import RateLimiting
 
 /// The Swift functions behind `phx.push`, `phx.broadcast`… (and `print`, `require`'s loader).
 ///
@@ -12,7 +10,8 @@ import RateLimiting
 /// from C with the Lua caller's `file:line:` prefix. Nothing here may raise a Lua error itself.
 enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
-    case tokenSign, tokenVerify
+    case tokenSign, tokenVerify, jwtVerify
+    case httpRequest, jsonEncode, jsonDecode, kvGet, kvSet, kvIncr, kvDelete, kvPush, kvRange
     case rate
 
     /// The name in the prelude's `natives` table.
@@ -29,6 +28,16 @@ enum Native: Int32, CaseIterable {
         case .loadLibrary: return "load_library"
         case .tokenSign: return "token_sign"
         case .tokenVerify: return "token_verify"
+        case .jwtVerify: return "jwt_verify"
+        case .httpRequest: return "http_request"
+        case .jsonEncode: return "json_encode"
+        case .jsonDecode: return "json_decode"
+        case .kvGet: return "kv_get"
+        case .kvSet: return "kv_set"
+        case .kvIncr: return "kv_incr"
+        case .kvDelete: return "kv_delete"
+        case .kvPush: return "kv_push"
+        case .kvRange: return "kv_range"
         case .rate: return "rate"
         }
     }
@@ -50,13 +59,13 @@ let luaRuntimeNativeEntry: hs_swift_fn = { state, fnid in
 
 extension LuaVM {
     /// Pushes `message` and returns -1: the trampoline raises it.
-    private func fail(_ message: String) -> Int32 {
+    func fail(_ message: String) -> Int32 {
         pushString(message)
         return -1
     }
 
     /// The channel whose socket table is at `index`, if it is one.
-    private func channel(forSocketAt index: Int32) -> ChannelID? {
+    func channel(forSocketAt index: Int32) -> ChannelID? {
         guard lua_type(L, index) == LUA_TTABLE else { return nil }
         let absolute = lua_absindex(L, index)
         hs_getref(L, internals.sockets)
@@ -97,6 +106,12 @@ extension LuaVM {
             break
         }
         switch native {
+        case .httpRequest:
+            return httpRequest()
+        case .jsonEncode, .jsonDecode:
+            return json(native)
+        case .kvGet, .kvSet, .kvIncr, .kvDelete, .kvPush, .kvRange:
+            return keyValue(native)
         case .push, .broadcast, .broadcastFrom:
             guard let id = channel(forSocketAt: 1), let state = channels[id] else {
                 return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")
@@ -215,104 +230,17 @@ extension LuaVM {
             return 1
 
         case .tokenSign:
-            guard let salt = string(at: 1) else {
-                return fail("bad argument #1 to 'sign' (salt string expected, got \(describe(at: 1)))")
-            }
-            let token: String
-            do {
-                let data = try readJSON(at: 2, path: "data")
-                token = try limits.tokenSigner.sign(salt: salt, data: data)
-            } catch {
-                return fail("bad argument #2 to 'sign' (\(error))")
-            }
-            pushString(token)
-            return 1
+            return tokenSign()
 
         case .rate:
             return rate()
 
         case .tokenVerify:
-            guard let salt = string(at: 1) else {
-                return fail("bad argument #1 to 'verify' (salt string expected, got \(describe(at: 1)))")
-            }
-            var maxAge = TokenSigner.defaultMaxAge
-            if lua_type(L, 3) == LUA_TNUMBER {
-                maxAge = hs_tonumber(L, 3)
-                guard maxAge >= 0, !maxAge.isNaN else {
-                    return fail("bad argument #3 to 'verify' (max_age: seconds >= 0 expected)")
-                }
-            } else if lua_type(L, 3) > LUA_TNIL {
-                return fail("bad argument #3 to 'verify' (max_age: number expected, got \(describe(at: 3)))")
-            }
-            // Like Phoenix.Token: nil is "missing"; anything that is not a string cannot be a token.
-            let token: String?
-            switch lua_type(L, 2) {
-            case LUA_TNIL: token = nil
-            case LUA_TSTRING: token = string(at: 2)
-            default: token = isNull(at: 2) ? nil : "\u{0}"
-            }
-            do {
-                push(try limits.tokenSigner.verify(salt: salt, token: token, maxAge: maxAge))
-                return 1
-            } catch {
-                lua_pushnil(L)
-                pushString(error.rawValue)
-                return 2
-            }
+            return tokenVerify()
+        case .jwtVerify:
+            return jwtVerify()
         }
     }
-
-    /// `phx.rate(socket, key, per_second, burst)`: takes a token from the channel's bucket named `key`
-    /// (made full at first use, burst defaulting to the rate); true when there was one.
-    private func rate() -> Int32 {
-        guard let id = channel(forSocketAt: 1), let state = channels[id] else {
-            return fail("bad argument #1 to 'rate' (socket expected, got \(describe(at: 1)))")
-        }
-        guard let key = string(at: 2) else {
-            return fail("bad argument #2 to 'rate' (string key expected, got \(describe(at: 2)))")
-        }
-        guard lua_type(L, 3) == LUA_TNUMBER, hs_tonumber(L, 3) > 0, hs_tonumber(L, 3).isFinite else {
-            return fail("bad argument #3 to 'rate' (per_second expected: a number > 0)")
-        }
-        let perSecond = hs_tonumber(L, 3)
-        var burst = max(1, perSecond.rounded(.up))
-        if lua_type(L, 4) == LUA_TNUMBER {
-            burst = hs_tonumber(L, 4)
-            guard burst >= 1, burst.isFinite else {
-                return fail("bad argument #4 to 'rate' (burst expected: a number >= 1)")
-            }
-        } else if lua_type(L, 4) > LUA_TNIL {
-            return fail("bad argument #4 to 'rate' (burst: number expected, got \(describe(at: 4)))")
-        }
-        let now = state.host?.monotonicNanoseconds ?? DispatchTime.now().uptimeNanoseconds
-        var bucket: TokenBucket
-        if let existing = state.rateBuckets[key] {
-            bucket = existing
-            if bucket.ratePerSecond != perSecond || bucket.burst != burst {
-                bucket.reconfigure(ratePerSecond: perSecond, burst: burst, now: now)
-            }
-        } else {
-            if state.rateBuckets.count >= Self.maxRateKeysPerChannel {
-                // A full bucket is the same as a new one: forget those before refusing a new key.
-                channels[id]?.rateBuckets = state.rateBuckets.filter { _, bucket in
-                    var bucket = bucket
-                    bucket.refill(now: now)
-                    return !bucket.isFull
-                }
-                guard (channels[id]?.rateBuckets.count ?? 0) < Self.maxRateKeysPerChannel else {
-                    return fail("too many phx.rate keys in use on one channel (at most \(Self.maxRateKeysPerChannel))")
-                }
-            }
-            bucket = TokenBucket(ratePerSecond: perSecond, burst: burst, now: now)
-        }
-        let allowed = bucket.take(now: now)
-        channels[id]?.rateBuckets[key] = bucket
-        lua_pushboolean(L, allowed ? 1 : 0)
-        return 1
-    }
-
-    /// Distinct `phx.rate` keys one channel may hold (each a few bytes outside the VM's memory cap).
-    static let maxRateKeysPerChannel = 256
 
     /// Forgets a pending timer (its message ref and its channel's record of it).
     func forgetTimer(_ timer: TimerID) {

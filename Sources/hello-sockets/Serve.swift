@@ -9,6 +9,7 @@ import NIOCore
 import PhoenixChannels
 import PhoenixProtocol
 import ServiceLifecycle
+import Tokens
 import WebSocketTransport
 
 /// `hello-sockets [options]`: run the server; `hello-sockets broadcast|test ...` for the rest.
@@ -101,6 +102,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Memory, in MiB, each event loop's Lua VM may use.")
     var luaMemoryMb = 64
 
+    @Option(help: "Seconds one channel callback may take, its waits for phx.http/phx.kv included (the channel crashes past it).")
+    var luaCallbackTimeout = 10.0
+
+    @Option(
+        name: .customLong("http-allow"),
+        help: "A host (and port) phx.http.request may call: api.internal, 127.0.0.1:4100, [::1]:8080 (repeatable; default: none)."
+    )
+    var httpAllow: [String] = []
+
+    @Option(help: "Largest response body phx.http.request accepts, in bytes (larger: nil, \"too large\").")
+    var httpMaxResponse = 1 << 20
+
+    @Option(help: "phx.http.request calls one event loop may have in flight (more: nil, \"too many requests\").")
+    var httpMaxConcurrent = 64
+
+    @Option(help: "Size cap, in MiB, of the embedded phx.kv store (past it, set/incr/push fail with \"full\").")
+    var kvMaxMb = 64
+
     @Option(help: "Seconds a graceful shutdown (SIGINT/SIGTERM) waits for clients before dropping them.")
     var shutdownTimeout = 5
 
@@ -137,6 +156,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Secret for phx.token (at least 32 bytes; default: $SECRET_KEY_BASE, else random at each start).")
     var secretKeyBase: String?
 
+    @Option(help: "Secret for HS256 JWTs in phx.jwt.verify (at least 32 bytes; HS384/HS512 from 48/64; default: $JWT_SECRET).")
+    var jwtSecret: String?
+
+    @Option(name: .customLong("jwt-jwks"), help: "JWKS file of public keys for RS256/ES256 JWTs in phx.jwt.verify, picked by kid (re-read when it changes).")
+    var jwtJWKS: String?
+
     @Option(help: "Token that opens POST /api/broadcast and /observe to non-loopback clients (default: loopback only).")
     var apiToken: String?
 
@@ -149,7 +174,8 @@ struct Serve: AsyncParsableCommand {
             ("--max-connections", maxConnections), ("--max-channels", maxChannels),
             ("--handshake-timeout", handshakeTimeout), ("--max-outbound-buffer", maxOutboundBuffer),
             ("--lua-instruction-budget", luaInstructionBudget), ("--lua-memory-mb", luaMemoryMb),
-            ("--shutdown-timeout", shutdownTimeout),
+            ("--shutdown-timeout", shutdownTimeout), ("--http-max-response", httpMaxResponse),
+            ("--http-max-concurrent", httpMaxConcurrent), ("--kv-max-mb", kvMaxMb),
         ] where value <= 0 {
             throw ValidationError("\(flag) must be positive.")
         }
@@ -165,6 +191,12 @@ struct Serve: AsyncParsableCommand {
         guard maxConnectionsPerIp >= 0 else { throw ValidationError("--max-connections-per-ip must be >= 0 (0 turns it off).") }
         for proxy in trustedProxies {
             do { _ = try AddressRange(parsing: proxy) } catch { throw ValidationError("--trusted-proxy \(error)") }
+        }
+        guard luaCallbackTimeout > 0, luaCallbackTimeout.isFinite else {
+            throw ValidationError("--lua-callback-timeout must be a positive number of seconds.")
+        }
+        for destination in httpAllow where HTTPPolicy.Destination(destination) == nil {
+            throw ValidationError("--http-allow: \"\(destination)\" is not HOST or HOST:PORT (e.g. api.internal, 127.0.0.1:4100).")
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: channels, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -182,6 +214,15 @@ struct Serve: AsyncParsableCommand {
         }
         if let apiToken, apiToken.count < 16 { throw ValidationError("--api-token must be at least 16 characters.") }
         do { _ = try Self.tokenSigner(secretKeyBase) } catch { throw ValidationError("\(error)") }
+        if let secret = Self.jwtSecret(jwtSecret), secret.utf8.count < JWTVerifier.minimumSecretLength {
+            throw ValidationError("--jwt-secret (or JWT_SECRET) must be at least \(JWTVerifier.minimumSecretLength) bytes (RFC 7518 §3.2).")
+        }
+        if let jwtJWKS, !FileManager.default.isReadableFile(atPath: jwtJWKS) { throw ValidationError("--jwt-jwks: cannot read \(jwtJWKS).") }
+    }
+
+    /// The JWT secret: the flag, else `$JWT_SECRET`, else nil.
+    static func jwtSecret(_ flag: String?) -> String? {
+        flag ?? ProcessInfo.processInfo.environment["JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The signer for `phx.token` and `hello-sockets token`: the flag, else `$SECRET_KEY_BASE`, else nil.
@@ -241,6 +282,13 @@ struct Serve: AsyncParsableCommand {
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey
         configuration.apiToken = apiToken
+        configuration.luaCallbackTimeout = .nanoseconds(Int64(luaCallbackTimeout * 1e9))
+        configuration.httpAllow = httpAllow.compactMap(HTTPPolicy.Destination.init)
+        configuration.httpMaxResponseBytes = httpMaxResponse
+        configuration.httpMaxConcurrentPerLoop = httpMaxConcurrent
+        configuration.kvMaxBytes = kvMaxMb << 20
+        configuration.jwtSecret = Self.jwtSecret(jwtSecret)
+        configuration.jwtJWKSPath = jwtJWKS
         if let signer = try Self.tokenSigner(secretKeyBase) {
             configuration.lua.tokenSigner = signer
         } else {

@@ -117,7 +117,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            send(.ok, contentType: "text/html; charset=utf-8", body: StartPage.html, head: head, context: context)
+            sendAsset(ObserverAssets.startPage, head: head, context: context)
         case .broadcastAPI:
             guard !bodyTooLarge else {
                 return send(.payloadTooLarge, body: "Body over \(BroadcastAPI.maxBodySize) bytes.\n", head: head, context: context)
@@ -149,7 +149,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let file = ObserverAssets.file(at: path[...]), head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            send(.ok, contentType: file.contentType, body: file.body, head: head, context: context)
+            sendAsset(file, head: head, context: context)
         case .observerFeed where observerHub?.feedEnabled != true:
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
@@ -209,21 +209,35 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             default:
                 decision = .accept(EchoSession())
             }
-            switch decision {
-            case .reject(let status, let body):
-                logger.warning(
-                    "refused WebSocket connection",
-                    metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
-                )
-                send(status, body: body, head: head, context: context)
-            case .accept(let session):
-                guard connections.claimWebSocket(for: context.channel) else {
-                    logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
-                    return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
-                }
-                let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
-                switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
+            proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
+        }
+    }
+
+    /// Upgrades or refuses as the endpoint decided; a pending decision (a `connect` waiting for
+    /// I/O) is acted on when it comes, if the client is still there.
+    private func proceed(
+        _ decision: SessionDecision, head: HTTPRequestHead, route: Route, headers: HTTPHeaders,
+        deflate: PerMessageDeflate.Parameters?, context: ChannelHandlerContext
+    ) {
+        switch decision {
+        case .pending(let wait):
+            wait { [self] decision in
+                guard context.channel.isActive else { return }
+                proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
             }
+        case .reject(let status, let body):
+            logger.warning(
+                "refused WebSocket connection",
+                metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
+            )
+            send(status, body: body, head: head, context: context)
+        case .accept(let session):
+            guard connections.claimWebSocket(for: context.channel) else {
+                logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
+                return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
+            }
+            let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
+            switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
         }
     }
 
@@ -287,6 +301,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         }
+    }
+
+    /// A file of the start page. `no-cache`: a browser revalidates, so a rebuilt server's page is seen at once.
+    private func sendAsset(_ file: ObserverAssets.File, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        send(.ok, headers: ["Cache-Control": "no-cache"], contentType: file.contentType, bytes: file.body, head: head, context: context)
     }
 
     private func send(

@@ -73,6 +73,13 @@ public final class LoopMetrics {
     public var rateLimitCloses = 0
     /// Joins answered `rate limited` (`--join-rate`).
     public var joinsRateLimited = 0
+    /// `phx.http.request`s finished (and how many failed: refused, timeout, not allowed…), and their time.
+    public var httpRequests = 0
+    public var httpErrors = 0
+    public var httpTime = LoopHistogram(boundsNanoseconds: [
+        1_000_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000, 100_000_000, 250_000_000, 500_000_000,
+        1_000_000_000, 2_500_000_000, 10_000_000_000,
+    ])
 
     @inline(__always)
     public static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -113,6 +120,9 @@ public final class LoopMetrics {
         throttledNanoseconds += other.throttledNanoseconds
         rateLimitCloses += other.rateLimitCloses
         joinsRateLimited += other.joinsRateLimited
+        httpRequests += other.httpRequests
+        httpErrors += other.httpErrors
+        httpTime.merge(other.httpTime)
     }
 }
 
