@@ -63,8 +63,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private var isReading = false
     private var needsFlush = false
     /// Frames read while the session made us wait (`MessageAdmission.wait`), in arrival order: what one
-    /// socket read brought in after reading was paused. Empty and unallocated unless throttled.
-    private var held = CircularBuffer<WebSocketFrame>(initialCapacity: 0)
+    /// socket read brought in after reading was paused. Made at the first pause (most connections never pause).
+    private var held: CircularBuffer<WebSocketFrame>?
     /// Set while reading is paused for the session; fires when it may go on.
     private var resumeTimer: TimerWheel.Timer?
     private var isPaused = false
@@ -146,7 +146,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         lastFrameReceived = context.eventLoop.now
         isReading = true
         if isPaused {
-            held.append(frame)  // the rest of a read that was under way when we paused: kept in order
+            hold(frame, first: false)  // the rest of a read that was under way when we paused: kept in order
         } else {
             take(frame)
         }
@@ -159,11 +159,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             case .proceed:
                 break
             case .wait(let deadline):
-                held.prepend(frame)
+                hold(frame, first: true)
                 pause(until: deadline)
                 return
             case .close(let reason):
-                held.removeAll()
+                held = nil
                 fail(.policyViolation(reason))
                 return
             }
@@ -178,6 +178,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     }
 
     // MARK: Pausing (inbound rate limit)
+
+    private func hold(_ frame: WebSocketFrame, first: Bool) {
+        if held == nil { held = CircularBuffer(initialCapacity: 16) }
+        if first { held?.prepend(frame) } else { held?.append(frame) }
+    }
 
     /// Stops reading the socket until `deadline`: the kernel's buffers fill and TCP slows the client.
     private func pause(until deadline: NIODeadline) {
@@ -197,7 +202,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         isPaused = false
         lastFrameReceived = context.eventLoop.now  // the client was sending all along; we were not reading
         isReading = true  // replies of the whole batch go out with one flush
-        while !isPaused, context === self.context, let frame = held.popFirst() {
+        while !isPaused, context === self.context, let frame = held?.popFirst() {
             take(frame)
         }
         isReading = false
@@ -460,7 +465,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         state = .closed
         if let timerWheel, let timer { timerWheel.cancel(timer) }
         if let timerWheel, let resumeTimer { timerWheel.cancel(resumeTimer) }
-        held.removeAll()
+        held = nil
         isPaused = false
         context = nil
         session.webSocketDidClose(self)
