@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import LuaRuntime
 import PhoenixProtocol
+import ServerSettings
 
 /// `hello-sockets token sign SALT JSON` / `token verify SALT TOKEN`: Phoenix.Token from the command line,
 /// with the server's secret (`--secret-key-base` or `$SECRET_KEY_BASE`).
@@ -12,12 +13,18 @@ struct Token: ParsableCommand {
     )
 
     struct Secret: ParsableArguments {
-        @Option(help: "The server's secret (default: $SECRET_KEY_BASE).")
+        @Option(help: "The server's secret (default: $HELLO_SOCKETS_SECRET_KEY_BASE, $SECRET_KEY_BASE, else the config file's).")
         var secretKeyBase: String?
 
+        @Option(help: "The server's config file, for its secret_key_base.")
+        var config: String?
+
+        /// The secret as the server would find it: this flag, the environment, the config file.
         func signer() throws -> TokenSigner {
-            guard let signer = try Serve.tokenSigner(secretKeyBase) else {
-                throw ValidationError("no secret: pass --secret-key-base or set SECRET_KEY_BASE, as for the server.")
+            var flags = config.map { ["--config", $0] } ?? []
+            if let secretKeyBase { flags += ["--secret-key-base", secretKeyBase] }
+            guard let signer = try SettingsLoader(arguments: flags).loadValues().tokenSigner() else {
+                throw ValidationError("no secret: set SECRET_KEY_BASE (or secret_key_base in --config FILE), as for the server.")
             }
             return signer
         }

@@ -192,10 +192,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             switch decision {
             case .reject(let status, let body):
-                logger.warning(
-                    "refused WebSocket connection",
-                    metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
-                )
+                logger.warning("refused WebSocket connection (\(status.code)): \(body.trimmed)", metadata: ["conn": "\(connectionID)"])
                 send(status, body: body, head: head, context: context)
             case .accept(let session):
                 guard connections.claimWebSocket(for: context.channel) else {

@@ -29,8 +29,9 @@ struct PhoenixEndpoint: WebSocketEndpoint {
             let context = SocketContext(id: id, params: paramsValue, assigns: assigns)
             return .accept(PhoenixSocket(context: context, serializerVersion: version, runtime: runtime, logger: logger))
         case .error(let reason):
-            let detail = (try? JSONWriter.encodeToString(reason)) ?? "{}"
-            return .reject(.forbidden, "Connection refused by the socket's connect: \(detail)\n")
+            // The reason when the script gave one: `phx.error()` alone refuses without saying why.
+            let detail = (try? JSONWriter.encodeToString(reason)).flatMap { ["{}", "null", "[]"].contains($0) ? nil : $0 }
+            return .reject(.forbidden, "Connection refused by \(mount)'s connect\(detail.map { ": \($0)" } ?? ".")\n")
         case .crashed(let error):
             logger.error("socket connect crashed: \(error)")
             return .reject(.forbidden, "Connection refused: the socket's connect failed.\n")

@@ -1,4 +1,5 @@
 import Foundation
+import LuaRuntime
 
 /// Where a Phoenix socket is served and which scripts it runs.
 ///
@@ -14,7 +15,7 @@ struct SocketMount: Equatable {
     var displayPrefix: String
 
     static func discover(in directory: URL) throws -> [SocketMount] {
-        let prefix = directory.standardizedFileURL.lastPathComponent
+        let prefix = ChannelRegistry.displayPrefix(for: directory)
         var mounts = [SocketMount(path: "/socket", directory: directory, displayPrefix: prefix)]
         let fm = FileManager.default
         for name in try fm.contentsOfDirectory(atPath: directory.path).sorted()
