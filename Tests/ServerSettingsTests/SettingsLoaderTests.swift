@@ -205,8 +205,10 @@ final class SettingsLoaderTests: XCTestCase {
             "\(file):1: tls_cert: cannot read \(folder.appendingPathComponent("missing.pem").path)",
             "--api-token: expected at least 16 characters, got 5",
         ])
-        XCTAssertEqual(problems([], environment: ["HELLO_SOCKETS_CHANNELS": "/nonexistent-channels"]),
-                       ["HELLO_SOCKETS_CHANNELS: no folder at /nonexistent-channels"])
+        let channels = SettingsLoader(arguments: [], environment: ["HELLO_SOCKETS_CHANNELS": "/nonexistent-channels"])
+        XCTAssertThrowsError(try channels.load()) { error in
+            XCTAssertEqual((error as? SettingsError)?.description, "HELLO_SOCKETS_CHANNELS: no folder at /nonexistent-channels")
+        }
     }
 
     func testEveryProblemIsReportedNotJustTheFirst() throws {
