@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -55,11 +56,21 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The server: bootstrap, HTTP routes, the Phoenix socket, PubSub.
+        // The Phoenix channel layer: the socket state machine, PubSub behind its adapter seam, the
+        // per-loop runtimes, the in-memory endpoint. No HTTP, no sockets: transports plug into it.
+        .target(
+            name: "PhoenixChannels",
+            dependencies: [
+                "PhoenixProtocol", "LuaRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The server: bootstrap, HTTP routes, the WebSocket transport for Phoenix sockets, observer, reload, metrics.
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,7 +84,7 @@ let package = Package(
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["HelloSocketsServer", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(
@@ -131,13 +142,21 @@ let package = Package(
         .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
         .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer"]),
         .testTarget(
+            name: "PhoenixChannelsTests",
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "ChannelTestingTests",
             dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "TestSupport", "LuaRuntime",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

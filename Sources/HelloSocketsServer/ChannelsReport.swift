@@ -1,5 +1,6 @@
 import Foundation
 import LuaRuntime
+import PhoenixChannels
 
 /// What a channels folder would serve, and everything wrong with it, without starting anything:
 /// `hello-sockets check`. Each script is compiled and run once in a scratch VM, as at startup.

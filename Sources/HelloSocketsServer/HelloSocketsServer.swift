@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import PhoenixChannels
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
@@ -31,7 +32,7 @@ public final class HelloSocketsServer: Sendable {
         self.live = NIOLockedValueBox(configuration)
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
-        self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
+        self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,

@@ -164,12 +164,12 @@ final class CommandLineTests: XCTestCase {
         let response = try await client.receiveHTTPResponse()
         await client.close()
         XCTAssertEqual(response.status, 403)
-        XCTAssertEqual(response.body, "Connection refused by /auth_socket's connect.\n")
+        XCTAssertEqual(response.body, "Connect refused by socket.lua.\n")
         let deadline = ContinuousClock.now + .seconds(5)
         while !server.log.contains("refused WebSocket connection") && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        XCTAssertTrue(server.log.contains("refused WebSocket connection (403): Connection refused by /auth_socket's connect."),
+        XCTAssertTrue(server.log.contains("refused WebSocket connection to /auth_socket/websocket (403): Connect refused by socket.lua."),
                       server.log)
         XCTAssertFalse(server.log.contains("{}"), server.log)
     }

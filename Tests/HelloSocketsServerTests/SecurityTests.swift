@@ -6,6 +6,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import NIOSSL
+import PhoenixChannels
 import SwiftASN1
 import TestSupport
 import WebSocketTransport

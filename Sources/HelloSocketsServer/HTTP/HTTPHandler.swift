@@ -192,7 +192,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             switch decision {
             case .reject(let status, let body):
-                logger.warning("refused WebSocket connection (\(status.code)): \(body.trimmed)", metadata: ["conn": "\(connectionID)"])
+                // The path only: the query may carry a token.
+                let path = head.uri.prefix { $0 != "?" }
+                logger.warning("refused WebSocket connection to \(path) (\(status.code)): \(body.trimmed)", metadata: ["conn": "\(connectionID)"])
                 send(status, body: body, head: head, context: context)
             case .accept(let session):
                 guard connections.claimWebSocket(for: context.channel) else {

@@ -1,4 +1,5 @@
 import NIOCore
+import PhoenixChannels
 
 /// `GET /metrics`: gathers every event loop's `LoopMetrics` (one task per loop) plus server-wide
 /// figures, and renders them in the Prometheus text format.

@@ -2,14 +2,15 @@ import Logging
 import LuaRuntime
 import NIOCore
 import PhoenixProtocol
-import WebSocketTransport
 
 /// One Phoenix socket: the state machine over the channels a client has joined (Phoenix.Socket's
 /// `handle_in` clauses and Phoenix.Channel.Server's result handling), on one connection's event loop.
+/// It knows no HTTP and no sockets: a `PhoenixTransport` (a WebSocket, a LongPoll session, memory)
+/// feeds it frames with `receive` and carries what it sends.
 ///
 /// Wire rules follow PROTOCOL.md "Our rules": the reply to a join carries the join message's
 /// ref as its join_ref (Phoenix 1.4); control replies nobody owns carry a null join_ref.
-final class PhoenixSocket: WebSocketSession {
+public final class PhoenixSocket {
     /// A joined channel: its VM handle, the join_ref its frames carry, and its PubSub subscription.
     final class JoinedChannel: TopicSubscriber {
         let id: ChannelID
@@ -35,16 +36,16 @@ final class PhoenixSocket: WebSocketSession {
         weak var socket: PhoenixSocket?
         func deliver(_ broadcast: EncodedBroadcast) {
             guard broadcast.event == "disconnect" else { return }  // Phoenix ignores other events there
-            socket?.transport?.close(code: .normalClosure, reason: "disconnected")
+            socket?.transport?.close(.disconnected)
         }
     }
 
-    let context: SocketContext
+    public let context: SocketContext
     private let serializer: any MessageSerializer
     private let serializerVersion: SerializerVersion
     private let runtime: LoopRuntime
     private let logger: Logger
-    /// The connection frames go out on: a `WebSocketConnection`, or an in-memory one (`InProcessEndpoint`).
+    /// What frames go out on: the server's WebSocket connection, or an in-memory one (`InProcessEndpoint`).
     private var transport: PhoenixTransport?
     private var channels = JoinedChannels()
     /// `phx.send_after` calls made inside `join`, before the channel is registered: scheduled once the join succeeds.
@@ -53,7 +54,7 @@ final class PhoenixSocket: WebSocketSession {
     private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
     private let identity = IdentitySubscriber()
 
-    init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
+    public init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
         self.context = context
         self.serializerVersion = serializerVersion
         self.serializer = serializerVersion.serializer
@@ -61,22 +62,13 @@ final class PhoenixSocket: WebSocketSession {
         self.logger = logger
     }
 
-    // MARK: WebSocketSession
-
-    func webSocketDidOpen(_ connection: WebSocketConnection) { open(connection) }
-
-    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) { receive(message) }
-
-    func webSocketDidClose(_ connection: WebSocketConnection) {
-        let metrics = runtime.metrics
-        metrics.closesByCode[connection.closeCode.map { "\($0)" } ?? "none", default: 0] += 1
-        metrics.peakQueuedBytesPastMark = max(metrics.peakQueuedBytesPastMark, connection.peakQueuedBytesPastMark)
-        closed()
-    }
+    /// This socket's loop counters (the transport adds its own, e.g. close codes).
+    public var metrics: LoopMetrics { runtime.metrics }
 
     // MARK: Transport events (any PhoenixTransport)
 
-    func open(_ transport: PhoenixTransport) {
+    /// The transport is ready: frames can go out.
+    public func open(_ transport: PhoenixTransport) {
         self.transport = transport
         runtime.sockets[ObjectIdentifier(self)] = self  // hot reload walks a loop's sockets
         if let id = context.id {
@@ -85,28 +77,28 @@ final class PhoenixSocket: WebSocketSession {
         }
     }
 
-    func receive(_ message: WebSocketMessage) {
+    /// One frame from the client.
+    public func receive(_ frame: PhoenixFrame) {
         let decoded: Message
         let metrics = runtime.metrics
         metrics.messagesIn &+= 1
-        switch message {
-        case .text(let buffer), .binary(let buffer): metrics.bytesIn &+= buffer.readableBytes
-        }
+        metrics.bytesIn &+= frame.bytes.readableBytes
         do {
-            switch message {
+            switch frame {
             case .text(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeText($0) }
             case .binary(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeBinary($0) }
             }
         } catch {
             // PROTOCOL.md rule 7: undecodable input closes the socket with 1007 and says why.
             logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
-            transport?.close(code: .dataInconsistentWithMessage, reason: "\(error)")
+            transport?.close(.undecodable("\(error)"))
             return
         }
         handle(decoded)
     }
 
-    func closed() {
+    /// The transport is gone: every channel terminates with `shutdown:closed`.
+    public func closed() {
         for channel in channels.all {
             remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
         }
@@ -249,7 +241,7 @@ final class PhoenixSocket: WebSocketSession {
 
     /// Hot reload: the script `scriptName` was deleted, so its joined channels end as if they
     /// crashed (no terminate; the client gets phx_error). Returns how many. Call on this loop.
-    func closeChannels(ofScript scriptName: String) -> Int {
+    public func closeChannels(ofScript scriptName: String) -> Int {
         let doomed = channels.all.filter { runtime.vm.scriptName(of: $0.id) == scriptName }
         for channel in doomed {
             remove(channel, terminating: nil)
@@ -268,7 +260,7 @@ final class PhoenixSocket: WebSocketSession {
         } else if let frame = broadcast.frame(for: serializerVersion), let transport {
             let metrics = runtime.metrics
             metrics.messagesOut &+= 1
-            metrics.bytesOut &+= frame.message.payload.readableBytes
+            metrics.bytesOut &+= frame.frame.bytes.readableBytes
             transport.send(frame)
         }
     }
@@ -295,7 +287,7 @@ final class PhoenixSocket: WebSocketSession {
         let metrics = runtime.metrics
         metrics.messagesOut &+= 1
         metrics.bytesOut &+= runtime.encodeScratch.count
-        var buffer = ByteBuffer.webSocketPayload(capacity: runtime.encodeScratch.count)
+        var buffer = transport.makeFrameBuffer(capacity: runtime.encodeScratch.count)
         buffer.writeBytes(runtime.encodeScratch)
         if runtime.encodeScratch.capacity > 1 << 16 { runtime.encodeScratch = [] }  // don't keep a huge one
         transport.send(kind == .text ? .text(buffer) : .binary(buffer))
@@ -305,22 +297,22 @@ final class PhoenixSocket: WebSocketSession {
 // MARK: - What channels ask of the socket (ChannelHost)
 
 extension PhoenixSocket: ChannelHost {
-    func push(_ id: ChannelID, event: String, payload: Payload) {
+    public func push(_ id: ChannelID, event: String, payload: Payload) {
         guard let channel = channels[id: id] else { return }
         send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: payload))
     }
 
-    func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
+    public func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
         guard let channel = channels[id: id] ?? terminating.flatMap({ $0.id == id ? $0 : nil }) else { return }
         runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
     }
 
-    func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
+    public func asyncReply(_ id: ChannelID, ref: JSONValue, status: String, response: JSONValue) {
         guard let channel = channels[id: id] else { return }
         sendReply(joinRef: channel.joinRef, ref: ref, topic: channel.topic, status: status, response: response)
     }
 
-    func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
+    public func scheduleTimer(_ id: ChannelID, timer: TimerID, afterMilliseconds milliseconds: Int) {
         if channels[id: id] == nil, timersFromJoin != nil {
             timersFromJoin?.append((id, timer, milliseconds))  // inside join: the channel is not registered yet
             return
@@ -333,7 +325,7 @@ extension PhoenixSocket: ChannelHost {
         }
     }
 
-    func cancelTimer(_ timer: TimerID) {
+    public func cancelTimer(_ timer: TimerID) {
         timersFromJoin?.removeAll { $0.timer == timer }
         for channel in channels.all {
             channel.timers.removeValue(forKey: timer)?.cancel()

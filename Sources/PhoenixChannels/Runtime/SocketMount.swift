@@ -7,14 +7,20 @@ import LuaRuntime
 /// another socket named after it (`channels/auth_socket/` serves `/auth_socket/websocket`), with
 /// its own `socket.lua` connect rule and its own set of channels, as the book's endpoint has
 /// `/socket`, `/auth_socket` and `/stats_socket`. `lib/` holds modules for `require`, not a socket.
-struct SocketMount: Equatable {
-    /// The mount path, e.g. `/socket`; the WebSocket is served at `<path>/websocket`.
-    var path: String
-    var directory: URL
-    /// How script paths read in logs and errors, e.g. `channels/auth_socket`.
-    var displayPrefix: String
+public struct SocketMount: Equatable {
+    public init(path: String, directory: URL, displayPrefix: String) {
+        self.path = path
+        self.directory = directory
+        self.displayPrefix = displayPrefix
+    }
 
-    static func discover(in directory: URL) throws -> [SocketMount] {
+    /// The mount path, e.g. `/socket`; the WebSocket is served at `<path>/websocket`.
+    public var path: String
+    public var directory: URL
+    /// How script paths read in logs and errors, e.g. `channels/auth_socket`.
+    public var displayPrefix: String
+
+    public static func discover(in directory: URL) throws -> [SocketMount] {
         let prefix = ChannelRegistry.displayPrefix(for: directory)
         var mounts = [SocketMount(path: "/socket", directory: directory, displayPrefix: prefix)]
         let fm = FileManager.default

@@ -4,27 +4,27 @@ import NIOCore
 
 /// What one event loop owns: its Lua VM (every channel joined on this loop lives in it) and its
 /// share of the PubSub subscriptions. Used only on its loop: no locks (the OpenResty model).
-final class LoopRuntime {
-    let vm: LuaVM
-    let registry: ChannelRegistry
-    let subscriptions: LoopSubscriptions
-    let pubSub: any BroadcastBus
+public final class LoopRuntime {
+    public let vm: LuaVM
+    public let registry: ChannelRegistry
+    public let subscriptions: LoopSubscriptions
+    public let pubSub: any PubSubAdapter
     /// Channels one socket may have joined at once (Phoenix 1.8's `max_channels_per_transport`).
-    let maxChannelsPerSocket: Int
+    public let maxChannelsPerSocket: Int
     /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
-    var scriptErrorObserver: ((ScriptError) -> Void)?
+    public var scriptErrorObserver: ((ScriptError) -> Void)?
     /// The open Phoenix sockets on this loop (hot reload closes the channels of a deleted script).
-    var sockets: [ObjectIdentifier: PhoenixSocket] = [:]
+    public var sockets: [ObjectIdentifier: PhoenixSocket] = [:]
     /// This loop's counters (`/metrics`), shared with its PubSub subscriptions.
-    var metrics: LoopMetrics { subscriptions.metrics }
+    public var metrics: LoopMetrics { subscriptions.metrics }
     /// Reused by every socket of this loop to encode outbound frames (no array growth per message).
     var encodeScratch: [UInt8] = []
 
-    init(
+    public init(
         vm: LuaVM,
         registry: ChannelRegistry,
         subscriptions: LoopSubscriptions,
-        pubSub: any BroadcastBus,
+        pubSub: any PubSubAdapter,
         maxChannelsPerSocket: Int = 100
     ) {
         self.vm = vm
@@ -36,11 +36,11 @@ final class LoopRuntime {
 }
 
 /// One `LoopRuntime` per event loop of the server.
-final class LoopRuntimes: Sendable {
+public final class LoopRuntimes: Sendable {
     private let runtimes: [(loop: EventLoop, runtime: NIOLoopBound<LoopRuntime>)]
 
     /// Builds each loop's runtime on that loop (a `lua_State` must only be touched by its own thread).
-    static func make(
+    public static func make(
         loops: [EventLoop],
         build: @escaping @Sendable (EventLoop) throws -> LoopRuntime
     ) async throws -> LoopRuntimes {
@@ -57,13 +57,13 @@ final class LoopRuntimes: Sendable {
     }
 
     /// Runs `body` on every loop with that loop's runtime; the results in loop order.
-    func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (LoopRuntime) -> T) -> EventLoopFuture<[T]> {
+    public func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (LoopRuntime) -> T) -> EventLoopFuture<[T]> {
         let futures = runtimes.map { entry in entry.loop.submit { body(entry.runtime.value) } }
         return EventLoopFuture.whenAllSucceed(futures, on: runtimes[0].loop)
     }
 
     /// The runtime of `loop`; call only on that loop.
-    func runtime(on loop: EventLoop) -> LoopRuntime {
+    public func runtime(on loop: EventLoop) -> LoopRuntime {
         guard let entry = runtimes.first(where: { $0.loop === loop }) else {
             preconditionFailure("event loop not part of this server")
         }

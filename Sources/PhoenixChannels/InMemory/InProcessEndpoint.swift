@@ -2,9 +2,7 @@ import Foundation
 import Logging
 import LuaRuntime
 import NIOCore
-import NIOWebSocket
 import PhoenixProtocol
-import WebSocketTransport
 
 /// One Phoenix socket mount run in-process, without a network or an event loop: the real
 /// `PhoenixSocket` state machine, `LuaVM` and topic subscriptions, driven by the caller, with
@@ -26,6 +24,7 @@ public final class InProcessEndpoint {
 
     private let logger: Logger
     private let subscriptions = LoopSubscriptions()
+    private let encoder = BroadcastEncoder()
     private var runtime: LoopRuntime!
     private var queue: [() -> Void] = []
     private var timers: [ManualTimer] = []
@@ -51,31 +50,11 @@ public final class InProcessEndpoint {
 
     // MARK: Connecting
 
-    /// Why `connect` refused: `socket.lua`'s `phx.error(reason)` or a crash.
-    public enum ConnectRefusal: Error, Equatable, CustomStringConvertible {
-        case refused(JSONValue)
-        case crashed(ScriptError)
-        public var description: String {
-            switch self {
-            case .refused(let reason): return "connect refused: \((try? JSONWriter.encodeToString(reason)) ?? "?")"
-            case .crashed(let error): return "connect crashed: \(error)"
-            }
-        }
-    }
-
     /// Connects as a client would, running `socket.lua`'s `connect` and `id` (V2 serializer).
     public func connect(
         params: [String: String] = [:], connectInfo: JSONValue = .emptyObject
     ) -> Result<InProcessConnection, ConnectRefusal> {
-        let paramsValue = JSONValue.object(params.mapValues(JSONValue.string))
-        switch runtime.vm.connect(params: paramsValue, connectInfo: connectInfo) {
-        case .ok(let assigns, let id):
-            return .success(connect(context: SocketContext(id: id, params: paramsValue, assigns: assigns)))
-        case .error(let reason):
-            return .failure(.refused(reason))
-        case .crashed(let error):
-            return .failure(.crashed(error))
-        }
+        SocketConnector.authorize(params: params, connectInfo: connectInfo, runtime: runtime).map { connect(context: $0) }
     }
 
     /// A connection for a socket built directly (Phoenix.ChannelTest's `socket(Mod, id, assigns)`),
@@ -99,7 +78,7 @@ public final class InProcessEndpoint {
             self.topic = topic
             self.handler = handler
         }
-        func deliver(_ broadcast: EncodedBroadcast) { handler(broadcast.event, broadcast.payload) }
+        public func deliver(_ broadcast: EncodedBroadcast) { handler(broadcast.event, broadcast.payload) }
     }
 
     /// Subscribes `handler` to every broadcast on `topic` (event, payload), as PubSub delivers them
@@ -121,12 +100,11 @@ public final class InProcessEndpoint {
     }
 
     fileprivate func enqueueBroadcast(topic: String, event: String, payload: Payload, excluding: TopicSubscriber?) {
-        let encoded = EncodedBroadcast(
-            topic: topic, event: event, payload: payload, excluding: excluding.map(ObjectIdentifier.init))
+        let encoded = encoder.encode(topic: topic, event: event, payload: payload, excluding: excluding)
         queue.append { [subscriptions] in subscriptions.deliver(encoded) }
     }
 
-    private final class Bus: BroadcastBus {
+    private final class Bus: PubSubAdapter {
         unowned let endpoint: InProcessEndpoint
         init(endpoint: InProcessEndpoint) { self.endpoint = endpoint }
         func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?) {
@@ -206,7 +184,7 @@ public final class InProcessConnection: PhoenixTransport {
     /// Receives every frame the server sends, in order.
     public var onFrame: ((OutboundFrame) -> Void)?
     /// Set when the server closed the connection (a `disconnect` broadcast, an undecodable frame).
-    public private(set) var closeCode: WebSocketErrorCode?
+    public private(set) var closeReason: SocketCloseReason?
     /// False once either side closed.
     public private(set) var isOpen = true
 
@@ -243,24 +221,24 @@ public final class InProcessConnection: PhoenixTransport {
 
     // MARK: PhoenixTransport (the server's side)
 
-    func send(_ message: WebSocketMessage) {
+    public func send(_ frame: PhoenixFrame) {
         guard isOpen else { return }
-        switch message {
+        switch frame {
         case .text(let text): onFrame?(.text(Array(text.readableBytesView)))
         case .binary(let data): onFrame?(.binary(Array(data.readableBytesView)))
         }
     }
 
-    func send(_ prepared: PreparedMessage) { send(prepared.message) }
+    public func send(_ shared: SharedFrame) { send(shared.frame) }
 
-    func close(code: WebSocketErrorCode, reason: String) {
+    public func close(_ reason: SocketCloseReason) {
         guard isOpen else { return }
-        closeCode = code
+        closeReason = reason
         isOpen = false
         socket.closed()
     }
 
-    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
+    public func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
         endpoint.schedule(afterMilliseconds: milliseconds, body)
     }
 }
