@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             return try loader.load()
         } catch let error as SettingsError {
             for problem in error.problems { FileHandle.standardError.write(Data("Error: \(problem)\n".utf8)) }
-            FileHandle.standardError.write(Data("(hello-sockets --help lists the settings)\n".utf8))
+            FileHandle.standardError.write(Data("Usage: hello-sockets [serve] [--config FILE] [FLAGS] (hello-sockets --help lists the flags)\n".utf8))
             throw ExitCode.failure
         }
     }
