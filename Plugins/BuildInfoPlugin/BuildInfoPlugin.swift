@@ -16,7 +16,7 @@ struct BuildInfoPlugin: BuildToolPlugin {
                 executable: URL(fileURLWithPath: "/bin/sh"),
                 arguments: [root.appendingPathComponent("scripts/build-info.sh").path, root.path, output.path],
                 outputFilesDirectory: output
-            ),
+            )
         ]
     }
 }

@@ -27,15 +27,18 @@ public struct ChannelsReport: Sendable {
             return
         }
         for mount in mounts {
-            let errors = ChannelRegistry.problems(in: mount.directory, displayPrefix: mount.displayPrefix, limits: limits)
+            let errors = ChannelRegistry.problems(
+                in: mount.directory, displayPrefix: mount.displayPrefix, limits: limits)
             problems += errors.map { "\($0)" }
             guard errors.isEmpty,
-                  let registry = try? ChannelRegistry(directory: mount.directory, displayPrefix: mount.displayPrefix, limits: limits)
+                let registry = try? ChannelRegistry(
+                    directory: mount.directory, displayPrefix: mount.displayPrefix, limits: limits)
             else { continue }
-            sockets.append(Socket(
-                path: mount.path,
-                scripts: registry.scripts.map { ($0.path, $0.topics.map(\.description)) },
-                hasConnectRule: registry.socketScript != nil))
+            sockets.append(
+                Socket(
+                    path: mount.path,
+                    scripts: registry.scripts.map { ($0.path, $0.topics.map(\.description)) },
+                    hasConnectRule: registry.socketScript != nil))
         }
     }
 }

@@ -31,7 +31,8 @@ struct ConfigFile {
             self.init(text: try String(contentsOfFile: path, encoding: .utf8), path: path, settings: settings)
         } catch {
             self.init()
-            problems.append(SettingsProblem(source: nil, message: "\(path): cannot read the config file (\(Self.reason(error)))"))
+            problems.append(
+                SettingsProblem(source: nil, message: "\(path): cannot read the config file (\(Self.reason(error)))"))
         }
     }
 
@@ -45,23 +46,27 @@ struct ConfigFile {
         }
         guard let root else { return }  // an empty file (or only comments) sets nothing
         guard let mapping = root.mapping else {
-            problems.append(SettingsProblem(
-                source: .file(path: path, line: root.mark?.line ?? 1),
-                message: "expected a mapping of settings (key: value), got \(Self.shape(of: root))"))
+            problems.append(
+                SettingsProblem(
+                    source: .file(path: path, line: root.mark?.line ?? 1),
+                    message: "expected a mapping of settings (key: value), got \(Self.shape(of: root))"))
             return
         }
         let byKey = Dictionary(uniqueKeysWithValues: settings.map { ($0.key, $0) })
         for (keyNode, valueNode) in mapping {
             let line = keyNode.mark?.line ?? 1
             guard let key = keyNode.scalar?.string else {
-                problems.append(SettingsProblem(source: .file(path: path, line: line), message: "a key must be a plain word"))
+                problems.append(
+                    SettingsProblem(source: .file(path: path, line: line), message: "a key must be a plain word"))
                 continue
             }
             guard let setting = byKey[key] else {
-                let hint = closest(to: key.replacingOccurrences(of: "-", with: "_"), in: settings.map(\.key))
+                let hint =
+                    closest(to: key.replacingOccurrences(of: "-", with: "_"), in: settings.map(\.key))
                     .map { " (did you mean \($0)?)" } ?? ""
-                problems.append(SettingsProblem(
-                    source: .file(path: path, line: line), key: key, message: "unknown key\(hint)"))
+                problems.append(
+                    SettingsProblem(
+                        source: .file(path: path, line: line), key: key, message: "unknown key\(hint)"))
                 continue
             }
             let valueLine = valueNode.mark?.line ?? line
@@ -69,14 +74,16 @@ struct ConfigFile {
             case .success(let value):
                 entries.append(Entry(setting: setting, value: value, line: valueLine))
             case .failure(let refusal):
-                problems.append(SettingsProblem(source: .file(path: path, line: valueLine), key: key, message: refusal.message))
+                problems.append(
+                    SettingsProblem(source: .file(path: path, line: valueLine), key: key, message: refusal.message))
             }
         }
     }
 
     /// The value of one key, read as its setting expects.
     private static func value(of node: Node, for setting: Setting) -> Result<SettingValue, ValueRefusal> {
-        let refusal = Result<SettingValue, ValueRefusal>.failure(ValueRefusal("expected \(setting.expectation), got \(shape(of: node))"))
+        let refusal = Result<SettingValue, ValueRefusal>.failure(
+            ValueRefusal("expected \(setting.expectation), got \(shape(of: node))"))
         if case .list = setting.kind {
             if let scalar = node.scalar { return setting.parse(scalar.string) }
             guard let sequence = node.sequence else { return refusal }
@@ -115,10 +122,11 @@ struct ConfigFile {
     private static func syntaxProblem(_ error: Error, path: String) -> SettingsProblem {
         switch error {
         case YamlError.scanner(let context, let problem, let mark, _),
-             YamlError.parser(let context, let problem, let mark, _),
-             YamlError.composer(let context, let problem, let mark, _):
+            YamlError.parser(let context, let problem, let mark, _),
+            YamlError.composer(let context, let problem, let mark, _):
             let around = context.map { " (\($0.text))" } ?? ""
-            return SettingsProblem(source: .file(path: path, line: mark.line), message: "YAML syntax: \(problem)\(around)")
+            return SettingsProblem(
+                source: .file(path: path, line: mark.line), message: "YAML syntax: \(problem)\(around)")
         case YamlError.duplicatedKeysInMapping(let duplicates, let context):
             return SettingsProblem(
                 source: .file(path: path, line: context.mark.line),

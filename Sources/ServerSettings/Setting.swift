@@ -93,7 +93,8 @@ extension Setting {
     init(
         _ name: String, _ group: Group, _ kind: Kind, placeholder: String, help: String, secret: Bool = false,
         reloadable: Bool = false, legacyEnvironment: String? = nil, defaultText: String? = nil,
-        read: @escaping (ServerConfiguration) -> SettingValue?, write: @escaping (inout ServerConfiguration, SettingValue) -> Void,
+        read: @escaping (ServerConfiguration) -> SettingValue?,
+        write: @escaping (inout ServerConfiguration, SettingValue) -> Void,
         copy: @escaping (inout ServerConfiguration, ServerConfiguration) -> Void
     ) {
         self.name = name
@@ -228,7 +229,9 @@ extension Setting {
             name, group, .choice(Value.allCases.map(\.rawValue)), placeholder: placeholder, help: help,
             reloadable: reloadable,
             read: { .text($0[keyPath: field].rawValue) },
-            write: { if case .text(let value) = $1, let choice = Value(rawValue: value) { $0[keyPath: field] = choice } },
+            write: {
+                if case .text(let value) = $1, let choice = Value(rawValue: value) { $0[keyPath: field] = choice }
+            },
             copy: { $0[keyPath: field] = $1[keyPath: field] }
         )
     }

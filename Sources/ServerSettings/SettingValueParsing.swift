@@ -18,7 +18,8 @@ extension Setting {
     /// Parses one textual value; a list setting gets one element (or, with `splitLists`, comma-separated ones).
     /// Fails with the problem's message ("expected …, got …").
     func parse(_ text: String, splitLists: Bool = false) -> Result<SettingValue, ValueRefusal> {
-        let refusal = Result<SettingValue, ValueRefusal>.failure(ValueRefusal("expected \(expectation), got \"\(text)\""))
+        let refusal = Result<SettingValue, ValueRefusal>.failure(
+            ValueRefusal("expected \(expectation), got \"\(text)\""))
         switch kind {
         case .integer(let range, _):
             // Underscores group digits as in Swift and YAML: 1_048_576.
@@ -37,7 +38,9 @@ extension Setting {
             }
         case .list:
             guard splitLists else { return .success(.list([text])) }
-            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             return .success(.list(items))
         }
     }
@@ -64,7 +67,8 @@ private func editDistance(_ a: String, _ b: String) -> Int {
     for i in 1...max(a.count, 1) where !a.isEmpty {
         var current = [i] + Array(repeating: 0, count: b.count)
         for j in stride(from: 1, through: b.count, by: 1) {
-            current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            current[j] = Swift.min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
         }
         previous = current
     }

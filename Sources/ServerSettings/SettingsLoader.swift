@@ -14,8 +14,10 @@ public struct SettingsLoader: Sendable {
     /// The variable naming the config file when `--config` is not given.
     public static let configEnvironment = "HELLO_SOCKETS_CONFIG"
 
-    public init(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                settings: [Setting] = Setting.all) {
+    public init(
+        arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        settings: [Setting] = Setting.all
+    ) {
         self.arguments = arguments
         self.environment = environment
         self.settings = settings
@@ -60,7 +62,8 @@ public struct SettingsLoader: Sendable {
         loaded.warnings += flags.values.compactMap { setting, _, flag in
             guard setting.isSecret else { return nil }
             return "\(flag) on the command line is visible to every user of this machine (ps, /proc): "
-                + "set $\(setting.legacyEnvironment ?? setting.environmentName) or put \(setting.key) in the config file"
+                + "set $\(setting.legacyEnvironment ?? setting.environmentName) "
+                + "or put \(setting.key) in the config file"
         }
         return (loaded, problems)
     }
@@ -81,8 +84,9 @@ public struct SettingsLoader: Sendable {
             let argument = arguments[index]
             index += 1
             guard argument.hasPrefix("--"), argument.count > 2 else {
-                problems.append(SettingsProblem(
-                    source: nil, message: "unexpected argument \"\(argument)\" (flags start with --; see --help)"))
+                problems.append(
+                    SettingsProblem(
+                        source: nil, message: "unexpected argument \"\(argument)\" (flags start with --; see --help)"))
                 continue
             }
             let body = argument.dropFirst(2)
@@ -113,7 +117,9 @@ public struct SettingsLoader: Sendable {
                     record(setting, setting.parse(inline), flag: "--\(name)", into: &flags, &problems)
                 case .list:
                     guard let text = value() else {
-                        problems.append(SettingsProblem(source: .commandLine("--\(name)"), message: "needs a value (\(setting.placeholder))"))
+                        problems.append(
+                            SettingsProblem(
+                                source: .commandLine("--\(name)"), message: "needs a value (\(setting.placeholder))"))
                         continue
                     }
                     lists[name, default: []].append(text)
@@ -121,13 +127,16 @@ public struct SettingsLoader: Sendable {
                     flags.values.append((setting, .list(lists[name] ?? []), "--\(name)"))
                 default:
                     guard let text = value() else {
-                        problems.append(SettingsProblem(source: .commandLine("--\(name)"), message: "needs a value (\(setting.placeholder))"))
+                        problems.append(
+                            SettingsProblem(
+                                source: .commandLine("--\(name)"), message: "needs a value (\(setting.placeholder))"))
                         continue
                     }
                     record(setting, setting.parse(text), flag: "--\(name)", into: &flags, &problems)
                 }
             } else if name.hasPrefix("no-"), let setting = byName[String(name.dropFirst(3))], inline == nil,
-                      setting.kind.isToggle {
+                setting.kind.isToggle
+            {
                 flags.values.append((setting, .toggle(false), "--\(name)"))
             } else {
                 let candidates = settings.map(\.name) + ["config"]
@@ -138,11 +147,14 @@ public struct SettingsLoader: Sendable {
         return flags
     }
 
-    private func record(_ setting: Setting, _ result: Result<SettingValue, ValueRefusal>, flag: String,
-                        into flags: inout Flags, _ problems: inout [SettingsProblem]) {
+    private func record(
+        _ setting: Setting, _ result: Result<SettingValue, ValueRefusal>, flag: String,
+        into flags: inout Flags, _ problems: inout [SettingsProblem]
+    ) {
         switch result {
         case .success(let value): flags.values.append((setting, value, flag))
-        case .failure(let refusal): problems.append(SettingsProblem(source: .commandLine(flag), message: refusal.message))
+        case .failure(let refusal):
+            problems.append(SettingsProblem(source: .commandLine(flag), message: refusal.message))
         }
     }
 
@@ -153,12 +165,14 @@ public struct SettingsLoader: Sendable {
         for setting in settings {
             // An empty variable counts as unset, as shells make it easy to export one by accident.
             let names = [setting.environmentName] + (setting.legacyEnvironment.map { [$0] } ?? [])
-            guard let name = names.first(where: { !(environment[$0] ?? "").isEmpty }), let text = environment[name] else {
+            guard let name = names.first(where: { !(environment[$0] ?? "").isEmpty }), let text = environment[name]
+            else {
                 continue
             }
             switch setting.parse(text, splitLists: true) {
             case .success(let value): values.append((setting, value, name))
-            case .failure(let refusal): problems.append(SettingsProblem(source: .environment(name), message: refusal.message))
+            case .failure(let refusal):
+                problems.append(SettingsProblem(source: .environment(name), message: refusal.message))
             }
         }
         return values
@@ -220,8 +234,10 @@ public struct LoadedSettings: Sendable {
         let configuration = configuration
         if configuration.host.isEmpty { problem("host", "expected an address, got nothing") }
         if !isFolder(configuration.channelsDirectory) {
-            let advice = sources["channels"] == nil
-                ? " (serve runs the channel scripts of ./channels: start it in a folder that has one, or pass --channels DIR)"
+            let advice =
+                sources["channels"] == nil
+                ? " (serve runs the channel scripts of ./channels: start it in a folder that has one, "
+                    + "or pass --channels DIR)"
                 : ""
             problem("channels", "no folder at \(configuration.channelsDirectory)\(advice)")
         }
@@ -238,8 +254,10 @@ public struct LoadedSettings: Sendable {
             problem("api-token", "expected at least 16 characters, got \(token.count)")
         }
         if let secret = configuration.secretKeyBase, secret.utf8.count < TokenSigner.minimumSecretLength {
-            problem("secret-key-base", "expected at least \(TokenSigner.minimumSecretLength) bytes, got "
-                + "\(secret.utf8.count) (make one with: openssl rand -base64 48)")
+            problem(
+                "secret-key-base",
+                "expected at least \(TokenSigner.minimumSecretLength) bytes, got "
+                    + "\(secret.utf8.count) (make one with: openssl rand -base64 48)")
         }
         for origin in configuration.allowedOrigins {
             do { _ = try OriginCheck(allowedOrigins: [origin]) } catch { problem("allowed-origin", "\(error)") }

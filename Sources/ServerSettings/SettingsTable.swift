@@ -29,7 +29,9 @@ extension Setting {
             help: "Offer permessage-deflate compression to clients that ask for it.",
             read: { .toggle($0.webSocket.deflate != nil) },
             write: { configuration, value in
-                if case .toggle(let on) = value { configuration.webSocket.deflate = on ? PerMessageDeflate.Policy() : nil }
+                if case .toggle(let on) = value {
+                    configuration.webSocket.deflate = on ? PerMessageDeflate.Policy() : nil
+                }
             },
             copy: { $0.webSocket.deflate = $1.webSocket.deflate }
         ),
@@ -40,8 +42,11 @@ extension Setting {
         ),
 
         // MARK: channels
-        .text("channels", .channels, \.channelsDirectory, placeholder: "DIR", help: "Folder of channel scripts (*.lua)."),
-        .toggle("watch", .channels, \.watchChannels, help: "Hot reload: watch the channels folder and load edited scripts."),
+        .text(
+            "channels", .channels, \.channelsDirectory, placeholder: "DIR", help: "Folder of channel scripts (*.lua)."),
+        .toggle(
+            "watch", .channels, \.watchChannels,
+            help: "Hot reload: watch the channels folder and load edited scripts."),
 
         // MARK: limits
         .integer(
@@ -78,7 +83,8 @@ extension Setting {
             reloadable: true
         ),
         .integer(
-            "lua-instruction-budget", .limits, \.lua.instructionBudget, range: 1_000...Int(Int32.max), unit: "instructions",
+            "lua-instruction-budget", .limits, \.lua.instructionBudget, range: 1_000...Int(Int32.max),
+            unit: "instructions",
             help: "Lua instructions one channel callback may run before it is stopped (the channel crashes)."
         ),
         .scaled(
@@ -100,9 +106,12 @@ extension Setting {
         ),
         .optionalText(
             "tls-cert", .security, \.tlsCertificatePath, placeholder: "FILE",
-            help: "PEM certificate (chain, leaf first): serve https:// and wss:// (with --tls-key).", defaultText: "none"
+            help: "PEM certificate (chain, leaf first): serve https:// and wss:// (with --tls-key).",
+            defaultText: "none"
         ),
-        .optionalText("tls-key", .security, \.tlsKeyPath, placeholder: "FILE", help: "PEM private key of --tls-cert.", defaultText: "none"),
+        .optionalText(
+            "tls-key", .security, \.tlsKeyPath, placeholder: "FILE", help: "PEM private key of --tls-cert.",
+            defaultText: "none"),
         .optionalText(
             "secret-key-base", .security, \.secretKeyBase, placeholder: "SECRET",
             help: "Secret for phx.token, at least 32 bytes (openssl rand -base64 48).", secret: true,
@@ -110,7 +119,8 @@ extension Setting {
         ),
         .optionalText(
             "api-token", .security, \.apiToken, placeholder: "TOKEN",
-            help: "Token (16+ characters) that opens POST /api/broadcast, /metrics and /observe to non-loopback clients.",
+            help:
+                "Token (16+ characters) that opens POST /api/broadcast, /metrics and /observe to non-loopback clients.",
             secret: true, defaultText: "loopback clients only"
         ),
 
@@ -123,6 +133,8 @@ extension Setting {
             "observe", .observability, \.observe, automatic: "on when --host is loopback",
             help: "Serve the observer feed /observe (every connection's handshake and frames)."
         ),
-        .toggle("trace", .observability, \.trace, help: "Print every WebSocket frame to stderr, wscat-style (c12 > … / c12 < …)."),
+        .toggle(
+            "trace", .observability, \.trace,
+            help: "Print every WebSocket frame to stderr, wscat-style (c12 > … / c12 < …)."),
     ]
 }

@@ -25,13 +25,19 @@ struct Check: AsyncParsableCommand {
         var lines: [String] = []
 
         let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
-        lines.append("listening: \(scheme)://\(configuration.host):\(configuration.port), \(configuration.eventLoopCount) threads")
-        lines.append("configuration: " + (settings.configFile.map { "\($0), " } ?? "") + "environment and flags over the defaults")
+        lines.append(
+            "listening: \(scheme)://\(configuration.host):\(configuration.port), "
+                + "\(configuration.eventLoopCount) threads"
+        )
+        lines.append(
+            "configuration: " + (settings.configFile.map { "\($0), " } ?? "")
+                + "environment and flags over the defaults")
 
         // A missing folder is already a settings problem.
         var isFolder: ObjCBool = false
-        let channels = FileManager.default.fileExists(atPath: configuration.channelsDirectory, isDirectory: &isFolder)
-            && isFolder.boolValue
+        let channels =
+            FileManager.default.fileExists(atPath: configuration.channelsDirectory, isDirectory: &isFolder)
+                && isFolder.boolValue
             ? ChannelsReport(channelsDirectory: configuration.channelsDirectory, limits: configuration.lua) : nil
         problems += channels?.problems ?? []
         lines.append("sockets:")
@@ -45,7 +51,8 @@ struct Check: AsyncParsableCommand {
 
         // Unreadable or unpaired files are already settings problems; here the PEM contents are checked.
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath,
-           FileManager.default.isReadableFile(atPath: certificate), FileManager.default.isReadableFile(atPath: key) {
+            FileManager.default.isReadableFile(atPath: certificate), FileManager.default.isReadableFile(atPath: key)
+        {
             do {
                 _ = try HelloSocketsServer.makeTLSContext(configuration)
                 lines.append("tls: \(certificate) with \(key): loaded")
@@ -58,9 +65,11 @@ struct Check: AsyncParsableCommand {
         lines.append(changed.isEmpty ? "settings: all defaults" : "settings that differ from the defaults:")
         let width = (changed.map(\.key.count).max() ?? 0) + 2
         for setting in changed {
-            let value = setting.value(in: configuration).map { setting.isSecret ? "[redacted]" : $0.description } ?? "(unset)"
-            lines.append("  " + setting.key.padding(toLength: width, withPad: " ", startingAt: 0) + value
-                + "   (\(settings.source(of: setting)))")
+            let value =
+                setting.value(in: configuration).map { setting.isSecret ? "[redacted]" : $0.description } ?? "(unset)"
+            lines.append(
+                "  " + setting.key.padding(toLength: width, withPad: " ", startingAt: 0) + value
+                    + "   (\(settings.source(of: setting)))")
         }
         for warning in settings.warnings { lines.append("warning: \(warning)") }
 

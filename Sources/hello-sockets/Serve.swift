@@ -32,7 +32,9 @@ struct Serve: AsyncParsableCommand {
             configuration.lua.tokenSigner = signer
         } else {
             configuration.lua.tokenSigner = .random()
-            logger.warning("no secret_key_base (--secret-key-base, $SECRET_KEY_BASE): phx.token uses a random secret, tokens won't survive a restart")
+            logger.warning(
+                "no secret_key_base ($SECRET_KEY_BASE): phx.token uses a random secret, tokens die with the process"
+            )
         }
         if let file = settings.configFile { logger.info("configuration: \(file)") }
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
@@ -41,15 +43,17 @@ struct Serve: AsyncParsableCommand {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         // The group traps SIGTERM/SIGINT before it starts the service, so a signal that arrives as soon as
         // the port accepts (a benchmark stopping a server right after it came up) is not lost.
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: HelloSocketsService(server: server, logger: logger)),
-                .init(service: ReloadOnHangup(server: server, loader: loader, hangups: hangups, logger: logger),
-                      successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: HelloSocketsService(server: server, logger: logger)),
+                    .init(
+                        service: ReloadOnHangup(server: server, loader: loader, hangups: hangups, logger: logger),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
         try await group.run()
     }
 
@@ -59,7 +63,10 @@ struct Serve: AsyncParsableCommand {
             return try loader.load()
         } catch let error as SettingsError {
             for problem in error.problems { FileHandle.standardError.write(Data("Error: \(problem)\n".utf8)) }
-            FileHandle.standardError.write(Data("Usage: hello-sockets [serve] [--config FILE] [FLAGS] (hello-sockets --help lists the flags)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "Usage: hello-sockets [serve] [--config FILE] [FLAGS] (hello-sockets --help lists the flags)\n".utf8
+                ))
             throw ExitCode.failure
         }
     }
@@ -94,7 +101,8 @@ struct ReloadOnHangup: Service {
         if reload.applied.isEmpty {
             logger.notice("SIGHUP: configuration reloaded\(from): nothing to change")
         } else {
-            logger.notice("SIGHUP: configuration reloaded\(from): \(reload.applied.map(\.description).joined(separator: ", "))")
+            logger.notice(
+                "SIGHUP: configuration reloaded\(from): \(reload.applied.map(\.description).joined(separator: ", "))")
         }
         for change in reload.needRestart {
             logger.warning("SIGHUP: \(change) needs a restart; still running with the old value")

@@ -13,7 +13,9 @@ struct Token: ParsableCommand {
     )
 
     struct Secret: ParsableArguments {
-        @Option(help: "The server's secret (default: $HELLO_SOCKETS_SECRET_KEY_BASE, $SECRET_KEY_BASE, else the config file's).")
+        @Option(
+            help: "The server's secret (default: as the server finds it: environment, then config file)."
+        )
         var secretKeyBase: String?
 
         @Option(help: "The server's config file, for its secret_key_base.")
@@ -24,7 +26,8 @@ struct Token: ParsableCommand {
             var flags = config.map { ["--config", $0] } ?? []
             if let secretKeyBase { flags += ["--secret-key-base", secretKeyBase] }
             guard let signer = try SettingsLoader(arguments: flags).loadValues().tokenSigner() else {
-                throw ValidationError("no secret: set SECRET_KEY_BASE (or secret_key_base in --config FILE), as for the server.")
+                throw ValidationError(
+                    "no secret: set SECRET_KEY_BASE (or secret_key_base in --config FILE), as for the server.")
             }
             return signer
         }
@@ -49,7 +52,8 @@ struct Token: ParsableCommand {
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a token's data as JSON, or its failure (missing, invalid, expired).")
+        static let configuration = CommandConfiguration(
+            abstract: "Print a token's data as JSON, or its failure (missing, invalid, expired).")
         @Argument(help: "The salt it was signed with.")
         var salt: String
         @Argument(help: "The token.")
@@ -60,7 +64,8 @@ struct Token: ParsableCommand {
 
         func run() throws {
             do {
-                print(try JSONWriter.encodeToString(try secret.signer().verify(salt: salt, token: token, maxAge: maxAge)))
+                print(
+                    try JSONWriter.encodeToString(try secret.signer().verify(salt: salt, token: token, maxAge: maxAge)))
             } catch let failure as TokenSigner.Failure {
                 print(failure.rawValue)
                 throw ExitCode.failure

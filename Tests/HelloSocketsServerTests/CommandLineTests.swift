@@ -38,8 +38,9 @@ final class CommandLineTests: XCTestCase {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let line = result.stdout.trimmingCharacters(in: .newlines)
         XCTAssertTrue(line.hasPrefix("hello-sockets \(version) (commit "), line)
-        let commit = try XCTUnwrap(line.range(of: #"\(commit ([0-9a-f]{12})(-dirty)?\)$"#, options: .regularExpression)
-            .map { String(line[$0].dropFirst("(commit ".count).prefix(12)) }, line)
+        let commit = try XCTUnwrap(
+            line.range(of: #"\(commit ([0-9a-f]{12})(-dirty)?\)$"#, options: .regularExpression)
+                .map { String(line[$0].dropFirst("(commit ".count).prefix(12)) }, line)
         // A commit of this repository (HEAD itself in a fresh clone, as in CI; an earlier one if the binary
         // was built before the last commit).
         let git = Process()
@@ -61,11 +62,14 @@ final class CommandLineTests: XCTestCase {
             let help = result.stdout
             var position = help.startIndex
             for heading in ["NETWORK:", "CHANNELS:", "LIMITS:", "SECURITY:", "OBSERVABILITY:"] {
-                let found = try XCTUnwrap(help.range(of: "\n\(heading)\n", range: position..<help.endIndex), "\(heading) in\n\(help)")
+                let found = try XCTUnwrap(
+                    help.range(of: "\n\(heading)\n", range: position..<help.endIndex), "\(heading) in\n\(help)")
                 position = found.upperBound
             }
-            XCTAssertEqual(help.components(separatedBy: "(default: 16384)").count, 2, "one default for --max-connections")
-            XCTAssertEqual(help.components(separatedBy: "--[no-]observe").count, 2, "one line for --observe and --no-observe")
+            XCTAssertEqual(
+                help.components(separatedBy: "(default: 16384)").count, 2, "one default for --max-connections")
+            XCTAssertEqual(
+                help.components(separatedBy: "--[no-]observe").count, 2, "one line for --observe and --no-observe")
             XCTAssertTrue(help.contains("USAGE: hello-sockets [serve] [--config FILE] [FLAGS]"), help)
         }
         let check = try await run(["check", "--help"])
@@ -76,7 +80,9 @@ final class CommandLineTests: XCTestCase {
     func testAnUnknownFlagShowsTheProblemAndWhereTheHelpIs() async throws {
         let result = try await run(["--max-conections", "5", "--channels", Self.shippedChannels])
         XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.stderr.hasPrefix("Error: unknown flag --max-conections (did you mean --max-connections?)"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.hasPrefix("Error: unknown flag --max-conections (did you mean --max-connections?)"),
+            result.stderr)
         XCTAssertTrue(result.stderr.contains("hello-sockets --help"), result.stderr)
     }
 
@@ -95,8 +101,9 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(specs.stdout.hasSuffix(" passed, 0 failed\n"), specs.stdout)
 
         try write("secret_key_base: \(Self.secret)\n", to: "node.yml")
-        let fromFile = try await run(["token", "verify", "--config", "node.yml", "salt identifier", token],
-                                     environment: ["SECRET_KEY_BASE": ""])
+        let fromFile = try await run(
+            ["token", "verify", "--config", "node.yml", "salt identifier", token],
+            environment: ["SECRET_KEY_BASE": ""])
         XCTAssertEqual(fromFile.stdout, "42\n", fromFile.stderr)
     }
 
@@ -125,7 +132,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(noSpecs.stderr.hasPrefix("Error: no specs in empty: spec files end in _test.lua"), noSpecs.stderr)
 
         try write("return { topic = \"x\",\n  join = function( end }\n", to: "broken/x.lua")
-        try write("it(\"joins\", function() assert.truthy(ct.subscribe_and_join(\"x\", {})) end)\n", to: "broken/x_test.lua")
+        try write(
+            "it(\"joins\", function() assert.truthy(ct.subscribe_and_join(\"x\", {})) end)\n", to: "broken/x_test.lua")
         let broken = try await run(["test", "broken"])
         XCTAssertEqual(broken.status, 1, broken.stdout)
         XCTAssertTrue(broken.stdout.contains("broken/x.lua:2:"), broken.stdout)
@@ -142,9 +150,10 @@ final class CommandLineTests: XCTestCase {
         let first = try await ServerProcess.start(arguments: ["--channels", Self.shippedChannels], test: self)
         let second = try await run(["--channels", Self.shippedChannels, "--port", String(first.port)])
         XCTAssertEqual(second.status, 1)
-        XCTAssertTrue(second.stderr.hasPrefix(
-            "Error: cannot listen on 127.0.0.1:\(first.port): the port is already in use (another hello-sockets, "
-                + "or another server). Stop that one, or choose another port with --port N (or $PORT)."),
+        XCTAssertTrue(
+            second.stderr.hasPrefix(
+                "Error: cannot listen on 127.0.0.1:\(first.port): the port is already in use (another hello-sockets, "
+                    + "or another server). Stop that one, or choose another port with --port N (or $PORT)."),
             second.stderr)
         XCTAssertFalse(second.stderr.contains("hot reload"), second.stderr)
     }
@@ -169,8 +178,10 @@ final class CommandLineTests: XCTestCase {
         while !server.log.contains("refused WebSocket connection") && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        XCTAssertTrue(server.log.contains("refused WebSocket connection to /auth_socket/websocket (403): Connect refused by socket.lua."),
-                      server.log)
+        XCTAssertTrue(
+            server.log.contains(
+                "refused WebSocket connection to /auth_socket/websocket (403): Connect refused by socket.lua."),
+            server.log)
         XCTAssertFalse(server.log.contains("{}"), server.log)
     }
 
@@ -189,10 +200,12 @@ final class CommandLineTests: XCTestCase {
         let environment = ["SECRET_KEY_BASE": Self.secret]
         let version = try await ServerProcess.run(["--version"], in: folder, binary: binary)
         XCTAssertTrue(version.stdout.hasPrefix("hello-sockets "), version.stdout)
-        let token = try await ServerProcess.run(["token", "sign", "salt identifier", "1"], in: folder,
-                                                environment: environment, binary: binary)
+        let token = try await ServerProcess.run(
+            ["token", "sign", "salt identifier", "1"], in: folder,
+            environment: environment, binary: binary)
         XCTAssertEqual(token.status, 0, token.stderr)
-        let specs = try await ServerProcess.run(["test", "examples/chat/channels"], in: Self.repository, binary: binary)
+        let specs = try await ServerProcess.run(
+            ["test", "examples/chat/channels"], in: Self.repository, binary: binary)
         XCTAssertEqual(specs.status, 0, specs.stdout + specs.stderr)
         let check = try await ServerProcess.run(["check"], in: Self.repository, binary: binary)
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)

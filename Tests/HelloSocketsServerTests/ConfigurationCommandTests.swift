@@ -32,14 +32,16 @@ final class ConfigurationCommandTests: XCTestCase {
     func testCheckOnAGoodFolderSaysWhatItWouldServe() async throws {
         try write(channel("room:*"), to: "channels/room.lua")
         try write(channel("stats"), to: "channels/stats_socket/stats.lua")
-        try write("""
+        try write(
+            """
             host: 0.0.0.0
             max_connections: 500
             api_token: a-long-enough-api-token
             allowed_origin: [https://example.com]
             """, to: "node.yml")
-        let result = try await ServerProcess.run(["check", "--config", "node.yml"], in: folder,
-                                                 environment: ["HELLO_SOCKETS_IDLE_TIMEOUT": "30"])
+        let result = try await ServerProcess.run(
+            ["check", "--config", "node.yml"], in: folder,
+            environment: ["HELLO_SOCKETS_IDLE_TIMEOUT": "30"])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         // Columns are padded to the longest key: compare with runs of spaces made one.
         let out = result.stdout.replacingOccurrences(of: " {2,}", with: " ", options: .regularExpression)
@@ -82,7 +84,9 @@ final class ConfigurationCommandTests: XCTestCase {
     func testCheckWithoutAChannelsFolder() async throws {
         let result = try await ServerProcess.run(["check"], in: folder)
         XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.stdout.contains("  --channels: no folder at ./channels (serve runs the channel scripts"), result.stdout)
+        XCTAssertTrue(
+            result.stdout.contains("  --channels: no folder at ./channels (serve runs the channel scripts"),
+            result.stdout)
         XCTAssertTrue(result.stdout.contains("1 problem: hello-sockets would not start"), result.stdout)
     }
 
@@ -93,11 +97,15 @@ final class ConfigurationCommandTests: XCTestCase {
         let (certificate, key) = try TLSFixture.writePEMFiles(to: folder)
         text = text.replacingOccurrences(of: "/etc/hello-sockets/tls/fullchain.pem", with: certificate.path)
             .replacingOccurrences(of: "/etc/hello-sockets/tls/privkey.pem", with: key.path)
-            .replacingOccurrences(of: "/srv/hello-sockets/channels", with: Self.repository.appendingPathComponent("channels").path)
+            .replacingOccurrences(
+                of: "/srv/hello-sockets/channels", with: Self.repository.appendingPathComponent("channels").path)
         try write(text, to: "hello-sockets.yml")
-        let result = try await ServerProcess.run(["check", "--config", "hello-sockets.yml"], in: folder, environment: [
-            "SECRET_KEY_BASE": String(repeating: "x", count: 64), "HELLO_SOCKETS_API_TOKEN": "example-token-0123456789",
-        ])
+        let result = try await ServerProcess.run(
+            ["check", "--config", "hello-sockets.yml"], in: folder,
+            environment: [
+                "SECRET_KEY_BASE": String(repeating: "x", count: 64),
+                "HELLO_SOCKETS_API_TOKEN": "example-token-0123456789",
+            ])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         XCTAssertTrue(result.stdout.contains("tls: \(certificate.path) with \(key.path): loaded"), result.stdout)
     }
@@ -106,13 +114,16 @@ final class ConfigurationCommandTests: XCTestCase {
         let analyze = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: analyze.path), "no systemd-analyze here")
         // verify wants the binaries the unit names to exist: point it at the one under test.
-        let unit = try String(contentsOf: Self.repository.appendingPathComponent("examples/deploy/hello-sockets.service"),
-                              encoding: .utf8)
+        let unit = try String(
+            contentsOf: Self.repository.appendingPathComponent("examples/deploy/hello-sockets.service"),
+            encoding: .utf8)
         XCTAssertTrue(unit.contains("ExecStart=/usr/local/bin/hello-sockets --config "), unit)
-        try write(unit.replacingOccurrences(of: "/usr/local/bin/hello-sockets", with: ServerProcess.binary.path),
-                  to: "hello-sockets.service")
-        let result = try await ServerProcess.run(["verify", folder.appendingPathComponent("hello-sockets.service").path],
-                                                 in: folder, binary: analyze)
+        try write(
+            unit.replacingOccurrences(of: "/usr/local/bin/hello-sockets", with: ServerProcess.binary.path),
+            to: "hello-sockets.service")
+        let result = try await ServerProcess.run(
+            ["verify", folder.appendingPathComponent("hello-sockets.service").path],
+            in: folder, binary: analyze)
         // verify exits 0 on directives it ignores, but names them: any output is a problem.
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout + result.stderr, "")
@@ -135,8 +146,10 @@ final class ConfigurationCommandTests: XCTestCase {
         try write("max_connections: 1\nlog_level: debug\nhost: 0.0.0.0\n", to: "node.yml")
         server.signal(SIGHUP)
         try await waitFor("needs a restart", in: server)
-        XCTAssertTrue(server.log.contains("SIGHUP: configuration reloaded (node.yml): max_connections 2 -> 1, log_level info -> debug"),
-                      server.log)
+        XCTAssertTrue(
+            server.log.contains(
+                "SIGHUP: configuration reloaded (node.yml): max_connections 2 -> 1, log_level info -> debug"),
+            server.log)
         XCTAssertTrue(server.log.contains("SIGHUP: host 127.0.0.1 -> 0.0.0.0 needs a restart"), server.log)
 
         // The open connection goes on; a second one is now past the limit.

@@ -23,7 +23,9 @@ enum TLSFixture {
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
                 Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                SubjectAlternativeNames([
+                    .dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                ])
             },
             issuerPrivateKey: Certificate.PrivateKey(key)
         )
@@ -33,7 +35,8 @@ enum TLSFixture {
     /// The self-signed pair written to `folder` as `cert.pem` and `key.pem`.
     static func writePEMFiles(to folder: URL) throws -> (certificate: URL, key: URL) {
         let (certificate, key) = try selfSigned()
-        let certificateURL = folder.appendingPathComponent("cert.pem"), keyURL = folder.appendingPathComponent("key.pem")
+        let certificateURL = folder.appendingPathComponent("cert.pem"),
+            keyURL = folder.appendingPathComponent("key.pem")
         try certificate.write(to: certificateURL, atomically: true, encoding: .utf8)
         try key.write(to: keyURL, atomically: true, encoding: .utf8)
         return (certificateURL, keyURL)

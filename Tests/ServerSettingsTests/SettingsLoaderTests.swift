@@ -10,7 +10,8 @@ final class SettingsLoaderTests: XCTestCase {
 
     override func setUpWithError() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("settings-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("channels"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("channels"), withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws {
@@ -31,8 +32,10 @@ final class SettingsLoaderTests: XCTestCase {
     }
 
     /// The problems of a load that must fail, as printed.
-    private func problems(_ arguments: [String], environment: [String: String] = [:], file: StaticString = #filePath,
-                          line: UInt = #line) -> [String] {
+    private func problems(
+        _ arguments: [String], environment: [String: String] = [:], file: StaticString = #filePath,
+        line: UInt = #line
+    ) -> [String] {
         do {
             let loaded = try load(arguments, environment: environment)
             XCTFail("expected problems, loaded \(loaded.configuration)", file: file, line: line)
@@ -55,7 +58,8 @@ final class SettingsLoaderTests: XCTestCase {
     }
 
     func testFileThenEnvironmentThenFlag() throws {
-        let file = try configFile("""
+        let file = try configFile(
+            """
             # a production node
             max_connections: 100
             idle_timeout: 30
@@ -72,8 +76,10 @@ final class SettingsLoaderTests: XCTestCase {
         let withEnvironment = try load(["--config", file], environment: environment)
         XCTAssertEqual(withEnvironment.configuration.maxConnections, 200)
         XCTAssertEqual(withEnvironment.configuration.webSocket.idleTimeout, .seconds(40))
-        XCTAssertEqual(withEnvironment.configuration.maxChannelsPerSocket, 7, "the file still sets what the environment doesn't")
-        XCTAssertEqual(withEnvironment.source(of: Self.setting("max-connections")), .environment("HELLO_SOCKETS_MAX_CONNECTIONS"))
+        XCTAssertEqual(
+            withEnvironment.configuration.maxChannelsPerSocket, 7, "the file still sets what the environment doesn't")
+        XCTAssertEqual(
+            withEnvironment.source(of: Self.setting("max-connections")), .environment("HELLO_SOCKETS_MAX_CONNECTIONS"))
 
         let withFlag = try load(["--config", file, "--max-connections", "300"], environment: environment)
         XCTAssertEqual(withFlag.configuration.maxConnections, 300)
@@ -99,14 +105,16 @@ final class SettingsLoaderTests: XCTestCase {
     }
 
     func testEveryKindOfValueFromEachSource() throws {
-        let file = try configFile("""
+        let file = try configFile(
+            """
             deflate: false
             check_origin: true
             allowed_origin: [https://example.com, //*.example.org]
             public: \(channels)
             """)
-        let loaded = try load(["--config", file, "--no-watch", "--trace", "--lua-memory-mb=32"],
-                              environment: ["HELLO_SOCKETS_OBSERVE": "false"])
+        let loaded = try load(
+            ["--config", file, "--no-watch", "--trace", "--lua-memory-mb=32"],
+            environment: ["HELLO_SOCKETS_OBSERVE": "false"])
         let configuration = loaded.configuration
         XCTAssertNil(configuration.webSocket.deflate)
         XCTAssertEqual(configuration.checkOrigin, true)
@@ -116,10 +124,12 @@ final class SettingsLoaderTests: XCTestCase {
         XCTAssertTrue(configuration.trace)
         XCTAssertEqual(configuration.lua.memoryLimit, 32 << 20)
         XCTAssertEqual(configuration.observe, false)
-        let listed = try load(["--allowed-origin", "https://a.example", "--allowed-origin=https://b.example"],
-                              environment: ["HELLO_SOCKETS_ALLOWED_ORIGIN": "https://c.example"])
+        let listed = try load(
+            ["--allowed-origin", "https://a.example", "--allowed-origin=https://b.example"],
+            environment: ["HELLO_SOCKETS_ALLOWED_ORIGIN": "https://c.example"])
         XCTAssertEqual(listed.configuration.allowedOrigins, ["https://a.example", "https://b.example"])
-        let fromEnvironment = try load([], environment: ["HELLO_SOCKETS_ALLOWED_ORIGIN": "https://c.example, //d.example"])
+        let fromEnvironment = try load(
+            [], environment: ["HELLO_SOCKETS_ALLOWED_ORIGIN": "https://c.example, //d.example"])
         XCTAssertEqual(fromEnvironment.configuration.allowedOrigins, ["https://c.example", "//d.example"])
     }
 
@@ -127,52 +137,64 @@ final class SettingsLoaderTests: XCTestCase {
 
     func testUnknownKeyNamesFileLineAndSuggestion() throws {
         let file = try configFile("host: 127.0.0.1\nmax_conections: 5\n")
-        XCTAssertEqual(problems(["--config", file]), ["\(file):2: max_conections: unknown key (did you mean max_connections?)"])
+        XCTAssertEqual(
+            problems(["--config", file]), ["\(file):2: max_conections: unknown key (did you mean max_connections?)"])
         let dashed = try configFile("max-connections: 5\n", name: "dashed.yml")
-        XCTAssertEqual(problems(["--config", dashed]), ["\(dashed):1: max-connections: unknown key (did you mean max_connections?)"])
+        XCTAssertEqual(
+            problems(["--config", dashed]),
+            ["\(dashed):1: max-connections: unknown key (did you mean max_connections?)"])
     }
 
     func testWrongTypesNameFileLineKeyAndExpectation() throws {
-        let file = try configFile("""
+        let file = try configFile(
+            """
             max_connections: many
             idle_timeout: "30"
             deflate: maybe
             allowed_origin: {a: b}
             host: [a, b]
             """)
-        XCTAssertEqual(problems(["--config", file]), [
-            "\(file):1: max_connections: expected a whole number of connections from 1 to 10000000, got many",
-            "\(file):2: idle_timeout: expected a whole number of seconds from 1 to 86400, got \"30\" (quoted text)",
-            "\(file):3: deflate: expected true or false, got maybe",
-            "\(file):4: allowed_origin: expected a list of texts, got a mapping",
-            "\(file):5: host: expected a text value, got a list",
-        ])
+        XCTAssertEqual(
+            problems(["--config", file]),
+            [
+                "\(file):1: max_connections: expected a whole number of connections from 1 to 10000000, got many",
+                "\(file):2: idle_timeout: expected a whole number of seconds from 1 to 86400, got \"30\" (quoted text)",
+                "\(file):3: deflate: expected true or false, got maybe",
+                "\(file):4: allowed_origin: expected a list of texts, got a mapping",
+                "\(file):5: host: expected a text value, got a list",
+            ])
     }
 
     func testOutOfRangeValuesFromEverySource() throws {
         let file = try configFile("max_message_size: 100\n")
-        XCTAssertEqual(problems(["--config", file]),
-                       ["\(file):1: max_message_size: expected a whole number of bytes from 125 to 1073741824, got 100"])
-        XCTAssertEqual(problems([], environment: ["HELLO_SOCKETS_PORT": "70000"]),
-                       ["HELLO_SOCKETS_PORT: expected a whole number from 0 to 65535, got \"70000\""])
-        XCTAssertEqual(problems(["--idle-timeout", "0"]),
-                       ["--idle-timeout: expected a whole number of seconds from 1 to 86400, got \"0\""])
-        XCTAssertEqual(problems(["--log-level", "loud"]),
-                       ["--log-level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""])
+        XCTAssertEqual(
+            problems(["--config", file]),
+            ["\(file):1: max_message_size: expected a whole number of bytes from 125 to 1073741824, got 100"])
+        XCTAssertEqual(
+            problems([], environment: ["HELLO_SOCKETS_PORT": "70000"]),
+            ["HELLO_SOCKETS_PORT: expected a whole number from 0 to 65535, got \"70000\""])
+        XCTAssertEqual(
+            problems(["--idle-timeout", "0"]),
+            ["--idle-timeout: expected a whole number of seconds from 1 to 86400, got \"0\""])
+        XCTAssertEqual(
+            problems(["--log-level", "loud"]),
+            ["--log-level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""])
     }
 
     func testYAMLSyntaxErrorNamesTheLine() throws {
         let file = try configFile("host: 127.0.0.1\nmax_connections: [1, 2\nport: 4000\n")
         let found = problems(["--config", file])
         XCTAssertEqual(found.count, 1, "\(found)")
-        XCTAssertTrue(found.first?.hasPrefix("\(file):") == true && found.first?.contains("YAML syntax") == true, "\(found)")
+        XCTAssertTrue(
+            found.first?.hasPrefix("\(file):") == true && found.first?.contains("YAML syntax") == true, "\(found)")
     }
 
     func testDuplicateKeyAndNonMappingFiles() throws {
         let twice = try configFile("port: 1\nport: 2\n")
         XCTAssertEqual(problems(["--config", twice]).first?.contains("port"), true)
         let list = try configFile("- port\n- host\n", name: "list.yml")
-        XCTAssertEqual(problems(["--config", list]), ["\(list):1: expected a mapping of settings (key: value), got a list"])
+        XCTAssertEqual(
+            problems(["--config", list]), ["\(list):1: expected a mapping of settings (key: value), got a list"])
     }
 
     func testMissingConfigFile() {
@@ -181,9 +203,12 @@ final class SettingsLoaderTests: XCTestCase {
     }
 
     func testUnknownFlagsAndMissingValues() {
-        XCTAssertEqual(problems(["--max-conections", "5"]),
-                       ["unknown flag --max-conections (did you mean --max-connections?); see --help",
-                        "unexpected argument \"5\" (flags start with --; see --help)"])
+        XCTAssertEqual(
+            problems(["--max-conections", "5"]),
+            [
+                "unknown flag --max-conections (did you mean --max-connections?); see --help",
+                "unexpected argument \"5\" (flags start with --; see --help)",
+            ])
         XCTAssertEqual(problems(["--port"]), ["--port: needs a value (PORT)"])
         XCTAssertEqual(problems(["--no-port"]), ["unknown flag --no-port; see --help"])
     }
@@ -199,41 +224,51 @@ final class SettingsLoaderTests: XCTestCase {
     func testCrossSettingRulesNameTheirSource() throws {
         let file = try configFile("tls_cert: \(folder.appendingPathComponent("missing.pem").path)\n")
         let found = problems(["--config", file, "--api-token", "short", "--public", "/nonexistent-folder"])
-        XCTAssertEqual(found, [
-            "--public: no folder at /nonexistent-folder",
-            "\(file):1: tls_cert: needs tls-key too (the certificate's private key)",
-            "\(file):1: tls_cert: cannot read \(folder.appendingPathComponent("missing.pem").path)",
-            "--api-token: expected at least 16 characters, got 5",
-        ])
+        XCTAssertEqual(
+            found,
+            [
+                "--public: no folder at /nonexistent-folder",
+                "\(file):1: tls_cert: needs tls-key too (the certificate's private key)",
+                "\(file):1: tls_cert: cannot read \(folder.appendingPathComponent("missing.pem").path)",
+                "--api-token: expected at least 16 characters, got 5",
+            ])
         let channels = SettingsLoader(arguments: [], environment: ["HELLO_SOCKETS_CHANNELS": "/nonexistent-channels"])
         XCTAssertThrowsError(try channels.load()) { error in
-            XCTAssertEqual((error as? SettingsError)?.description, "HELLO_SOCKETS_CHANNELS: no folder at /nonexistent-channels")
+            XCTAssertEqual(
+                (error as? SettingsError)?.description, "HELLO_SOCKETS_CHANNELS: no folder at /nonexistent-channels")
         }
     }
 
     func testEveryProblemIsReportedNotJustTheFirst() throws {
         let file = try configFile("max_connections: 0\nbogus: 1\n")
-        XCTAssertEqual(problems(["--config", file, "--port", "x"], environment: ["HELLO_SOCKETS_IDLE_TIMEOUT": "-1"]).count, 4)
+        XCTAssertEqual(
+            problems(["--config", file, "--port", "x"], environment: ["HELLO_SOCKETS_IDLE_TIMEOUT": "-1"]).count, 4)
     }
 
     // MARK: warnings
 
     func testSecretsOnTheCommandLineAreWarnedAbout() throws {
-        let loaded = try load(["--secret-key-base", String(repeating: "k", count: 32), "--api-token", "0123456789abcdef"])
-        XCTAssertEqual(loaded.warnings, [
-            "--secret-key-base on the command line is visible to every user of this machine (ps, /proc): "
-                + "set $SECRET_KEY_BASE or put secret_key_base in the config file",
-            "--api-token on the command line is visible to every user of this machine (ps, /proc): "
-                + "set $HELLO_SOCKETS_API_TOKEN or put api_token in the config file",
+        let loaded = try load([
+            "--secret-key-base", String(repeating: "k", count: 32), "--api-token", "0123456789abcdef",
         ])
+        XCTAssertEqual(
+            loaded.warnings,
+            [
+                "--secret-key-base on the command line is visible to every user of this machine (ps, /proc): "
+                    + "set $SECRET_KEY_BASE or put secret_key_base in the config file",
+                "--api-token on the command line is visible to every user of this machine (ps, /proc): "
+                    + "set $HELLO_SOCKETS_API_TOKEN or put api_token in the config file",
+            ])
         XCTAssertEqual(try load([], environment: ["SECRET_KEY_BASE": String(repeating: "k", count: 32)]).warnings, [])
     }
 
     func testUnknownVariablesAreWarnedAbout() throws {
         let loaded = try load([], environment: ["HELLO_SOCKETS_MAX_CONECTIONS": "5"])
-        XCTAssertEqual(loaded.warnings, [
-            "HELLO_SOCKETS_MAX_CONECTIONS is not a setting (did you mean HELLO_SOCKETS_MAX_CONNECTIONS?); it is ignored",
-        ])
+        XCTAssertEqual(
+            loaded.warnings,
+            [
+                "HELLO_SOCKETS_MAX_CONECTIONS is not a setting (did you mean HELLO_SOCKETS_MAX_CONNECTIONS?); it is ignored"
+            ])
     }
 
     // MARK: reload
