@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
     ],
     dependencies: [
@@ -19,12 +20,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // 4.x: jwt-kit 5 needs it.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // Debian's liblua5.4, found through pkg-config.
@@ -45,15 +48,25 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
+        .target(
+            name: "Tokens",
+            dependencies: [
+                "PhoenixProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The Phoenix channel layer: the socket state machine, PubSub behind its adapter seam, the
@@ -70,7 +83,7 @@ let package = Package(
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -78,7 +91,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The start page's .html/.css/.js, compiled into the binary as bytes (see Observer/ObserverAssets.swift).
+            resources: [.embedInCode("Observer/Assets")]
         ),
         // The channel test harness (Phoenix.ChannelTest's counterpart) over the in-memory endpoint,
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
@@ -96,7 +111,7 @@ let package = Package(
         .target(
             name: "ServerSettings",
             dependencies: [
-                "HelloSocketsServer", "LuaRuntime", "WebSocketTransport",
+                "HelloSocketsServer", "Tokens", "WebSocketTransport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol",
+                "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,7 +154,14 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "TokensTests",
+            dependencies: ["Tokens", "PhoenixProtocol", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "LuaRuntimeTests",
+            dependencies: ["LuaRuntime", "Tokens", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer"]),
         .testTarget(
             name: "PhoenixChannelsTests",
@@ -156,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -168,7 +190,9 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // Read from the source tree at run time (#filePath), not bundled.
+            exclude: ["Fixtures", "Transcripts"]
         ),
     ],
     swiftLanguageModes: [.v5]

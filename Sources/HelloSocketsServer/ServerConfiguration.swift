@@ -48,6 +48,10 @@ public struct ServerConfiguration: Sendable {
     public var secretKeyBase: String? = nil
     /// Least severe log messages shown (the command line's log handler reads it, SIGHUP changes it).
     public var logLevel: Logger.Level = .info
+    /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
+    /// (RS256, ES256…; re-read when it changes). Either replaces `lua.jwtVerifier` at start.
+    public var jwtSecret: String? = nil
+    public var jwtJWKSPath: String? = nil
 
     /// Whether the Origin of WebSocket upgrades is checked.
     public var checksOrigin: Bool { checkOrigin ?? !ObserverHub.isLoopback(host: host) }

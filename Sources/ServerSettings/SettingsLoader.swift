@@ -1,6 +1,6 @@
 import Foundation
 import HelloSocketsServer
-import LuaRuntime
+import Tokens
 
 /// The server's configuration from every source, in this order of precedence: command-line flags, then
 /// environment variables (`HELLO_SOCKETS_<NAME>`, then `PORT` and `SECRET_KEY_BASE`), then the config
@@ -259,6 +259,10 @@ public struct LoadedSettings: Sendable {
                 "expected at least \(TokenSigner.minimumSecretLength) bytes, got "
                     + "\(secret.utf8.count) (make one with: openssl rand -base64 48)")
         }
+        if let secret = configuration.jwtSecret, secret.utf8.count < JWTVerifier.minimumSecretLength {
+            problem("jwt-secret", "expected at least \(JWTVerifier.minimumSecretLength) bytes (RFC 7518 §3.2), got \(secret.utf8.count)")
+        }
+        if let path = configuration.jwtJWKSPath, !fm.isReadableFile(atPath: path) { problem("jwt-jwks", "cannot read \(path)") }
         for origin in configuration.allowedOrigins {
             do { _ = try OriginCheck(allowedOrigins: [origin]) } catch { problem("allowed-origin", "\(error)") }
         }

@@ -118,6 +118,16 @@ extension Setting {
             legacyEnvironment: "SECRET_KEY_BASE", defaultText: "random at each start"
         ),
         .optionalText(
+            "jwt-secret", .security, \.jwtSecret, placeholder: "SECRET",
+            help: "HMAC secret for JWTs in phx.jwt.verify: HS256 from 32 bytes, HS384/HS512 from 48/64.",
+            secret: true, legacyEnvironment: "JWT_SECRET", defaultText: "none"
+        ),
+        .optionalText(
+            "jwt-jwks", .security, \.jwtJWKSPath, placeholder: "FILE",
+            help: "JWKS file of public keys for RS256/ES256 JWTs in phx.jwt.verify, picked by kid (re-read when it changes).",
+            defaultText: "none"
+        ),
+        .optionalText(
             "api-token", .security, \.apiToken, placeholder: "TOKEN",
             help:
                 "Token (16+ characters) that opens POST /api/broadcast, /metrics and /observe to non-loopback clients.",
