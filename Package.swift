@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
         .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
     ],
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
@@ -52,6 +54,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
+        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
         // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
         .target(
             name: "Tokens",
@@ -62,19 +66,32 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
+        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts, callbacks as coroutines.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", .product(name: "Logging", package: "swift-log"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The Phoenix channel layer: the socket state machine, PubSub behind its adapter seam, the
-        // per-loop runtimes, the in-memory endpoint. No HTTP, no sockets: transports plug into it.
+        // phx.http.request's transport: AsyncHTTPClient on the server's event loops.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: [
+                "LuaRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The Phoenix channel layer: the socket state machine (with each channel's mailbox), PubSub
+        // behind its adapter seam, the per-loop runtimes, the in-memory endpoint. No HTTP, no sockets:
+        // transports plug into it.
         .target(
             name: "PhoenixChannels",
             dependencies: [
-                "PhoenixProtocol", "LuaRuntime",
+                "PhoenixProtocol", "LuaRuntime", "KeyValueStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,7 +100,8 @@ let package = Package(
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
+                "OutboundHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -99,7 +117,10 @@ let package = Package(
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(
@@ -111,7 +132,7 @@ let package = Package(
         .target(
             name: "ServerSettings",
             dependencies: [
-                "HelloSocketsServer", "Tokens", "WebSocketTransport",
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -160,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LuaRuntimeTests",
-            dependencies: ["LuaRuntime", "Tokens", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["LuaRuntime", "Tokens", "KeyValueStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer"]),
         .testTarget(
@@ -173,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
+            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",

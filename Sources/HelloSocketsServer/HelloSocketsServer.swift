@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import NIOConcurrencyHelpers
@@ -6,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import OutboundHTTP
 import PhoenixChannels
 import Tokens
 import WebSocketTransport
@@ -29,6 +31,12 @@ public final class HelloSocketsServer: Sendable {
     private let startedAt = NIODeadline.now()
     /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
     private let timerWheels: PerEventLoop<TimerWheel>
+    /// `phx.http.request`'s client, on the server's loops.
+    private let httpClient: OutboundHTTPClient
+    /// `phx.kv`'s embedded store: one for the node, shared by every VM.
+    public let keyValueStore: EmbeddedStore
+    /// Every mount's per-loop runtimes (shutdown stops their VMs' waiting callbacks).
+    private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.live = NIOLockedValueBox(configuration)
@@ -42,6 +50,8 @@ public final class HelloSocketsServer: Sendable {
         self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
+        self.httpClient = OutboundHTTPClient(group: group, maxResponseBytes: configuration.httpMaxResponseBytes)
+        self.keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
@@ -76,8 +86,8 @@ public final class HelloSocketsServer: Sendable {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
-            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
-                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger)
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger, self] loop in
+                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger, services: scriptServices(on: loop))
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
@@ -86,6 +96,7 @@ public final class HelloSocketsServer: Sendable {
                     maxChannelsPerSocket: configuration.maxChannelsPerSocket
                 )
             }
+            mountRuntimes.withLockedValue { $0.append(runtimes) }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
             reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
         }
@@ -133,6 +144,25 @@ public final class HelloSocketsServer: Sendable {
         logger.info("listening on \(scheme)://\(configuration.host):\(address.port ?? configuration.port)")
         if let folder = configuration.publicDirectory { logger.info("serving the files of \(folder) (--public)") }
         return address
+    }
+
+    /// What the VM of `loop` reaches outside itself: the loop (resuming waiting callbacks, their
+    /// timeout), the HTTP client with the `--http-allow` policy, the node's store; each HTTP call
+    /// is counted in `/metrics` and printed with `--trace`.
+    private func scriptServices(on loop: EventLoop) -> ScriptServices {
+        let metrics = pubSub.subscriptions(on: loop).metrics
+        let trace = observerHub?.trace
+        return ScriptServices(
+            executor: { body in loop.execute(body) },
+            schedule: { milliseconds, body in loop.scheduleTask(in: .milliseconds(Int64(milliseconds)), body) },
+            http: httpClient.client(on: loop),
+            httpPolicy: HTTPPolicy(allow: configuration.httpAllow, maxConcurrentPerVM: configuration.httpMaxConcurrentPerLoop),
+            kv: keyValueStore,
+            callbackTimeoutMilliseconds: Int(configuration.luaCallbackTimeout.nanoseconds / 1_000_000),
+            onHTTPCall: { call in
+                metrics.record(call)
+                trace?.line(call.traceLine)
+            })
     }
 
     /// `configuration.lua` with the JWT keys of `jwtSecret` and `jwtJWKSPath`, when either is set; logs
@@ -228,6 +258,12 @@ public final class HelloSocketsServer: Sendable {
             try? await channel.closeFuture.get()
             timeout.cancel()
         }
+        // Callbacks still waiting for I/O (a terminate calling the backend as its client left) end
+        // here, each logged with the line it waited at and its topic; then nothing may wait any more.
+        for runtimes in mountRuntimes.withLockedValue({ $0 }) {
+            _ = try? await runtimes.onEveryLoop { $0.vm.beginShutdown() }.get()
+        }
+        try? await httpClient.shutdown()
         try await group.shutdownGracefully()
     }
 

@@ -92,12 +92,12 @@ struct ConfigFile {
                 guard let scalar = item.scalar, !scalar.string.isEmpty else { return refusal }
                 items.append(scalar.string)
             }
-            return .success(.list(items))
+            return setting.checked(.list(items))
         }
         guard let scalar = node.scalar, !(scalar.string.isEmpty && scalar.style == .plain) else { return refusal }
         // A quoted "100" is text: only plain scalars are numbers or booleans, as YAML itself reads them.
         switch setting.kind {
-        case .integer, .toggle, .optionalToggle:
+        case .integer, .number, .toggle, .optionalToggle:
             guard scalar.style == .plain else { return refusal }
         case .text, .choice, .list:
             break

@@ -16,6 +16,8 @@ public struct Setting: @unchecked Sendable {  // unchecked: the closures only ca
     public enum Kind: Sendable, Equatable {
         /// A whole number in `range`, counted in `unit` ("bytes", "seconds"…).
         case integer(range: ClosedRange<Int>, unit: String)
+        /// A number in `range`, fractions allowed (`0.5` seconds), counted in `unit`.
+        case number(range: ClosedRange<Double>, unit: String)
         /// Free text (an address, a path, a token).
         case text
         /// One of `values`.
@@ -51,6 +53,8 @@ public struct Setting: @unchecked Sendable {  // unchecked: the closures only ca
     public let legacyEnvironment: String?
     /// How the default reads in the help when the value itself says too little ("one per core").
     public let defaultText: String?
+    /// What is wrong with a value of the right shape (`--http-allow http://x/y`), from any source; nil: fine.
+    let check: (SettingValue) -> String?
     let read: (ServerConfiguration) -> SettingValue?
     let write: (inout ServerConfiguration, SettingValue) -> Void
     /// Copies the field from another configuration (unset included).
@@ -73,6 +77,7 @@ public struct Setting: @unchecked Sendable {  // unchecked: the closures only ca
 /// A setting's value, of the shape its `Setting.Kind` says.
 public enum SettingValue: Sendable, Equatable, CustomStringConvertible {
     case integer(Int)
+    case number(Double)
     case text(String)
     case toggle(Bool)
     case list([String])
@@ -80,6 +85,7 @@ public enum SettingValue: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .integer(let value): return String(value)
+        case .number(let value): return value == value.rounded() ? String(Int(value)) : String(value)
         case .text(let value): return value
         case .toggle(let value): return value ? "true" : "false"
         case .list(let values): return values.isEmpty ? "(none)" : values.joined(separator: ", ")
@@ -93,6 +99,7 @@ extension Setting {
     init(
         _ name: String, _ group: Group, _ kind: Kind, placeholder: String, help: String, secret: Bool = false,
         reloadable: Bool = false, legacyEnvironment: String? = nil, defaultText: String? = nil,
+        check: @escaping (SettingValue) -> String? = { _ in nil },
         read: @escaping (ServerConfiguration) -> SettingValue?,
         write: @escaping (inout ServerConfiguration, SettingValue) -> Void,
         copy: @escaping (inout ServerConfiguration, ServerConfiguration) -> Void
@@ -106,6 +113,7 @@ extension Setting {
         self.reloadable = reloadable
         self.legacyEnvironment = legacyEnvironment
         self.defaultText = defaultText
+        self.check = check
         self.read = read
         self.write = write
         self.copy = copy
@@ -149,6 +157,20 @@ extension Setting {
             reloadable: reloadable,
             read: { .integer(Int($0[keyPath: field].nanoseconds / 1_000_000_000)) },
             write: { if case .integer(let value) = $1 { $0[keyPath: field] = .seconds(Int64(value)) } },
+            copy: { $0[keyPath: field] = $1[keyPath: field] }
+        )
+    }
+
+    /// A number of seconds with fractions (`0.5`), stored as a `TimeAmount`.
+    static func fractionalSeconds(
+        _ name: String, _ group: Group, _ field: WritableKeyPath<ServerConfiguration, TimeAmount>,
+        range: ClosedRange<Double>, help: String, reloadable: Bool = false
+    ) -> Setting {
+        Setting(
+            name, group, .number(range: range, unit: "seconds"), placeholder: "SECONDS", help: help,
+            reloadable: reloadable,
+            read: { .number(Double($0[keyPath: field].nanoseconds) / 1e9) },
+            write: { if case .number(let value) = $1 { $0[keyPath: field] = .nanoseconds(Int64(value * 1e9)) } },
             copy: { $0[keyPath: field] = $1[keyPath: field] }
         )
     }

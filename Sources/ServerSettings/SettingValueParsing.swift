@@ -8,6 +8,9 @@ extension Setting {
         case .integer(let range, let unit):
             let what = unit.isEmpty ? "a whole number" : "a whole number of \(unit)"
             return "\(what) from \(range.lowerBound) to \(range.upperBound)"
+        case .number(let range, let unit):
+            let what = unit.isEmpty ? "a number" : "a number of \(unit)"
+            return "\(what) from \(SettingValue.number(range.lowerBound)) to \(SettingValue.number(range.upperBound))"
         case .text: return "a text value"
         case .choice(let values): return "one of " + values.joined(separator: ", ")
         case .toggle, .optionalToggle: return "true or false"
@@ -18,6 +21,15 @@ extension Setting {
     /// Parses one textual value; a list setting gets one element (or, with `splitLists`, comma-separated ones).
     /// Fails with the problem's message ("expected …, got …").
     func parse(_ text: String, splitLists: Bool = false) -> Result<SettingValue, ValueRefusal> {
+        parseShape(text, splitLists: splitLists).flatMap(checked)
+    }
+
+    /// The value, or its refusal by the setting's own check.
+    func checked(_ value: SettingValue) -> Result<SettingValue, ValueRefusal> {
+        check(value).map { .failure(ValueRefusal($0)) } ?? .success(value)
+    }
+
+    private func parseShape(_ text: String, splitLists: Bool) -> Result<SettingValue, ValueRefusal> {
         let refusal = Result<SettingValue, ValueRefusal>.failure(
             ValueRefusal("expected \(expectation), got \"\(text)\""))
         switch kind {
@@ -26,6 +38,9 @@ extension Setting {
             let digits = text.replacingOccurrences(of: "_", with: "")
             guard let value = Int(digits), !digits.isEmpty, !text.hasPrefix("_") else { return refusal }
             return range.contains(value) ? .success(.integer(value)) : refusal
+        case .number(let range, _):
+            guard let value = Double(text), value.isFinite, range.contains(value) else { return refusal }
+            return .success(.number(value))
         case .text:
             return text.isEmpty ? .failure(ValueRefusal("expected \(expectation), got nothing")) : .success(.text(text))
         case .choice(let values):

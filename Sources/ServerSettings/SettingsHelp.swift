@@ -66,7 +66,7 @@ public enum SettingsHelp {
         case .toggle, .optionalToggle: return "--[no-]\(setting.name)"
         case .list: return "\(setting.flag) \(setting.placeholder) ..."
         case .choice(let values): return "\(setting.flag) \(values.joined(separator: "|"))"
-        case .integer, .text: return "\(setting.flag) \(setting.placeholder)"
+        case .integer, .number, .text: return "\(setting.flag) \(setting.placeholder)"
         }
     }
 
@@ -84,6 +84,7 @@ public enum SettingsHelp {
             }
             return String(value)
         case .text(let value): return value
+        case .number(let value): return SettingValue.number(value).description
         }
     }
 

@@ -122,6 +122,10 @@ public struct SettingsLoader: Sendable {
                                 source: .commandLine("--\(name)"), message: "needs a value (\(setting.placeholder))"))
                         continue
                     }
+                    if case .failure(let refusal) = setting.parse(text) {
+                        problems.append(SettingsProblem(source: .commandLine("--\(name)"), message: refusal.message))
+                        continue
+                    }
                     lists[name, default: []].append(text)
                     flags.values.removeAll { $0.0.name == name }
                     flags.values.append((setting, .list(lists[name] ?? []), "--\(name)"))

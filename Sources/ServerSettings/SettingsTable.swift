@@ -1,5 +1,6 @@
 import HelloSocketsServer
 import Logging
+import LuaRuntime
 import WebSocketTransport
 
 // The one list of the server's settings. `--help`, the README's flag table (`scripts/settings-table.sh`),
@@ -91,6 +92,22 @@ extension Setting {
             "lua-memory-mb", .limits, \.lua.memoryLimit, by: 1 << 20, range: 1...65_536, unit: "MiB",
             help: "Memory, in MiB, each event loop's Lua VM may use."
         ),
+        .fractionalSeconds(
+            "lua-callback-timeout", .limits, \.luaCallbackTimeout, range: 0.001...3_600,
+            help: "Seconds one channel callback may take, its waits for phx.http/phx.kv included (the channel crashes past it)."
+        ),
+        .integer(
+            "http-max-response", .limits, \.httpMaxResponseBytes, range: 1...(1 << 30), unit: "bytes",
+            placeholder: "BYTES", help: "Largest response body phx.http.request accepts (larger: nil, \"too large\")."
+        ),
+        .integer(
+            "http-max-concurrent", .limits, \.httpMaxConcurrentPerLoop, range: 1...100_000, unit: "requests",
+            help: "phx.http.request calls one event loop may have in flight (more: nil, \"too many requests\")."
+        ),
+        .scaled(
+            "kv-max-mb", .limits, \.kvMaxBytes, by: 1 << 20, range: 1...65_536, unit: "MiB",
+            help: "Size cap, in MiB, of the embedded phx.kv store (past it, set/incr/push fail with \"full\")."
+        ),
 
         // MARK: security
         .optionalToggle(
@@ -103,6 +120,22 @@ extension Setting {
             help: "An origin the origin check accepts instead of the Host's (repeatable): https://example.com, "
                 + "//example.com (any scheme), //*.example.com (and subdomains).",
             reloadable: true
+        ),
+        Setting(
+            "http-allow", .security, .list, placeholder: "HOST[:PORT]",
+            help: "A host (and port) phx.http.request may call (repeatable): api.internal, 127.0.0.1:4100, [::1]:8080.",
+            defaultText: "none",
+            check: { value in
+                guard case .list(let items) = value else { return nil }
+                return items.first { HTTPPolicy.Destination($0) == nil }.map {
+                    "\"\($0)\" is not HOST or HOST:PORT (e.g. api.internal, 127.0.0.1:4100)"
+                }
+            },
+            read: { .list($0.httpAllow.map(\.description)) },
+            write: { configuration, value in
+                if case .list(let items) = value { configuration.httpAllow = items.compactMap(HTTPPolicy.Destination.init) }
+            },
+            copy: { $0.httpAllow = $1.httpAllow }
         ),
         .optionalText(
             "tls-cert", .security, \.tlsCertificatePath, placeholder: "FILE",

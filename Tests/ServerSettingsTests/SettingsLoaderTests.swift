@@ -181,6 +181,22 @@ final class SettingsLoaderTests: XCTestCase {
             ["--log-level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""])
     }
 
+    func testFractionalSecondsAndCheckedListItems() throws {
+        let file = try configFile("lua_callback_timeout: 0.5\nhttp_allow: [api.internal, \"127.0.0.1:4100\"]\n")
+        let loaded = try load(["--config", file])
+        XCTAssertEqual(loaded.configuration.luaCallbackTimeout, .milliseconds(500))
+        XCTAssertEqual(loaded.configuration.httpAllow.map(\.description), ["api.internal", "127.0.0.1:4100"])
+        let bad = try configFile("lua_callback_timeout: soon\nhttp_allow: [http://x/y]\n", name: "bad.yml")
+        XCTAssertEqual(problems(["--config", bad]), [
+            "\(bad):1: lua_callback_timeout: expected a number of seconds from 0.001 to 3600, got soon",
+            "\(bad):2: http_allow: \"http://x/y\" is not HOST or HOST:PORT (e.g. api.internal, 127.0.0.1:4100)",
+        ])
+        XCTAssertEqual(problems(["--http-allow", "ok.example", "--http-allow", "http://x/y"]),
+                       ["--http-allow: \"http://x/y\" is not HOST or HOST:PORT (e.g. api.internal, 127.0.0.1:4100)"])
+        XCTAssertEqual(problems([], environment: ["HELLO_SOCKETS_HTTP_ALLOW": "a.example,b/c"]),
+                       ["HELLO_SOCKETS_HTTP_ALLOW: \"b/c\" is not HOST or HOST:PORT (e.g. api.internal, 127.0.0.1:4100)"])
+    }
+
     func testYAMLSyntaxErrorNamesTheLine() throws {
         let file = try configFile("host: 127.0.0.1\nmax_connections: [1, 2\nport: 4000\n")
         let found = problems(["--config", file])
