@@ -47,6 +47,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -89,7 +90,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The start page's .html/.css/.js, compiled into the binary as bytes (see Observer/ObserverAssets.swift).
+            resources: [.embedInCode("Observer/Assets")]
         ),
         // The channel test harness (Phoenix.ChannelTest's counterpart) over the in-memory endpoint,
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
@@ -170,7 +173,9 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // Read from the source tree at run time (#filePath), not bundled.
+            exclude: ["Fixtures", "Transcripts"]
         ),
     ],
     swiftLanguageModes: [.v5]

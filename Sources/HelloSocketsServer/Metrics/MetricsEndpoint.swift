@@ -36,6 +36,6 @@ struct MetricsEndpoint {
                 channels.reduce(0) { $0 + ((try? $1.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) }
             }
         }
-        return EventLoopFuture.reduce(0, sums, on: loop, +)
+        return EventLoopFuture.reduce(0, sums, on: loop) { $0 + $1 }
     }
 }

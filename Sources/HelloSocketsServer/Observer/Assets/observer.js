@@ -1,7 +1,3 @@
-// observer.js: the start page script: renders the observer feed and drives the controls.
-// Embedded as a Swift string so the binary serves it from anywhere, with no resource bundle.
-extension ObserverAssets {
-    static let observerJS = #"""
 // The start page: connects like the book's app, then shows the handshake and every frame as the server saw
 // them, from the observer feed /observe (filtered to this page's own connection by the hs_observe cookie).
 (function () {
@@ -40,6 +36,8 @@ extension ObserverAssets {
     const d = new Date(micros / 1000);
     return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0");
   };
+  // The frames table's times: the server's clock, when it saw the frame (the Replies list uses the browser's).
+  const serverTimeCell = (micros, ...children) => el("td", { class: "time", title: "server clock" }, clock(micros), ...children);
   const ms = (value) => (value < 10 ? value.toFixed(2) : value.toFixed(1)) + " ms";
   const json = (value) => JSON.stringify(value);
 
@@ -89,9 +87,15 @@ extension ObserverAssets {
   }
 
   // ---- Handshake ------------------------------------------------------------------------------------------
+  // A header value wraps only at its spaces: each space-separated token is one unbreakable box (CSS .token),
+  // so "permessage-deflate; client_max_window_bits" never breaks inside a word or at its hyphen.
+  function headerValue(value) {
+    return value.split(/( +)/).map((part) => (/^ *$/.test(part) ? part : el("span", { class: "token" }, part)));
+  }
+
   function headerLines(headers, highlight) {
     return headers.map(([name, value]) => el("div", { class: "hline" + (highlight.includes(name.toLowerCase()) ? " hl" : "") },
-      el("span", { class: "hname" }, name + ": "), el("span", { class: "hvalue" }, value)));
+      el("span", { class: "hname" }, name + ": "), el("span", { class: "hvalue" }, headerValue(value))));
   }
 
   function showHandshake(data) {
@@ -198,7 +202,7 @@ extension ObserverAssets {
       "data-event": msg ? msg.event : null, "data-topic": msg ? msg.topic : null, "data-ref": msg ? msg.ref : null,
       "data-reply-to": info.replyTo || null, "data-close-code": data.close_code ?? null,
     },
-      el("td", { class: "time" }, clock(data.t),
+      serverTimeCell(data.t,
         el("div", { class: "dir" }, data.dir === "in" ? el("span", { class: "arrow in" }, "browser → server") : el("span", { class: "arrow out" }, "server → browser"))),
       el("td", { class: "hdr" },
         el("span", { class: "op op-" + data.opcode, title: `opcode ${data.opcode_value}` }, data.opcode),
@@ -242,7 +246,7 @@ extension ObserverAssets {
 
   function addNote(data, text, cls) {
     $("#frames-empty").hidden = true;
-    append(el("tr", { class: "note-row " + cls, "data-kind": cls }, el("td", { class: "time" }, clock(data.t)), el("td", { colspan: 2 }, text)));
+    append(el("tr", { class: "note-row " + cls, "data-kind": cls }, serverTimeCell(data.t), el("td", { colspan: 2 }, text)));
   }
 
   function append(row) {
@@ -260,7 +264,8 @@ extension ObserverAssets {
 
   function result(text, cls) {
     const list = $("#results");
-    list.prepend(el("li", { class: cls || "" }, el("span", { class: "time" }, clock(Date.now() * 1000)), " ", text));
+    // The browser's clock: the replies are what this page's client saw (the frames table shows the server's).
+    list.prepend(el("li", { class: cls || "" }, el("span", { class: "time", title: "browser clock" }, clock(Date.now() * 1000)), " ", text));
     while (list.children.length > 8) list.lastChild.remove();
   }
 
@@ -277,7 +282,7 @@ extension ObserverAssets {
     const row = [...document.querySelectorAll("#frames tr[data-reply-ref]")].reverse().find((r) => r.getAttribute("data-reply-ref") === ref);
     if (row && !row.querySelector(".rtt")) row.querySelector(".what-line .note").append(el("span", { class: "rtt" }, ` · browser round trip ${ms(value)}`));
   }
-  socket.onOpen(() => { setStatus("open", "ok"); $("#url").textContent = socket.endPointURL(); });
+  socket.onOpen(() => { setStatus("open", "ok"); $("#url").textContent = socket.endPointURL(); refreshTopics(); });
   socket.onClose((event) => { setStatus(`closed ${event.code}${event.reason ? " " + event.reason : ""}`, "bad"); result(`socket closed: code ${event.code}${event.reason ? ` "${event.reason}"` : ""}`, "status-error"); refreshTopics(); });
 
   function join(topic) {
@@ -292,16 +297,26 @@ extension ObserverAssets {
     return channel;
   }
 
+  const wildTopic = () => `wild:${$("#wild-a").value}:${$("#wild-b").value}`;
+  const isJoined = (topic) => channels.has(topic) && ["joining", "joined"].includes(channels.get(topic).state);
+
+  // Called on every change of a channel's state: the topic list and the join buttons follow it.
   function refreshTopics() {
     const select = $("#push-topic");
     const current = select.value;
     select.replaceChildren(...[...channels.keys()].map((topic) => el("option", { value: topic, selected: topic === current }, `${topic} (${channels.get(topic).state})`)));
+    // A join button is off while its topic is joining or joined: a click would only leave and rejoin it.
+    for (const [button, topic] of [["#join-ping", "ping"], ["#join-wild", wildTopic()]]) {
+      $(button).disabled = isJoined(topic);
+      $(button).title = $(button).disabled ? `already ${channels.get(topic).state}: leave it first` : "";
+    }
   }
 
   function bindControls() {
     $("#join-ping").onclick = () => join("ping");
-    $("#join-wild").onclick = () => join(`wild:${$("#wild-a").value}:${$("#wild-b").value}`);
-    $("#leave").onclick = () => { const ch = channels.get($("#push-topic").value); if (ch) { ch.leave(); setTimeout(refreshTopics, 50); } };
+    $("#join-wild").onclick = () => join(wildTopic());
+    $("#wild-a").oninput = $("#wild-b").oninput = refreshTopics;
+    $("#leave").onclick = () => { const ch = channels.get($("#push-topic").value); if (ch) { ch.leave(); refreshTopics(); } };  // phx_close refreshes again
     $("#push-event").onchange = () => {
       const event = $("#push-event").value;
       $("#phrase-row").hidden = event !== "ping:";
@@ -335,15 +350,15 @@ extension ObserverAssets {
   async function start() {
     bindControls();
     $("#heartbeat-every").textContent = heartbeatMs / 1000 + " s";
-    await openFeed();
     // The follow cookie: sent with the upgrade request, so the feed can tell this page its own connection
-    // while the URL stays exactly the book's.
+    // while the URL stays exactly the book's. Set before the feed opens, not just before connecting: Chromium
+    // stores a cookie asynchronously, and a WebSocket opened right after the assignment sometimes went
+    // without it (the feed then never matched the connection and the frames table stayed empty).
     document.cookie = `hs_observe=${followId}; path=/socket; SameSite=Strict`;
+    await openFeed();
     setStatus("connecting", "wait");
     socket.connect();
     join("ping");
   }
   start();
 })();
-"""#
-}

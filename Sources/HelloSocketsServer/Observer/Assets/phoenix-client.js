@@ -1,7 +1,3 @@
-// phoenix-client.js: our Phoenix client (V2 serializer), served at /js/phoenix-client.js and inlined in the start page.
-// Embedded as a Swift string so the binary serves it from anywhere, with no resource bundle.
-extension ObserverAssets {
-    static let phoenixClientJS = #"""
 // HelloSockets' Phoenix client: a small, dependency-free subset of phoenix.js (MIT-licensed ideas, our code).
 // V2 serializer (text frames: [join_ref, ref, topic, event, payload]), join/push/receive with replies
 // matched by ref, a heartbeat (30 s by default), reconnect with backoff and rejoin.
@@ -252,5 +248,3 @@ extension ObserverAssets {
 
   global.Phoenix = { Socket, Channel, Push, Serializer };
 })(typeof window !== "undefined" ? window : globalThis);
-"""#
-}
