@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,6 +53,15 @@ let package = Package(
             dependencies: [
                 "CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // A Redis client on SwiftNIO: RESP codec, pipelined connection, subscriber, reconnects. Knows nothing of Phoenix.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The server: bootstrap, HTTP routes, the Phoenix socket, PubSub.
@@ -113,6 +123,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ChannelTestingTests",
             dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs (Debian/Ubuntu), only when they are missing:
-# pkg-config and liblua5.4-dev (SwiftPM finds Lua through pkg-config), python3-venv (conformance).
+# pkg-config and liblua5.4-dev (SwiftPM finds Lua through pkg-config), python3-venv (conformance),
+# redis-server (the Redis client's tests start their own on free ports).
 # With --browser also chromium (~430 MB), for the start page's browser test (it is skipped without it).
 set -euo pipefail
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists lua5.4 2>/dev/null || missing+=(liblua5.4-dev)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${1:-}" = "--browser" ]; then
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 fi
@@ -17,3 +19,7 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    # Debian's package may start a system Redis on 6379; nothing here uses it (tests start their own).
+    $sudo systemctl disable --now redis-server >/dev/null 2>&1 || $sudo service redis-server stop >/dev/null 2>&1 || true
+fi
