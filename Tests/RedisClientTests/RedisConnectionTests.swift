@@ -228,6 +228,21 @@ final class RedisConnectionTests: XCTestCase {
         try await connection.close().get()
     }
 
+    func testAPipelineThatKeepsBeingAnsweredIsNotTimedOut() async throws {
+        var configuration = RedisConfiguration.forTests(port: server.port)
+        configuration.replyTimeout = .seconds(1)
+        let states = StateRecorder()
+        let connection = try await connectedClient(configuration, states: states)
+        // Each BLPOP holds the connection ~0.25 s: the last reply comes ~2.5 s after it was sent, but one reply
+        // arrives every 0.25 s, so the server is alive and nothing times out.
+        let started = Date()
+        let replies = (0..<10).map { _ in connection.send(["BLPOP", "empty", "0.25"]) }
+        for reply in replies { try await assertReply(reply, .array(nil)) }
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 2)
+        XCTAssertEqual(states.history, ["connected"])
+        try await connection.close().get()
+    }
+
     func testPendingCommandsAreBounded() async throws {
         var configuration = RedisConfiguration.forTests(port: server.port)
         configuration.maxPendingCommands = 10

@@ -160,8 +160,10 @@ final class RedisSubscriberTests: XCTestCase {
         for (seq, result) in results {
             switch result {
             case .success(let receivers):
-                XCTAssertEqual(receivers, .integer(1), "publish \(seq)")
-                acknowledged.append(seq)
+                // Around the outage the publisher may be back before the subscriber: then nobody listened (0).
+                let outage = seq >= 2_000 && seq < afterOutage
+                XCTAssertTrue(receivers == .integer(1) || (outage && receivers == .integer(0)), "publish \(seq): \(receivers)")
+                if receivers == .integer(1) { acknowledged.append(seq) }
             case .failure(let error):
                 switch error as? RedisClientError {
                 case .notConnected?: failedFast += 1

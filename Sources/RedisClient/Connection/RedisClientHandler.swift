@@ -36,6 +36,8 @@ final class RedisClientHandler: ChannelInboundHandler {
     private(set) var closeCause: Error?
     /// When the last command was written or the last reply read.
     private(set) var lastActivity = NIODeadline.now()
+    /// When the last reply (or published message) was read.
+    private var lastReplyAt = NIODeadline.now()
 
     init(server: String, onMessage: ((RedisPubSubMessage) -> Void)?) {
         self.server = server
@@ -45,8 +47,13 @@ final class RedisClientHandler: ChannelInboundHandler {
     /// Commands written and not answered yet.
     var pendingCount: Int { pending.count }
 
-    /// When the oldest unanswered command was written.
-    var oldestPendingSince: NIODeadline? { pending.first?.sentAt }
+    /// Since when replies are awaited without one arriving: the later of the last reply and the oldest unanswered
+    /// command's write; nil when nothing is awaited. A deep pipeline's head may wait long on a busy server, but a
+    /// server that keeps answering is alive.
+    var waitingSince: NIODeadline? {
+        guard let oldest = pending.first?.sentAt else { return nil }
+        return max(oldest, lastReplyAt)
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -84,6 +91,7 @@ final class RedisClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
         lastActivity = .now()
+        lastReplyAt = lastActivity
         if let onMessage, let message = Self.publishedMessage(value) {
             onMessage(message)
             return

@@ -14,8 +14,8 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var limits = RESPLimits()
     /// TCP connect timeout.
     public var connectTimeout: TimeAmount = .seconds(5)
-    /// A reply awaited this long closes the connection (a stopped server, a dead peer): its commands fail and the
-    /// connection reconnects.
+    /// Replies awaited this long with none arriving close the connection (a stopped server, a dead peer): its
+    /// commands fail and the connection reconnects.
     public var replyTimeout: TimeAmount = .seconds(5)
     /// An idle connection sends `PING` this often, so a dead server is noticed without traffic.
     public var healthCheckInterval: TimeAmount = .seconds(1)

@@ -230,7 +230,7 @@ final class RedisLink: @unchecked Sendable {
         state = .waitingToReconnect(retry)
     }
 
-    /// Closes a connection whose oldest reply is overdue, and pings an idle one (a dead server is noticed even
+    /// Closes a connection that awaits replies and got none for `replyTimeout`, and pings an idle one (a dead server is noticed even
     /// without traffic, and on a subscriber, which otherwise only listens). Runs until the connection closes.
     private func watch(_ handler: RedisClientHandler) {
         let replyTimeout = configuration.replyTimeout
@@ -239,7 +239,7 @@ final class RedisLink: @unchecked Sendable {
         eventLoop.assumeIsolated().scheduleTask(in: tick) { [self] in
             guard handler.isActive else { return }
             let now = NIODeadline.now()
-            if let oldest = handler.oldestPendingSince, now - oldest > replyTimeout {
+            if let waiting = handler.waitingSince, now - waiting > replyTimeout {
                 let server = configuration.serverDescription
                 handler.close(because: RedisClientError.replyTimeout(server: server, after: replyTimeout))
                 return
