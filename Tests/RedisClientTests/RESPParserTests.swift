@@ -30,21 +30,26 @@ final class RESPParserTests: XCTestCase {
 
     func testRESP2Types() throws {
         let values = try parse("+OK\r\n-ERR wrong\r\n:42\r\n:-7\r\n$5\r\nhello\r\n$0\r\n\r\n$-1\r\n*-1\r\n*0\r\n")
-        XCTAssertEqual(values, [
-            .simpleString("OK"), .error("ERR wrong"), .integer(42), .integer(-7), bulk("hello"), bulk(""),
-            .bulkString(nil), .array(nil), .array([]),
-        ])
+        XCTAssertEqual(
+            values,
+            [
+                .simpleString("OK"), .error("ERR wrong"), .integer(42), .integer(-7), bulk("hello"), bulk(""),
+                .bulkString(nil), .array(nil), .array([]),
+            ])
     }
 
     func testNestedArraysAndBinaryBulkStrings() throws {
         let values = try parse("*3\r\n:1\r\n*2\r\n$4\r\na\r\nb\r\n*1\r\n*0\r\n$-1\r\n")
-        XCTAssertEqual(values, [.array([.integer(1), .array([bulk("a\r\nb"), .array([.array([])])]), .bulkString(nil)])])
+        XCTAssertEqual(
+            values, [.array([.integer(1), .array([bulk("a\r\nb"), .array([.array([])])]), .bulkString(nil)])])
     }
 
     func testInt64Extremes() throws {
-        XCTAssertEqual(try parse(":9223372036854775807\r\n:-9223372036854775808\r\n"), [.integer(.max), .integer(.min)])
-        XCTAssertEqual(parseError(":9223372036854775808\r\n"),
-                       .malformed("integer '9223372036854775808' is not a decimal integer"))
+        XCTAssertEqual(
+            try parse(":9223372036854775807\r\n:-9223372036854775808\r\n"), [.integer(.max), .integer(.min)])
+        XCTAssertEqual(
+            parseError(":9223372036854775808\r\n"),
+            .malformed("integer '9223372036854775808' is not a decimal integer"))
     }
 
     func testRESP3TypesAreTolerated() throws {
@@ -52,22 +57,26 @@ final class RESPParserTests: XCTestCase {
             "_\r\n#t\r\n#f\r\n,1.5\r\n,-inf\r\n(123456789012345678901234567890\r\n%1\r\n+k\r\n:1\r\n~2\r\n:1\r\n:2\r\n"
                 + ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n=8\r\ntxt:text\r\n!9\r\nERR blob!\r\n"
         )
-        XCTAssertEqual(values, [
-            .null, .boolean(true), .boolean(false), .double(1.5), .double(-.infinity),
-            .bigNumber("123456789012345678901234567890"), .map([.simpleString("k"), .integer(1)]),
-            .set([.integer(1), .integer(2)]), .push([bulk("message"), bulk("ch"), bulk("x")]), bulk("text"),
-            .error("ERR blob!"),
-        ])
+        XCTAssertEqual(
+            values,
+            [
+                .null, .boolean(true), .boolean(false), .double(1.5), .double(-.infinity),
+                .bigNumber("123456789012345678901234567890"), .map([.simpleString("k"), .integer(1)]),
+                .set([.integer(1), .integer(2)]), .push([bulk("message"), bulk("ch"), bulk("x")]), bulk("text"),
+                .error("ERR blob!"),
+            ])
     }
 
     func testAttributesAreDropped() throws {
         // An attribute annotates the value after it, inside an array too, and is not one of its elements.
-        XCTAssertEqual(try parse("|1\r\n+ttl\r\n:3\r\n:5\r\n*2\r\n|0\r\n:1\r\n:2\r\n"),
-                       [.integer(5), .array([.integer(1), .integer(2)])])
+        XCTAssertEqual(
+            try parse("|1\r\n+ttl\r\n:3\r\n:5\r\n*2\r\n|0\r\n:1\r\n:2\r\n"),
+            [.integer(5), .array([.integer(1), .integer(2)])])
     }
 
     func testAnyChunkingGivesTheSameReplies() throws {
-        let text = "*3\r\n$7\r\nmessage\r\n$5\r\nnews!\r\n$12\r\nhello\r\nworld\r\n+OK\r\n*2\r\n*1\r\n:1\r\n$-1\r\n:12345\r\n"
+        let text =
+            "*3\r\n$7\r\nmessage\r\n$5\r\nnews!\r\n$12\r\nhello\r\nworld\r\n+OK\r\n*2\r\n*1\r\n:1\r\n$-1\r\n:12345\r\n"
         let whole = try parse(text)
         XCTAssertEqual(whole.count, 4)
         let bytes = Array(text.utf8)
@@ -102,10 +111,15 @@ final class RESPParserTests: XCTestCase {
         XCTAssertEqual(parseError("%4\r\n", limits: limits), .aggregateTooLong(count: 4, limit: 3))
         XCTAssertEqual(parseError("*1\r\n*1\r\n*1\r\n", limits: limits), .tooDeep(limit: 2))
         XCTAssertEqual(parseError("+1234567890", limits: limits), .lineTooLong(limit: 8))
-        XCTAssertEqual(parseError("*3\r\n$10\r\n0123456789\r\n$10\r\n0123456789\r\n$10\r\n", limits: limits), .replyTooLarge(limit: 40))
-        XCTAssertEqual(parseError("$9223372036854775807\r\n"), .bulkTooLong(length: .max, limit: RESPLimits().maxBulkLength))
+        XCTAssertEqual(
+            parseError("*3\r\n$10\r\n0123456789\r\n$10\r\n0123456789\r\n$10\r\n", limits: limits),
+            .replyTooLarge(limit: 40))
+        XCTAssertEqual(
+            parseError("$9223372036854775807\r\n"), .bulkTooLong(length: .max, limit: RESPLimits().maxBulkLength))
         // Within the bounds, the same shapes parse; the reply budget starts again with each reply.
-        XCTAssertNil(parseError("$10\r\n0123456789\r\n*3\r\n:1\r\n:2\r\n*1\r\n+12345678\r\n$10\r\n0123456789\r\n", limits: limits))
+        XCTAssertNil(
+            parseError(
+                "$10\r\n0123456789\r\n*3\r\n:1\r\n:2\r\n*1\r\n+12345678\r\n$10\r\n0123456789\r\n", limits: limits))
     }
 
     func testMalformedInput() {
@@ -136,7 +150,8 @@ final class RESPParserTests: XCTestCase {
 
     func testCommandsAreArraysOfBulkStrings() {
         let command = RedisCommand(["SET", "k€y", .bytes(ByteBuffer(bytes: [0, 13, 10])), .integer(-12)])
-        XCTAssertEqual(String(buffer: command.encoded), "*4\r\n$3\r\nSET\r\n$5\r\nk€y\r\n$3\r\n\0\r\n\r\n$3\r\n-12\r\n")
+        let expected = "*4\r\n$3\r\nSET\r\n$5\r\nk€y\r\n$3\r\n\0\r\n\r\n$3\r\n-12\r\n"
+        XCTAssertEqual(String(buffer: command.encoded), expected)
         XCTAssertEqual(command.name, "SET")
         XCTAssertEqual(String(buffer: RedisCommand([String]()).encoded), "*0\r\n")
     }

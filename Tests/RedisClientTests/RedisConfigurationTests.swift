@@ -6,7 +6,8 @@ import XCTest
 final class RedisConfigurationTests: XCTestCase {
     func testURLForms() throws {
         var configuration = try RedisConfiguration(url: "redis://localhost")
-        XCTAssertEqual([configuration.host, "\(configuration.port)", "\(configuration.database)"], ["localhost", "6379", "0"])
+        XCTAssertEqual(
+            [configuration.host, "\(configuration.port)", "\(configuration.database)"], ["localhost", "6379", "0"])
         XCTAssertNil(configuration.password)
         XCTAssertNil(configuration.username)
 
@@ -44,8 +45,10 @@ final class RedisConfigurationTests: XCTestCase {
             ("redis://localhost/db1", "database 'db1' is not a number from 0 up"),
             ("redis://localhost/-1", "database '-1' is not a number from 0 up"),
             ("redis://localhost?db=1", "query parameters and fragments are not supported"),
-            ("redis://hunter2@localhost",
-             "user info without a password; write redis://:password@host or redis://user:password@host"),
+            (
+                "redis://hunter2@localhost",
+                "user info without a password; write redis://:password@host or redis://user:password@host"
+            ),
             ("redis://:bad%zz@localhost", "bad %-escape in the user info"),
             ("redis://[::1", "IPv6 host without a closing ']'"),
             ("redis://[::1]6379", "unexpected '6379' after the IPv6 host"),
@@ -77,7 +80,8 @@ final class RedisConfigurationTests: XCTestCase {
         }
         // Huge attempt counts stay at the cap (no overflow).
         XCTAssertEqual(backoff.delay(attempt: 10_000, random: 1), .seconds(2))
-        XCTAssertEqual(ReconnectBackoff(initialDelay: .hours(1_000), maximumDelay: .hours(2_000))
-            .delay(attempt: 63, random: 1), .hours(2_000))
+        XCTAssertEqual(
+            ReconnectBackoff(initialDelay: .hours(1_000), maximumDelay: .hours(2_000))
+                .delay(attempt: 63, random: 1), .hours(2_000))
     }
 }

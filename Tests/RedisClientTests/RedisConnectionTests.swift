@@ -82,7 +82,9 @@ final class RedisConnectionTests: XCTestCase {
         try await assertReply(withUser.send(["PING"]), .simpleString("PONG"))
         try await withUser.close().get()
 
-        let wrong = try RedisConnection(url: server.url(password: "wrong"), eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: quietLogger)
+        let wrong = try RedisConnection(
+            url: server.url(password: "wrong"), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            logger: quietLogger)
         do {
             try await wrong.connect().get()
             XCTFail("connected with a wrong password")
@@ -93,8 +95,9 @@ final class RedisConnectionTests: XCTestCase {
         try await wrong.close().get()
 
         // Without a password the first attempt fails at its PING, so a missing password shows at connect.
-        let none = RedisConnection(configuration: .forTests(port: server.port),
-                                   eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: quietLogger)
+        let none = RedisConnection(
+            configuration: .forTests(port: server.port),
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: quietLogger)
         do {
             try await none.connect().get()
             XCTFail("connected without a password")
@@ -114,7 +117,8 @@ final class RedisConnectionTests: XCTestCase {
         let info = try await three.send(["CLIENT", "INFO"]).get().string ?? ""
         XCTAssertTrue(info.contains(" db=3 "), info)
 
-        let missing = try RedisConnection(url: server.url(database: 99), eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: quietLogger)
+        let missing = try RedisConnection(
+            url: server.url(database: 99), eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: quietLogger)
         do {
             try await missing.connect().get()
             XCTFail("SELECT 99 succeeded")
@@ -128,7 +132,10 @@ final class RedisConnectionTests: XCTestCase {
     }
 
     func testBadURLIsRefusedBeforeConnecting() {
-        XCTAssertThrowsError(try RedisConnection(url: "redis://127.0.0.1:notaport", eventLoop: MultiThreadedEventLoopGroup.singleton.next())) { error in
+        XCTAssertThrowsError(
+            try RedisConnection(
+                url: "redis://127.0.0.1:notaport", eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        ) { error in
             XCTAssertEqual((error as? RedisURLError)?.reason, "port 'notaport' is not a number from 1 to 65535")
         }
     }
@@ -137,8 +144,9 @@ final class RedisConnectionTests: XCTestCase {
         let port = server.port
         server.kill()
         let states = StateRecorder()
-        let connection = RedisConnection(configuration: .forTests(port: port), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-                                         logger: quietLogger, onStateChange: { states.record($0) })
+        let connection = RedisConnection(
+            configuration: .forTests(port: port), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            logger: quietLogger, onStateChange: { states.record($0) })
         do {
             try await connection.connect().get()
             XCTFail("connected to a closed port")
@@ -173,8 +181,9 @@ final class RedisConnectionTests: XCTestCase {
         _ = try await connection.send(["SET", "k", "v"]).get()
         server.kill()
         try await eventually("the loss to be noticed") { states.disconnectedCount == 1 }
-        XCTAssertTrue(states.history[1].hasPrefix("disconnected: connection to Redis at 127.0.0.1:\(server.port) lost"),
-                      states.history[1])
+        XCTAssertTrue(
+            states.history[1].hasPrefix("disconnected: connection to Redis at 127.0.0.1:\(server.port) lost"),
+            states.history[1])
         let started = Date()
         for _ in 0..<1_000 {
             do {
@@ -282,16 +291,19 @@ final class RedisConnectionTests: XCTestCase {
                 _ = try await connection.send(command).get()
                 XCTFail("\(command.name) passed a bound")
             } catch let error as RedisClientError {
-                XCTAssertEqual(error, .connectionLost(
-                    server: "127.0.0.1:\(server.port)",
-                    cause: "Redis at 127.0.0.1:\(server.port) sent a reply we refuse: \(bound); connection closed"))
+                XCTAssertEqual(
+                    error,
+                    .connectionLost(
+                        server: "127.0.0.1:\(server.port)",
+                        cause: "Redis at 127.0.0.1:\(server.port) sent a reply we refuse: \(bound); connection closed"))
             }
             try await eventually("reconnect \(round + 1)") { states.connectedCount == round + 2 }
             try await assertReply(connection.send(["LLEN", "list"]), .integer(200), "usable again")
         }
         XCTAssertEqual(states.disconnectedCount, 3)
-        XCTAssertTrue(states.history[1].contains("bulk string of 2000000 bytes exceeds the limit of 1000000 (maxBulkLength)"),
-                      states.history[1])
+        XCTAssertTrue(
+            states.history[1].contains("bulk string of 2000000 bytes exceeds the limit of 1000000 (maxBulkLength)"),
+            states.history[1])
         // Within the bounds the same kinds of replies pass.
         try await assertReply(connection.send(["EVAL", "return {{1}}", "0"]), .array([.array([.integer(1)])]))
         try await connection.close().get()

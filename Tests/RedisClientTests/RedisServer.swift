@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `redis-server` of the test's own on a free 127.0.0.1 port, with no persistence; killed, paused, restarted on

@@ -77,7 +77,8 @@ final class RedisSubscriberTests: XCTestCase {
         try await assertReply(publisher.send(["PUBLISH", "room:2", "b"]), .integer(1))
         try await eventually("three messages") { inbox.count == 3 }
         let first = inbox.all
-        XCTAssertEqual(Set(first.prefix(2).map { "\($0.channel) \($0.pattern ?? "-")" }), ["room:1 -", "room:1 room:*"])
+        XCTAssertEqual(
+            Set(first.prefix(2).map { "\($0.channel) \($0.pattern ?? "-")" }), ["room:1 -", "room:1 room:*"])
         XCTAssertEqual(first[2].channel, "room:2")
         XCTAssertEqual(first[2].pattern, "room:*")
 
@@ -162,7 +163,8 @@ final class RedisSubscriberTests: XCTestCase {
             case .success(let receivers):
                 // Around the outage the publisher may be back before the subscriber: then nobody listened (0).
                 let outage = seq >= 2_000 && seq < afterOutage
-                XCTAssertTrue(receivers == .integer(1) || (outage && receivers == .integer(0)), "publish \(seq): \(receivers)")
+                XCTAssertTrue(
+                    receivers == .integer(1) || (outage && receivers == .integer(0)), "publish \(seq): \(receivers)")
                 if receivers == .integer(1) { acknowledged.append(seq) }
             case .failure(let error):
                 switch error as? RedisClientError {
@@ -188,8 +190,9 @@ final class RedisSubscriberTests: XCTestCase {
         XCTAssertEqual(subscriberStates.history.map { $0.prefix(12) }, ["connected", "disconnected", "connected"])
         XCTAssertEqual(publisherStates.history.map { $0.prefix(12) }, ["connected", "disconnected", "connected"])
         XCTAssertEqual(inbox.deliveredOffLoop, 0)
-        print("kill mid-stream: \(results.count) publishes, \(acknowledged.count) acknowledged, \(failedFast) refused "
-              + "while down, \(lostInFlight) lost in flight, \(received.count) received")
+        print(
+            "kill mid-stream: \(results.count) publishes, \(acknowledged.count) acknowledged, \(failedFast) refused "
+                + "while down, \(lostInFlight) lost in flight, \(received.count) received")
         try await subscriber.close().get()
         try await publisher.close().get()
     }
@@ -225,8 +228,9 @@ final class RedisSubscriberTests: XCTestCase {
         let publisher = try await connectedClient(.forTests(port: server.port))
         _ = try await publisher.send(["PUBLISH", "bounded", .bytes(ByteBuffer(repeating: 0x62, count: 101))]).get()
         try await eventually("the drop") { states.disconnectedCount == 1 }
-        XCTAssertTrue(states.history[1].contains("bulk string of 101 bytes exceeds the limit of 100 (maxBulkLength)"),
-                      states.history[1])
+        XCTAssertTrue(
+            states.history[1].contains("bulk string of 101 bytes exceeds the limit of 100 (maxBulkLength)"),
+            states.history[1])
         try await eventually("the reconnect") { states.connectedCount == 2 }
         try await assertReply(publisher.send(["PUBLISH", "bounded", "small"]), .integer(1))
         try await eventually("the small message") { inbox.count == 1 }

@@ -69,8 +69,9 @@ func connectedClient(
     states: StateRecorder = StateRecorder(),
     eventLoop: EventLoop = MultiThreadedEventLoopGroup.singleton.next()
 ) async throws -> RedisConnection {
-    let connection = RedisConnection(configuration: configuration, eventLoop: eventLoop, logger: quietLogger,
-                                     onStateChange: { states.record($0) })
+    let connection = RedisConnection(
+        configuration: configuration, eventLoop: eventLoop, logger: quietLogger,
+        onStateChange: { states.record($0) })
     try await connection.connect().get()
     return connection
 }

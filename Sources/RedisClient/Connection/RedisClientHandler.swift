@@ -76,7 +76,9 @@ final class RedisClientHandler: ChannelInboundHandler {
             return
         }
         lastActivity = .now()
-        for promise in promises { pending.append(Pending(promise: promise, command: command.name, sentAt: lastActivity)) }
+        for promise in promises {
+            pending.append(Pending(promise: promise, command: command.name, sentAt: lastActivity))
+        }
         context.write(wrapOutboundOut(command.encoded), promise: nil)
         // One flush for every command written in this turn of the event loop: pipelined commands share a syscall.
         if !flushScheduled {
@@ -147,7 +149,8 @@ final class RedisClientHandler: ChannelInboundHandler {
         if elements.count == 4, view.elementsEqual("pmessage".utf8), case .bulkString(let pattern?) = elements[1],
             case .bulkString(let channel?) = elements[2], case .bulkString(let payload?) = elements[3]
         {
-            return RedisPubSubMessage(channel: String(buffer: channel), pattern: String(buffer: pattern), payload: payload)
+            return RedisPubSubMessage(
+                channel: String(buffer: channel), pattern: String(buffer: pattern), payload: payload)
         }
         return nil
     }

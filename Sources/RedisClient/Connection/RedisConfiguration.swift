@@ -95,7 +95,8 @@ enum RedisURL {
                 throw fail("user info without a password; write redis://:password@host or redis://user:password@host")
             }
             let username = userInfo[..<colon]
-            guard let user = percentDecoded(username), let password = percentDecoded(userInfo[userInfo.index(after: colon)...])
+            guard let user = percentDecoded(username),
+                let password = percentDecoded(userInfo[userInfo.index(after: colon)...])
             else { throw fail("bad %-escape in the user info") }
             parsed.username = username.isEmpty ? nil : user
             parsed.password = password
@@ -120,7 +121,10 @@ enum RedisURL {
             }
             parsed.host = String(rest)
             guard !parsed.host.isEmpty else { throw fail("missing host") }
-            guard parsed.host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
+            guard
+                parsed.host.allSatisfy({
+                    $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_")
+                })
             else { throw fail("'\(parsed.host)' is not a host name or address") }
         }
         if let portPart {
@@ -141,7 +145,8 @@ enum RedisURL {
     /// The URL with the password (between the user's ':' and '@') replaced by `***`.
     static func redacted(_ url: String) -> String {
         guard let (scheme, afterScheme) = splitScheme(url) else { return url }
-        let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
+        let authorityEnd =
+            afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
         let authority = afterScheme[..<authorityEnd]
         guard let at = authority.lastIndex(of: "@") else { return url }
         let userInfo = authority[..<at]

@@ -38,8 +38,9 @@ public final class RedisConnection: Sendable {
         logger: Logger = Logger(label: "redis"),
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void = { _ in }
     ) throws {
-        self.init(configuration: try RedisConfiguration(url: url), eventLoop: eventLoop, logger: logger,
-                  onStateChange: onStateChange)
+        self.init(
+            configuration: try RedisConfiguration(url: url), eventLoop: eventLoop, logger: logger,
+            onStateChange: onStateChange)
     }
 
     /// Connects; the future fails with why the first attempt failed (refused, `WRONGPASS`, a bad `SELECT`…).

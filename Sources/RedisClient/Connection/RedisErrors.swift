@@ -35,7 +35,7 @@ public enum RedisClientError: Error, Hashable, CustomStringConvertible {
         case .notConnected(let server, let cause):
             return "not connected to Redis at \(server)\(cause.map { " (\($0))" } ?? ""); not queued, retry later"
         case .connectionLost(let server, let cause):
-            return "connection to Redis at \(server) lost before the reply\(cause.map { " (\($0))" } ?? "")"
+            return "connection to Redis at \(server) lost\(cause.map { " (\($0))" } ?? "")"
         case .closed:
             return "Redis connection closed by its owner"
         case .tooManyPendingCommands(let limit):

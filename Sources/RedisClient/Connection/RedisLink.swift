@@ -67,7 +67,8 @@ final class RedisLink: @unchecked Sendable {
         eventLoop.flatSubmit { [self] in
             // Started already: say whether it is connected now.
             guard case .idle = state else {
-                return connectedHandler == nil ? eventLoop.makeFailedFuture(unavailable) : eventLoop.makeSucceededVoidFuture()
+                return connectedHandler == nil
+                    ? eventLoop.makeFailedFuture(unavailable) : eventLoop.makeSucceededVoidFuture()
             }
             let firstAttempt = eventLoop.makePromise(of: Void.self)
             attempt(reporting: firstAttempt)
@@ -87,7 +88,8 @@ final class RedisLink: @unchecked Sendable {
         guard eventLoop.inEventLoop else { return eventLoop.flatSubmit { self.send(command) } }
         guard case .connected(let handler) = state else { return eventLoop.makeFailedFuture(unavailable) }
         guard handler.pendingCount < configuration.maxPendingCommands else {
-            return eventLoop.makeFailedFuture(RedisClientError.tooManyPendingCommands(limit: configuration.maxPendingCommands))
+            return eventLoop.makeFailedFuture(
+                RedisClientError.tooManyPendingCommands(limit: configuration.maxPendingCommands))
         }
         let promise = eventLoop.makePromise(of: RESPValue.self)
         handler.send(command, promise: promise)
@@ -132,7 +134,8 @@ final class RedisLink: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPReplyDecoder(limits: limits)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(RESPReplyDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -187,10 +190,12 @@ final class RedisLink: @unchecked Sendable {
         }
         state = .connected(handler)
         if let outageStarted {
-            logger.info("Redis connection back", metadata: [
-                "attempts": "\(failedAttempts + 1)",
-                "outage_ms": "\((NIODeadline.now() - outageStarted).nanoseconds / 1_000_000)",
-            ])
+            logger.info(
+                "Redis connection back",
+                metadata: [
+                    "attempts": "\(failedAttempts + 1)",
+                    "outage_ms": "\((NIODeadline.now() - outageStarted).nanoseconds / 1_000_000)",
+                ])
         } else {
             logger.debug("Redis connection up")
         }
@@ -201,8 +206,10 @@ final class RedisLink: @unchecked Sendable {
         onStateChange(.connected)
         channel?.closeFuture.assumeIsolated().whenComplete { [self] _ in
             guard case .connected(let current) = state, current === handler else { return }
-            let cause = handler.closeCause
-                ?? RedisClientError.connectionLost(server: configuration.serverDescription, cause: "closed by the server")
+            let cause =
+                handler.closeCause
+                ?? RedisClientError.connectionLost(
+                    server: configuration.serverDescription, cause: "closed by the server")
             lastCause = cause
             outageStarted = .now()
             logger.warning("Redis connection lost; reconnecting", metadata: ["cause": "\(cause)"])
@@ -216,7 +223,8 @@ final class RedisLink: @unchecked Sendable {
         if outageStarted == nil { outageStarted = .now() }
         firstAttempt?.fail(cause)
         guard case .connecting = state else { return }  // closed
-        logger.debug("Redis connection attempt failed", metadata: ["attempt": "\(failedAttempts + 1)", "cause": "\(cause)"])
+        logger.debug(
+            "Redis connection attempt failed", metadata: ["attempt": "\(failedAttempts + 1)", "cause": "\(cause)"])
         failedAttempts += 1
         scheduleReconnect()
     }
@@ -230,8 +238,8 @@ final class RedisLink: @unchecked Sendable {
         state = .waitingToReconnect(retry)
     }
 
-    /// Closes a connection that awaits replies and got none for `replyTimeout`, and pings an idle one (a dead server is noticed even
-    /// without traffic, and on a subscriber, which otherwise only listens). Runs until the connection closes.
+    /// Closes a connection that awaits replies and got none for `replyTimeout`, and pings an idle one (a dead server
+    /// is noticed even without traffic, and on a subscriber, which otherwise only listens). Runs until it closes.
     private func watch(_ handler: RedisClientHandler) {
         let replyTimeout = configuration.replyTimeout
         let idlePing = configuration.healthCheckInterval

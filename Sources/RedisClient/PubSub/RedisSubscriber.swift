@@ -66,11 +66,15 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// Closes the connection for good.
     public func close() -> EventLoopFuture<Void> { link.close() }
 
-    private func change(_ kind: Kind, adding added: [String] = [], removing removed: [String] = []) -> EventLoopFuture<Void> {
+    private func change(
+        _ kind: Kind, adding added: [String] = [], removing removed: [String] = []
+    ) -> EventLoopFuture<Void> {
         eventLoop.flatSubmit { [self] in
             wanted[kind]?.formUnion(added)
             wanted[kind]?.subtract(removed)
-            guard let handler = subscribing, handler.isActive else { return eventLoop.makeFailedFuture(link.unavailable) }
+            guard let handler = subscribing, handler.isActive else {
+                return eventLoop.makeFailedFuture(link.unavailable)
+            }
             return synchronize(kind, on: handler)
         }
     }
@@ -87,7 +91,8 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Sends `SUBSCRIBE`-like `command` for `names`: Redis confirms each name with its own reply
     /// (`["subscribe", name, count]`), which must be there before the future succeeds.
-    private func request(_ command: String, _ names: [String], on handler: RedisClientHandler) -> EventLoopFuture<Void> {
+    private func request(_ command: String, _ names: [String], on handler: RedisClientHandler) -> EventLoopFuture<Void>
+    {
         guard !names.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
         let promises = names.map { _ in eventLoop.makePromise(of: RESPValue.self) }
         handler.send(RedisCommand([command] + names), promises: promises)

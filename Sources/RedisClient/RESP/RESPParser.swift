@@ -54,7 +54,8 @@ public enum RESPDecodingError: Error, Hashable, CustomStringConvertible {
         case .replyTooLarge(let limit):
             return "reply larger than \(limit) bytes (maxReplyBytes)"
         case .unknownType(let byte):
-            return "unknown RESP type byte 0x\(String(byte, radix: 16)) (\(byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "not printable"))"
+            let shown = byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "not printable"
+            return "unknown RESP type byte 0x\(String(byte, radix: 16)) (\(shown))"
         case .malformed(let what):
             return what
         }
@@ -233,7 +234,9 @@ public struct RESPParser {
     }
 
     private func checkReplySize(adding bytes: Int) throws {
-        if replyBytes + bytes > limits.maxReplyBytes { throw RESPDecodingError.replyTooLarge(limit: limits.maxReplyBytes) }
+        if replyBytes + bytes > limits.maxReplyBytes {
+            throw RESPDecodingError.replyTooLarge(limit: limits.maxReplyBytes)
+        }
     }
 
     private static func bulk(_ type: UInt8, _ body: ByteBuffer) -> RESPValue {

@@ -83,7 +83,8 @@ extension RESPValue: CustomStringConvertible {
         case .integer(let value): return "(integer) \(value)"
         case .bulkString(nil), .array(nil), .null: return "(nil)"
         case .bulkString(let bytes?):
-            let text = String(buffer: bytes.getSlice(at: bytes.readerIndex, length: min(bytes.readableBytes, 64)) ?? bytes)
+            let text = String(
+                buffer: bytes.getSlice(at: bytes.readerIndex, length: min(bytes.readableBytes, 64)) ?? bytes)
             return bytes.readableBytes > 64 ? "\"\(text)…\" (\(bytes.readableBytes) bytes)" : "\"\(text)\""
         case .boolean(let value): return "(boolean) \(value)"
         case .double(let value): return "(double) \(value)"
