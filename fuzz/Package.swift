@@ -54,6 +54,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "fuzz-erlang-terms",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "PhoenixProtocol", package: parent),
+                .product(name: "Tokens", package: parent),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -8,8 +8,13 @@ scripts/install-deps.sh
 # The Python client examples' tests need the websockets package (PyPI); they are skipped without it.
 python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --user --quiet websockets \
     || echo "test.sh: could not install websockets: the Python example tests will be skipped" >&2
-swift build --build-tests
-swift test --skip-build
+# Zero warnings from our own targets: the build log is checked (dependencies may warn).
+mkdir -p .build
+swift build --build-tests 2>&1 | tee .build/build-tests.log
+scripts/check-warnings.sh .build/build-tests.log
+# SWIFTNIO_STRICT: SwiftNIO's API-misuse checks (e.g. an EmbeddedEventLoop used from a thread other than its
+# own) crash instead of printing an error the run would bury.
+SWIFTNIO_STRICT=1 swift test --skip-build
 # The Lua channel specs (*_test.lua), with the debug binary built above.
 .build/debug/hello-sockets test channels
 # The examples' channel specs.

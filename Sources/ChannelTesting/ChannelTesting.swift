@@ -2,6 +2,7 @@
 import Foundation
 import HelloSocketsServer
 import LuaRuntime
+import PhoenixChannels
 @_exported import PhoenixProtocol
 import TestSupport
 import XCTest

@@ -306,7 +306,7 @@ final class SpecHost {
         case "leave":
             return .string(try await channel(args, op).leave())
         case "close":
-            await try channel(args, op).close()
+            try await channel(args, op).close()
             return .null
         case "close_socket":
             if case .integer(let id) = arg(args, 0), id >= 1, Int(id) <= sockets.count { await sockets[Int(id) - 1].close() }
@@ -334,14 +334,14 @@ final class SpecHost {
             await channel.refuteReply(try string(args, 1, op), arg(args, 2).stringValue, matching: pattern(arg(args, 3)))
             return .null
         case "assert_push":
-            return await try channel(args, op).assertPush(try string(args, 1, op), matching: pattern(arg(args, 2))) ?? .null
+            return try await channel(args, op).assertPush(try string(args, 1, op), matching: pattern(arg(args, 2))) ?? .null
         case "refute_push":
-            await try channel(args, op).refutePush(try string(args, 1, op), matching: pattern(arg(args, 2)))
+            try await channel(args, op).refutePush(try string(args, 1, op), matching: pattern(arg(args, 2)))
             return .null
         case "assert_broadcast":
-            return await try channel(args, op).assertBroadcast(try string(args, 1, op), matching: pattern(arg(args, 2))) ?? .null
+            return try await channel(args, op).assertBroadcast(try string(args, 1, op), matching: pattern(arg(args, 2))) ?? .null
         case "refute_broadcast":
-            await try channel(args, op).refuteBroadcast(try string(args, 1, op), matching: pattern(arg(args, 2)))
+            try await channel(args, op).refuteBroadcast(try string(args, 1, op), matching: pattern(arg(args, 2)))
             return .null
         default:
             throw SpecCallFailure(message: "unknown ct operation \(op)")

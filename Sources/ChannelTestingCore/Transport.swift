@@ -1,7 +1,7 @@
 import Foundation
-import HelloSocketsServer
 import Logging
 import LuaRuntime
+import PhoenixChannels
 import PhoenixProtocol
 
 /// How to open a test socket: Phoenix.ChannelTest's `socket(Mod, id, assigns)` (`id`/`assigns`

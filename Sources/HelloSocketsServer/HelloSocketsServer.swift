@@ -6,6 +6,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import PhoenixChannels
+import Tokens
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
@@ -19,6 +21,7 @@ public final class HelloSocketsServer: Sendable {
     private let connections: ConnectionTracker
     private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
+    private let jwksWatcher = NIOLockedValueBox<JWKSWatcher?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
     /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
@@ -28,7 +31,7 @@ public final class HelloSocketsServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
-        self.pubSub = PubSub(loops: group.makeIterator().map { $0 })
+        self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
@@ -48,18 +51,19 @@ public final class HelloSocketsServer: Sendable {
         var endpoints: [String: WebSocketEndpoint] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
+        let lua = try await luaLimitsWithJWTKeys()
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
             let registry = try ChannelRegistry(
                 directory: mount.directory,
                 displayPrefix: mount.displayPrefix,
-                limits: configuration.lua
+                limits: lua
             )
             for script in registry.scripts {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
             let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
-                let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
+                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger)
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
@@ -77,6 +81,11 @@ public final class HelloSocketsServer: Sendable {
                 logger: logger, hub: reloadHub)
             watcher.start()
             reloader.withLockedValue { $0 = watcher }
+        }
+        if let jwks = lua.jwtVerifier.jwks {
+            let watcher = JWKSWatcher(file: jwks, logger: logger)
+            watcher.start()
+            jwksWatcher.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let tls = try makeTLSContext()
@@ -105,6 +114,25 @@ public final class HelloSocketsServer: Sendable {
         logger.info("listening on \(scheme)://\(configuration.host):\(address.port ?? configuration.port)")
         if let folder = configuration.publicDirectory { logger.info("serving the files of \(folder) (--public)") }
         return address
+    }
+
+    /// `configuration.lua` with the JWT keys of `jwtSecret` and `jwtJWKSPath`, when either is set; logs
+    /// what was loaded. Throws for a short secret or a JWKS file that cannot be used.
+    private func luaLimitsWithJWTKeys() async throws -> LuaLimits {
+        var lua = configuration.lua
+        guard configuration.jwtSecret != nil || configuration.jwtJWKSPath != nil else { return lua }
+        do {
+            let (verifier, report) = try await JWTVerifier.make(secret: configuration.jwtSecret, jwksPath: configuration.jwtJWKSPath)
+            lua.jwtVerifier = verifier
+            if configuration.jwtSecret != nil { logger.info("phx.jwt.verify: HMAC tokens with the JWT secret") }
+            if let path = configuration.jwtJWKSPath, let report {
+                logger.info("phx.jwt.verify: \(report.keyCount) public key(s) from \(path)")
+                for note in report.skipped { logger.warning("\(path): skipped \(note)") }
+            }
+        } catch {
+            throw ServerError.jwt("JWT keys: \(error)")
+        }
+        return lua
     }
 
     /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable files.
@@ -160,6 +188,7 @@ public final class HelloSocketsServer: Sendable {
             return current
         }
         watcher?.stop()  // first: a reload in progress finishes while the loops still run
+        jwksWatcher.withLockedValue { $0 }?.stop()
         reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
@@ -221,11 +250,12 @@ public final class HelloSocketsServer: Sendable {
 enum ServerError: Error, CustomStringConvertible {
     case noLocalAddress
     case tls(String)
+    case jwt(String)
 
     var description: String {
         switch self {
         case .noLocalAddress: return "the listening socket has no local address"
-        case .tls(let message): return message
+        case .tls(let message), .jwt(let message): return message
         }
     }
 }

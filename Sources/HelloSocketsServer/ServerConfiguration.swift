@@ -43,6 +43,10 @@ public struct ServerConfiguration: Sendable {
     /// PEM files of the TLS certificate chain and private key; with both the server speaks https/wss.
     public var tlsCertificatePath: String? = nil
     public var tlsKeyPath: String? = nil
+    /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
+    /// (RS256, ES256…; re-read when it changes). Either replaces `lua.jwtVerifier` at start.
+    public var jwtSecret: String? = nil
+    public var jwtJWKSPath: String? = nil
 
     /// Whether the Origin of WebSocket upgrades is checked.
     public var checksOrigin: Bool { checkOrigin ?? !ObserverHub.isLoopback(host: host) }

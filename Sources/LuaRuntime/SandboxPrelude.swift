@@ -70,8 +70,11 @@ enum SandboxPrelude {
       reply_to = natives.reply_to,
       send_after = natives.send_after,
       cancel_timer = natives.cancel_timer,
-      -- Phoenix.Token: sign(salt, data) -> token; verify(salt, token, max_age_seconds?) -> data | nil, reason
+      -- Phoenix.Token: sign(salt, data, {max_age=, signed_at=}?) -> token;
+      -- verify(salt, token, max_age_seconds?) -> data | nil, reason
       token = readonly({ sign = natives.token_sign, verify = natives.token_verify }, "phx.token"),
+      -- JWT: verify(token, {iss=, aud=, leeway_s=}?) -> claims | nil, reason
+      jwt = readonly({ verify = natives.jwt_verify }, "phx.jwt"),
     }
     function phx.ok(reply) return result("reply", "ok", reply) end
     function phx.error(reply) return result("reply", "error", reply) end

@@ -44,10 +44,7 @@ extension WebSocketHandshake {
 
     public static func acceptDerivation(forKey key: String) -> AcceptDerivation {
         let key = key.trimmingSpaces()
-        var sha1 = SHA1()
-        sha1.update(key.utf8)
-        sha1.update(guid.utf8)
-        let digest = sha1.finish()
+        let digest = acceptDigest(forKey: key)
         let hexDigits = Array("0123456789abcdef")
         let hex = String(digest.flatMap { [hexDigits[Int($0 >> 4)], hexDigits[Int($0 & 0x0F)]] })
         return AcceptDerivation(key: key, guid: guid, concatenated: key + guid, sha1Hex: hex, accept: Base64.encode(digest))

@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PhoenixProtocol
 import ServiceLifecycle
+import Tokens
 import WebSocketTransport
 
 /// `hello-sockets [options]`: run the server; `hello-sockets broadcast|test ...` for the rest.
@@ -108,6 +109,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Secret for phx.token (at least 32 bytes; default: $SECRET_KEY_BASE, else random at each start).")
     var secretKeyBase: String?
 
+    @Option(help: "Secret for HS256 JWTs in phx.jwt.verify (at least 32 bytes; HS384/HS512 from 48/64; default: $JWT_SECRET).")
+    var jwtSecret: String?
+
+    @Option(name: .customLong("jwt-jwks"), help: "JWKS file of public keys for RS256/ES256 JWTs in phx.jwt.verify, picked by kid (re-read when it changes).")
+    var jwtJWKS: String?
+
     @Option(help: "Token that opens POST /api/broadcast and /observe to non-loopback clients (default: loopback only).")
     var apiToken: String?
 
@@ -140,6 +147,15 @@ struct Serve: AsyncParsableCommand {
         }
         if let apiToken, apiToken.count < 16 { throw ValidationError("--api-token must be at least 16 characters.") }
         do { _ = try Self.tokenSigner(secretKeyBase) } catch { throw ValidationError("\(error)") }
+        if let secret = Self.jwtSecret(jwtSecret), secret.utf8.count < JWTVerifier.minimumSecretLength {
+            throw ValidationError("--jwt-secret (or JWT_SECRET) must be at least \(JWTVerifier.minimumSecretLength) bytes (RFC 7518 §3.2).")
+        }
+        if let jwtJWKS, !FileManager.default.isReadableFile(atPath: jwtJWKS) { throw ValidationError("--jwt-jwks: cannot read \(jwtJWKS).") }
+    }
+
+    /// The JWT secret: the flag, else `$JWT_SECRET`, else nil.
+    static func jwtSecret(_ flag: String?) -> String? {
+        flag ?? ProcessInfo.processInfo.environment["JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The signer for `phx.token` and `hello-sockets token`: the flag, else `$SECRET_KEY_BASE`, else nil.
@@ -187,6 +203,8 @@ struct Serve: AsyncParsableCommand {
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey
         configuration.apiToken = apiToken
+        configuration.jwtSecret = Self.jwtSecret(jwtSecret)
+        configuration.jwtJWKSPath = jwtJWKS
         if let signer = try Self.tokenSigner(secretKeyBase) {
             configuration.lua.tokenSigner = signer
         } else {

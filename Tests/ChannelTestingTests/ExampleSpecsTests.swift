@@ -15,6 +15,8 @@ final class ExampleSpecsTests: XCTestCase {
 
     func testCounterSpecsPass() async throws { try await assertSpecsPass("counter/channels", atLeast: 7) }
 
+    func testBackendTokensSpecsPass() async throws { try await assertSpecsPass("backend_tokens/channels", atLeast: 6) }
+
     private func assertSpecsPass(_ folder: String, atLeast count: Int) async throws {
         let runner = LuaSpecRunner(directory: Self.examples.appendingPathComponent(folder))
         let results = try await runner.run()

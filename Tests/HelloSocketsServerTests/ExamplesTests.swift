@@ -58,7 +58,7 @@ final class ExamplesTests: XCTestCase {
             XCTAssertTrue(script.body.contains(#"channel.push("new_msg""#))
             // The routes the server already has still win; the start page stays at /.
             let start = try await get("/", port: port)
-            XCTAssertTrue(start.body.contains("/socket/websocket?token=undefined&vsn=2.0.0"))
+            XCTAssertTrue(start.body.contains(#"<script src="/js/observer.js"></script>"#), start.body)
             // Nothing outside the folder, nothing hidden, nothing missing.
             for path in ["/../channels/room.lua", "/%2e%2e/channels/room.lua", "/..%2fchannels%2froom.lua", "/.hidden.html",
                          "/missing.html", "/chat.html/", "/%00.html"] {

@@ -18,7 +18,7 @@ final class HTTPServerTests: XCTestCase {
         let (first, client) = try await get("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertEqual(first.status, 200)
         XCTAssertEqual(first.header("Content-Type"), "text/html; charset=utf-8")
-        XCTAssertTrue(first.body.contains("/socket/websocket?token=undefined&vsn=2.0.0"))
+        XCTAssertTrue(first.body.contains(#"<script src="/js/observer.js"></script>"#), first.body)
         // Keep-alive: a second request on the same connection.
         try await client.send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
         let second = try await client.receiveHTTPResponse()

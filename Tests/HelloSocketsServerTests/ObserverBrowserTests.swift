@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// The start page in a real browser: headless Chromium loads `/` from a running server, driven over the
-/// DevTools protocol (a WebSocket, spoken with our own test client). Skipped when Chromium is not installed.
+/// DevTools protocol (a WebSocket, spoken with our own test client). Skipped when Chromium is not installed,
+/// except in CI, where `.ci/run` installs it and sets HELLO_SOCKETS_REQUIRE_BROWSER=1: there it fails instead.
 ///
 /// Saves `test-output/observer.png` (git-ignored); `docs/observer.png` in the README is a copy of it.
 final class ObserverBrowserTests: XCTestCase {
@@ -19,14 +20,37 @@ final class ObserverBrowserTests: XCTestCase {
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    func testPageShowsHandshakeJoinReplyAndHeartbeat() async throws {
-        guard let chromium = Self.chromiumPath() else {
-            throw XCTSkip("Chromium is not installed (apt-get install -y chromium, or set CHROMIUM)")
-        }
+    /// Whether a missing Chromium fails the browser tests rather than skipping them (CI).
+    static var browserRequired: Bool { ProcessInfo.processInfo.environment["HELLO_SOCKETS_REQUIRE_BROWSER"] != nil }
+
+    /// Chromium's path; without Chromium, a skip, or a failure where it is required.
+    static func requireChromium() throws -> String {
+        if let path = chromiumPath() { return path }
+        let message = "Chromium is not installed (apt-get install -y chromium, or set CHROMIUM)"
+        if browserRequired { throw BrowserMissing(description: message + "; HELLO_SOCKETS_REQUIRE_BROWSER is set") }
+        throw XCTSkip(message)
+    }
+
+    /// Runs `body` on the start page of a fresh server, in a fresh headless Chromium.
+    private func withStartPage(query: String = "", _ body: (DevToolsPage) async throws -> Void) async throws {
+        let chromium = try Self.requireChromium()
         let server = try await TestServer.start()
-        let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/?heartbeat=1000")
+        let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/\(query)")
         do {
             let page = try await browser.page()
+            try await body(page)
+            await page.close()
+        } catch {
+            browser.stop()
+            try await server.stop()
+            throw error
+        }
+        browser.stop()
+        try await server.stop()
+    }
+
+    func testPageShowsHandshakeJoinReplyAndHeartbeat() async throws {
+        try await withStartPage(query: "?heartbeat=1000") { page in
             try await page.waitFor("""
                 document.querySelector('#handshake[data-ready="true"]') !== null
                 && document.querySelector('#handshake').innerText.includes('101 Switching Protocols')
@@ -58,14 +82,93 @@ final class ObserverBrowserTests: XCTestCase {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             try png.write(to: output.appendingPathComponent("observer.png"))
             XCTAssertGreaterThan(png.count, 10_000)
-            await page.close()
-        } catch {
-            browser.stop()
-            try await server.stop()
-            throw error
         }
-        browser.stop()
-        try await server.stop()
+    }
+
+    /// A join button is off while its topic is joining or joined, and on again once it is left.
+    func testJoinButtonsAreOffWhileTheirTopicIsJoined() async throws {
+        try await withStartPage { page in
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (joined)')", what: "ping joined")
+            try await page.waitFor("document.querySelector('#join-ping')?.disabled", what: "Join ping disabled while joined")
+            _ = try await page.evaluate("document.querySelector('#push-topic').value = 'ping'; document.querySelector('#leave').click()")
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (left)')", what: "ping left")
+            try await page.waitFor("!document.querySelector('#join-ping').disabled", what: "Join ping enabled once left")
+            _ = try await page.evaluate("document.querySelector('#join-ping').click()")
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (joined)')", what: "ping joined again")
+            try await page.waitFor("document.querySelector('#join-ping')?.disabled", what: "Join ping disabled again")
+
+            // wild:A:B follows its inputs: off for the topic joined, on for another.
+            let wildOff = try await page.evaluate("document.querySelector('#join-wild').disabled")
+            XCTAssertEqual(wildOff as? Bool, false)
+            _ = try await page.evaluate("document.querySelector('#join-wild').click()")
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('wild:1:2 (joined)')", what: "wild:1:2 joined")
+            try await page.waitFor("document.querySelector('#join-wild').disabled", what: "Join wild disabled while wild:1:2 is joined")
+            _ = try await page.evaluate("""
+                const b = document.querySelector('#wild-b'); b.value = '4'; b.dispatchEvent(new Event('input'))
+                """)
+            let otherWildOff = try await page.evaluate("document.querySelector('#join-wild').disabled")
+            XCTAssertEqual(otherWildOff as? Bool, false, "wild:1:4 is not joined")
+        }
+    }
+
+    /// The Replies box shows all it keeps (its last line was cut in half), header values wrap between words only,
+    /// and each list says which clock its times come from.
+    func testRepliesUnclippedHeadersUnsplitAndClocksNamed() async throws {
+        try await withStartPage { page in
+            try await page.waitFor("document.querySelector('#push-topic')?.textContent.includes('ping (joined)')", what: "ping joined")
+            // The page keeps the last 8 replies: make 8 (the join's and 7 pings').
+            _ = try await page.evaluate("for (let i = 0; i < 7; i++) document.querySelector('#push').click()")
+            try await page.waitFor("document.querySelectorAll('#results li').length === 8", what: "8 replies")
+            let clipped = try await page.evaluate("""
+                (() => {
+                  const list = document.querySelector('#results');
+                  const bottom = list.getBoundingClientRect().bottom;
+                  return [...list.children].filter((li) => li.getBoundingClientRect().bottom > bottom + 0.5).length
+                    + (list.scrollHeight > list.clientHeight + 0.5 ? 100 : 0);
+                })()
+                """)
+            XCTAssertEqual(clipped as? Int, 0, "replies hidden or cut (100 = the list scrolls)")
+
+            // At 1100 px the request's Sec-WebSocket-Extensions line wraps: between its words, never inside one.
+            _ = try await page.call("Emulation.setDeviceMetricsOverride", ["width": 1100, "height": 1400, "deviceScaleFactor": 1, "mobile": false])
+            try await page.waitFor("document.querySelector('#handshake[data-ready=\"true\"]') !== null", what: "the handshake")
+            let layout = try await page.evaluate("""
+                (() => {
+                  const split = [];
+                  let extensionLines = 0;
+                  for (const line of document.querySelectorAll('#handshake .hline')) {
+                    const tops = new Set();
+                    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+                    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                      for (const word of node.data.matchAll(/\\S+/g)) {
+                        const range = document.createRange();
+                        range.setStart(node, word.index);
+                        range.setEnd(node, word.index + word[0].length);
+                        const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+                        if (rects.length !== 1) split.push(word[0]);
+                        rects.forEach((r) => tops.add(Math.round(r.top)));
+                      }
+                    }
+                    if (line.textContent.startsWith('Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'))
+                      extensionLines = Math.max(extensionLines, tops.size);
+                  }
+                  return JSON.stringify({ split, extensionLines });
+                })()
+                """)
+            _ = try await page.call("Emulation.clearDeviceMetricsOverride", [:])
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(layout as? String).utf8)) as? [String: Any])
+            XCTAssertEqual(result["split"] as? [String], [], "words broken across lines")
+            XCTAssertGreaterThan(result["extensionLines"] as? Int ?? 0, 1, "the line should wrap at this width: \(result)")
+
+            // Which clock: the frames' times are the server's, the replies' the browser's.
+            let labels = try await page.evaluate("""
+                [document.querySelector('#frames thead th').textContent,
+                 document.querySelector('#results').closest('.card').querySelector('h2').textContent,
+                 document.querySelector('#results .time').title, document.querySelector('#frames td.time').title].join(' | ')
+                """)
+            XCTAssertEqual(labels as? String,
+                           "Server time · direction | Replies · browser time | browser clock | server clock")
+        }
     }
 }
 
@@ -171,8 +274,24 @@ final class DevToolsPage {
             if try await evaluate("!!(\(condition))") as? Bool == true { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let frames = try await evaluate("document.querySelector('#frames') && document.querySelector('#frames').innerText")
-        throw BrowserTimeout(waitingFor: "\(what) in the page; frames shown: \(frames ?? "none")")
+        // What the page shows, and what it loaded: enough to tell a dead feed from a script that never ran.
+        let state = try await evaluate("""
+            JSON.stringify({ url: location.href, socket: document.querySelector('#ws-status')?.textContent,
+              feed: document.querySelector('#feed-status')?.textContent, frames: document.querySelector('#frames')?.innerText,
+              loaded: performance.getEntriesByType('resource').map((r) => `${r.name} ${r.responseStatus} ${Math.round(r.duration)} ms`) })
+            """)
+        throw BrowserTimeout(waitingFor: "\(what) in the page; the page: \(state ?? "none")")
+    }
+
+    /// Compiles `source` as a classic script without running it (V8's parser): nil, or its syntax error as
+    /// `name:line:column: message`.
+    func syntaxError(in source: String, name: String) async throws -> String? {
+        let result = try await call("Runtime.compileScript", ["expression": source, "sourceURL": name, "persistScript": false])
+        guard let details = result["exceptionDetails"] as? [String: Any] else { return nil }
+        let line = (details["lineNumber"] as? Int ?? 0) + 1
+        let column = (details["columnNumber"] as? Int ?? 0) + 1
+        let message = (details["exception"] as? [String: Any])?["description"] as? String ?? details["text"] as? String
+        return "\(name):\(line):\(column): \(message ?? "syntax error")"
     }
 
     func screenshot() async throws -> Data {
@@ -185,6 +304,8 @@ final class DevToolsPage {
 
     func close() async { await client.close() }
 }
+
+struct BrowserMissing: Error, CustomStringConvertible { let description: String }
 
 struct BrowserTimeout: Error, CustomStringConvertible {
     let waitingFor: String

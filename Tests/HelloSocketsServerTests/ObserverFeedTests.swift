@@ -132,20 +132,4 @@ final class ObserverFeedTests: XCTestCase {
         XCTAssertTrue(response.body.contains("--observe"))
         await raw.close()
     }
-
-    func testStartPageAndClientAreServed() async throws {
-        let (server, port) = try await startServer()
-        defer { Task { try await server.shutdown() } }
-        let raw = try await RawClient.connect(port: port)
-        try await raw.send("GET /js/phoenix-client.js HTTP/1.1\r\nHost: x\r\n\r\n")
-        let js = try await raw.receiveHTTPResponse()
-        XCTAssertEqual(js.status, 200)
-        XCTAssertEqual(js.header("Content-Type"), "text/javascript; charset=utf-8")
-        XCTAssertTrue(js.body.contains("class Socket"))
-        try await raw.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        let page = try await raw.receiveHTTPResponse()
-        XCTAssertTrue(page.body.contains("class Socket"), "the client is inlined: the page works offline")
-        XCTAssertFalse(page.body.contains("/*OBSERVER*/"))
-        await raw.close()
-    }
 }

@@ -6,8 +6,10 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import NIOSSL
+import PhoenixChannels
 import SwiftASN1
 import TestSupport
+import Tokens
 import WebSocketTransport
 import X509
 import XCTest
@@ -133,6 +135,15 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(try observe(peer: "127.0.0.1", apiToken: nil), "HTTP/1.1 101 Switching Protocols")
     }
 
+    /// The observer and `--trace` hide the tokens a socket is opened with: `?token=` (Phoenix.Token) and
+    /// `?jwt=` (examples/backend_tokens), whatever their case.
+    func testTokenParametersAreRedacted() {
+        XCTAssertEqual(Redaction.uri("/socket/websocket?vsn=2.0.0&jwt=eyJhbGciOiJIUzI1NiJ9.e30.sig&JWT_token=x&user=7"),
+                       "/socket/websocket?vsn=2.0.0&jwt=[redacted]&JWT_token=[redacted]&user=7")
+        XCTAssertEqual(Redaction.uri("/socket/websocket?token=SFMyNTY.g2gD.mac&id_token=a"),
+                       "/socket/websocket?token=[redacted]&id_token=[redacted]")
+    }
+
     func testBroadcastAPINeedsTheAPITokenOffLoopback() throws {
         let body = #"{"topic":"ping","event":"x","payload":{}}"#
         func post(_ header: String?) throws -> String {
@@ -162,6 +173,19 @@ final class SecurityTests: XCTestCase {
         }
         let expired = try signer.sign(salt: "salt identifier", data: .integer(1), signedAt: Date().addingTimeInterval(-86_401))
         await XCTAssertThrowsErrorAsync(try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(expired)"))
+
+        // What the book's Phoenix app signs with the same secret_key_base (the example backend spells out
+        // Phoenix.Token's algorithm in Python), and a token in HelloSockets' earlier format, both open it.
+        let fromPhoenix = try await PythonClientExamplesTests.run([
+            "python3", ExamplesTests.example("backend_tokens/backend.py"), "phoenix",
+            "--secret-key-base", String(repeating: "k", count: 64), "--salt", "salt identifier", "3",
+        ]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        for token in [fromPhoenix, Self.legacyToken(secretKeyBase: String(repeating: "k", count: 64), data: "3")] {
+            let client = try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(token)")
+            try await client.send(text: #"["1","1","user:3","phx_join",{}]"#)
+            do { let value = try await client.receiveText(); XCTAssertEqual(value, #"["1","1","user:3","phx_reply",{"response":{},"status":"ok"}]"#) }
+            await client.close()
+        }
 
         let token = try signer.sign(salt: "salt identifier", data: .integer(1))
         let client = try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(token)")
@@ -195,8 +219,19 @@ final class SecurityTests: XCTestCase {
         let frame = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(push.utf8)) as? [Any])
         XCTAssertEqual(frame[3] as? String, "new_token")
         let fresh = try XCTUnwrap((frame[4] as? [String: Any])?["token"] as? String)
+        XCTAssertTrue(fresh.hasPrefix("SFMyNTY."), "a Phoenix.Token: \(fresh)")
         XCTAssertEqual(try signer.verify(salt: "salt identifier", token: fresh), .integer(5))
         await client.close()
+    }
+
+    /// A token as HelloSockets signed them before it used Phoenix's format: base64url of the JSON
+    /// `{"data":…,"signed":ms}`, a dot, base64url of its HMAC-SHA256 keyed with HMAC-SHA256(secret, salt).
+    static func legacyToken(secretKeyBase: String, data: String) -> String {
+        let json = #"{"data":\#(data),"signed":\#(Int64(Date().timeIntervalSince1970 * 1000))}"#
+        let payload = Base64URL.encode(Array(json.utf8))
+        let key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(
+            for: Array("salt identifier".utf8), using: SymmetricKey(data: Array(secretKeyBase.utf8))))
+        return payload + "." + Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)))
     }
 
     // MARK: - TLS

@@ -65,7 +65,7 @@ public final class RawClient: @unchecked Sendable {
 
     /// Stops or resumes reading from the socket, as a client that stalls would.
     public func setReading(_ reading: Bool) async throws {
-        try await channel.setOption(ChannelOptions.autoRead, value: reading)
+        try await channel.setOption(ChannelOptions.autoRead, value: reading).get()
         if reading { channel.read() }
     }
 

@@ -217,23 +217,32 @@ final class ConnectionTests: XCTestCase {
     /// loop spun forever on the bytes it would never consume. The input is the RFC's own example ("Hello").
     func testCompressedMessageEndingInABFINALBlockIsInflated() throws {
         let parameters = PerMessageDeflate.negotiate(offers: ["permessage-deflate"], policy: .init())
-        let harness = try Harness(deflate: parameters, echo: false)
         let bfinalHello: [UInt8] = [0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00]
         let next = try deflateRaw(Array("again".utf8))  // a client that ends streams starts a fresh one
-        let finished = DispatchSemaphore(value: 0)
-        let worker = Thread {
-            try? harness.send(FrameBytes.client(opcode: 1, bfinalHello, rsv: 0b100))
-            try? harness.send(FrameBytes.client(opcode: 1, next, rsv: 0b100))
-            finished.signal()
+        // Before the fix this never returned: fail instead of hanging the suite.
+        let outcome = try onOwnThread(timeout: 10) { () throws -> (texts: [String], isOpen: Bool) in
+            let harness = try Harness(deflate: parameters, echo: false)
+            try harness.send(FrameBytes.client(opcode: 1, bfinalHello, rsv: 0b100))
+            try harness.send(FrameBytes.client(opcode: 1, next, rsv: 0b100))
+            let texts = harness.session.messages.compactMap { message -> String? in
+                if case .text(let text) = message { return String(buffer: text) } else { return nil }
+            }
+            return (texts, harness.isOpen)
         }
+        guard let outcome else { return XCTFail("inflate did not terminate") }
+        XCTAssertEqual(outcome.texts, ["Hello", "again"])
+        XCTAssertTrue(outcome.isOpen)
+    }
+
+    /// Runs `body` on a thread of its own and waits for it at most `timeout`: nil if it did not finish (the
+    /// stuck thread is abandoned). The harness must be made inside `body`, on that thread: an EmbeddedEventLoop
+    /// may only be used from the thread that created it (SwiftNIO reports any other use as API misuse).
+    private func onOwnThread<T>(timeout seconds: Double, _ body: @escaping @Sendable () throws -> T) throws -> T? {
+        let outcome = ThreadOutcome<T>()
+        let worker = Thread { outcome.finish(Result(catching: body)) }
         worker.start()
-        // Before the fix this never returned: fail instead of hanging the suite (the stuck thread is abandoned).
-        guard finished.wait(timeout: .now() + 10) == .success else { return XCTFail("inflate did not terminate") }
-        let texts = harness.session.messages.compactMap { message -> String? in
-            if case .text(let text) = message { return String(buffer: text) } else { return nil }
-        }
-        XCTAssertEqual(texts, ["Hello", "again"])
-        XCTAssertTrue(harness.isOpen)
+        guard outcome.finished.wait(timeout: .now() + seconds) == .success else { return nil }
+        return try outcome.result?.get()
     }
 
     // permessage-deflate framing: raw deflate, sync flush, the trailing 00 00 FF FF removed (RFC 7692 §7.2.1).
@@ -251,5 +260,16 @@ final class ConnectionTests: XCTestCase {
         var output = ByteBufferAllocator().buffer(capacity: 1 << 20)
         try? decompressor.inflate(from: &input, to: &output)
         return Array(output.readableBytesView)
+    }
+}
+
+/// What a worker thread produced, handed to the waiting test (the semaphore orders the write before the read).
+private final class ThreadOutcome<T>: @unchecked Sendable {
+    let finished = DispatchSemaphore(value: 0)
+    private(set) var result: Result<T, Error>?
+
+    func finish(_ result: Result<T, Error>) {
+        self.result = result
+        finished.signal()
     }
 }

@@ -25,6 +25,17 @@ final class HandshakeTests: XCTestCase {
     func testAcceptValueIsTheRFCExample() {
         // RFC 6455 §1.3's worked example.
         XCTAssertEqual(WebSocketHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        // The sample handshake widely used since the hybi drafts.
+        XCTAssertEqual(WebSocketHandshake.acceptValue(forKey: "x3JJHMbDL1EzLkh9GBhXDw=="), "HSmrc0sMlYUkAGmm5OPpG2HaGWk=")
+    }
+
+    /// The steps the start page shows: the key as sent (spaces trimmed), the SHA-1 in hex, the same accept value.
+    func testAcceptDerivationShowsTheDigest() {
+        let derivation = WebSocketHandshake.acceptDerivation(forKey: " x3JJHMbDL1EzLkh9GBhXDw== ")
+        XCTAssertEqual(derivation.key, "x3JJHMbDL1EzLkh9GBhXDw==")
+        XCTAssertEqual(derivation.concatenated, "x3JJHMbDL1EzLkh9GBhXDw==258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+        XCTAssertEqual(derivation.sha1Hex, "1d29ab734b0c9585240069a6e4e3e91b61da1969")
+        XCTAssertEqual(derivation.accept, "HSmrc0sMlYUkAGmm5OPpG2HaGWk=")
     }
 
     func testValidRequestIsAcceptedWithUpgradeHeaders() throws {

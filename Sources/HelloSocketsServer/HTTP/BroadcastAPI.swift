@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PhoenixChannels
 import PhoenixProtocol
 
 /// `POST /api/broadcast` with `{"topic": …, "event": …, "payload": {…}}`: Phoenix's `Endpoint.broadcast`

@@ -113,7 +113,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            send(.ok, contentType: "text/html; charset=utf-8", body: StartPage.html, head: head, context: context)
+            sendAsset(ObserverAssets.startPage, head: head, context: context)
         case .broadcastAPI:
             guard !bodyTooLarge else {
                 return send(.payloadTooLarge, body: "Body over \(BroadcastAPI.maxBodySize) bytes.\n", head: head, context: context)
@@ -145,7 +145,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let file = ObserverAssets.file(at: path[...]), head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            send(.ok, contentType: file.contentType, body: file.body, head: head, context: context)
+            sendAsset(file, head: head, context: context)
         case .observerFeed where observerHub?.feedEnabled != true:
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
@@ -255,6 +255,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         }
+    }
+
+    /// A file of the start page. `no-cache`: a browser revalidates, so a rebuilt server's page is seen at once.
+    private func sendAsset(_ file: ObserverAssets.File, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        send(.ok, headers: ["Cache-Control": "no-cache"], contentType: file.contentType, bytes: file.body, head: head, context: context)
     }
 
     private func send(

@@ -1,4 +1,5 @@
 import NIOCore
+import PhoenixChannels
 
 /// `GET /metrics`: gathers every event loop's `LoopMetrics` (one task per loop) plus server-wide
 /// figures, and renders them in the Prometheus text format.
@@ -35,6 +36,6 @@ struct MetricsEndpoint {
                 channels.reduce(0) { $0 + ((try? $1.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) }
             }
         }
-        return EventLoopFuture.reduce(0, sums, on: loop, +)
+        return EventLoopFuture.reduce(0, sums, on: loop) { $0 + $1 }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import LuaRuntime
 import NIOCore
+import PhoenixChannels
 
 /// Hot reload of channel scripts: turns the `DirectoryWatcher`'s batches into registry updates.
 ///

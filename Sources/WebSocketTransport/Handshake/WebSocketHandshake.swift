@@ -1,3 +1,4 @@
+import Crypto
 import NIOHTTP1
 
 /// The server side of the RFC 6455 §4.2 opening handshake, as a pure decision on the request head.
@@ -16,6 +17,7 @@ public enum WebSocketHandshake {
 
     /// The GUID RFC 6455 §1.3 appends to the client's key.
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    private static let guidBytes = Array(guid.utf8)
 
     /// Decides on a request for a WebSocket route.
     /// - Parameter deflate: the permessage-deflate policy, or nil when compression is turned off.
@@ -71,10 +73,16 @@ public enum WebSocketHandshake {
 
     /// `base64(SHA-1(key + GUID))`, RFC 6455 §4.2.2 item 5.4.
     public static func acceptValue(forKey key: String) -> String {
-        var sha1 = SHA1()
-        sha1.update(key.utf8)
-        sha1.update(guid.utf8)
-        return Base64.encode(sha1.finish())
+        Base64.encode(acceptDigest(forKey: key))
+    }
+
+    /// SHA-1 of `key + GUID`: swift-crypto's (BoringSSL's on Linux). Insecure, as SHA-1 is, and fine for this.
+    static func acceptDigest(forKey key: String) -> [UInt8] {
+        var hasher = Insecure.SHA1()
+        var key = key
+        key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        guidBytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return Array(hasher.finalize())
     }
 
     private static func reject(_ status: HTTPResponseStatus, _ body: String) -> Decision {

@@ -1,6 +1,7 @@
 // Micro-benchmarks of the per-message hot path, each through public API:
 // frame decode + aggregation (WebSocketConnection on an EmbeddedChannel), V2 decode/encode,
-// JSON parse/write, one handle_in round trip in a LuaVM running channels/ping.lua, broadcast encode.
+// JSON parse/write, one handle_in round trip in a LuaVM running channels/ping.lua, broadcast encode;
+// and, once per connect, the WebSocket handshake.
 // Every benchmark does one operation per iteration (scalingFactor .kilo only batches them):
 // the figures are per operation.
 import Benchmark
@@ -9,6 +10,7 @@ import LuaRuntime
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import NIOWebSocket
 import PhoenixProtocol
 import WebSocketTransport
@@ -124,6 +126,25 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
         _ = try? channel.finish()
+    }
+
+    // MARK: WebSocket handshake, once per connect: a browser's upgrade request → the 101's headers (checks,
+    // Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), permessage-deflate negotiated); and the accept value alone.
+    Benchmark("WebSocket handshake (browser upgrade request)") { benchmark in
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/socket/websocket?vsn=2.0.0", headers: [
+            ("Host", "127.0.0.1:4000"), ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"),
+        ])
+        for _ in benchmark.scaledIterations {
+            blackHole(WebSocketHandshake.decide(head, deflate: .init()))
+        }
+    }
+
+    Benchmark("WebSocket accept value (SHA-1 + base64)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(WebSocketHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ=="))
+        }
     }
 
     // MARK: Phoenix V2 serializer

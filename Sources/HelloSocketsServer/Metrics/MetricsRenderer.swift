@@ -1,0 +1,66 @@
+import Foundation
+import PhoenixChannels
+
+/// Renders gathered metrics in the Prometheus text exposition format (version 0.0.4).
+enum MetricsRenderer {
+    struct ServerFigures {
+        var webSocketConnections: Int
+        var queuedOutboundBytes: Int
+        var reloads: Int
+        var reloadFailures: Int
+        var uptimeSeconds: Double
+    }
+
+    static func render(_ m: LoopMetrics, server: ServerFigures) -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for s in samples { out += s.labels.isEmpty ? "\(name) \(s.value)\n" : "\(name){\(s.labels)} \(s.value)\n" }
+        }
+        func one(_ name: String, _ type: String, _ help: String, _ value: Int) { metric(name, type, help, [("", "\(value)")]) }
+        func histogram(_ name: String, _ help: String, _ h: LoopHistogram) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            var cumulative = 0
+            for (i, bound) in h.bounds.enumerated() {
+                cumulative += h.counts[i]
+                out += "\(name)_bucket{le=\"\(seconds(bound))\"} \(cumulative)\n"
+            }
+            cumulative += h.counts[h.bounds.count]
+            out += "\(name)_bucket{le=\"+Inf\"} \(cumulative)\n"
+            out += "\(name)_sum \(seconds(h.sumNanoseconds))\n\(name)_count \(cumulative)\n"
+        }
+        one("hellosockets_websocket_connections", "gauge", "Open WebSocket connections (all endpoints).", server.webSocketConnections)
+        metric("hellosockets_channels_joined", "gauge", "Joined channels by the topic pattern of their script.",
+               m.joinedByPattern.sorted { $0.key < $1.key }.map { ("pattern=\"\(escape($0.key))\"", "\($0.value)") })
+        one("hellosockets_messages_in_total", "counter", "Phoenix messages received from clients.", m.messagesIn)
+        one("hellosockets_messages_out_total", "counter", "Phoenix frames sent to clients (replies, pushes, broadcasts).", m.messagesOut)
+        one("hellosockets_bytes_in_total", "counter", "Payload bytes of the Phoenix messages received.", m.bytesIn)
+        one("hellosockets_bytes_out_total", "counter", "Payload bytes of the Phoenix frames sent.", m.bytesOut)
+        metric("hellosockets_replies_total", "counter", "phx_reply frames sent, by status.",
+               [("status=\"ok\"", "\(m.repliesOK)"), ("status=\"error\"", "\(m.repliesError)"), ("status=\"other\"", "\(m.repliesOther)")])
+        histogram("hellosockets_lua_callback_seconds", "Time in Lua channel callbacks (join, handle_in).", m.callbackTime)
+        one("hellosockets_broadcasts_total", "counter", "Broadcasts fanned out (counted once per event loop).", m.broadcasts)
+        one("hellosockets_broadcast_deliveries_total", "counter", "Broadcast deliveries to subscribers.", m.broadcastDeliveries)
+        histogram("hellosockets_broadcast_fanout_seconds", "One event loop's fan-out of one broadcast to its subscribers.", m.fanoutTime)
+        metric("hellosockets_websocket_closes_total", "counter", "Phoenix socket closes by WebSocket close code (none: no close frame).",
+               m.closesByCode.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", "\($0.value)") })
+        one("hellosockets_outbound_queued_bytes", "gauge", "Bytes queued for sending to open connections, not yet taken by the kernel.",
+            server.queuedOutboundBytes)
+        one("hellosockets_outbound_queue_peak_bytes", "gauge",
+            "Largest outbound queue of a closed Phoenix socket that went past --max-outbound-buffer (0: none did).",
+            m.peakQueuedBytesPastMark)
+        one("hellosockets_script_errors_total", "counter", "Channel script crashes (join, callbacks, timers).", m.scriptErrors)
+        metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
+               [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])
+        out += "# HELP hellosockets_uptime_seconds Seconds since the server started.\n# TYPE hellosockets_uptime_seconds gauge\n"
+        out += "hellosockets_uptime_seconds \(server.uptimeSeconds)\n"
+        return out
+    }
+
+    private static func seconds(_ nanoseconds: Int64) -> String { "\(Double(nanoseconds) / 1e9)" }
+
+    private static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

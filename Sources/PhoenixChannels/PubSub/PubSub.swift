@@ -1,0 +1,163 @@
+import NIOCore
+import PhoenixProtocol
+
+/// A subscriber to a topic: one joined channel of one Phoenix socket (or a socket's own id topic).
+public protocol TopicSubscriber: AnyObject {
+    /// Delivers a broadcast; called on the subscriber's event loop. The broadcast holds the bytes
+    /// already serialized for each serializer, shared by every subscriber (Phoenix's fastlane).
+    func deliver(_ broadcast: EncodedBroadcast)
+}
+
+/// Phoenix.PubSub.Adapter's seam: where a channel's (or the outside world's) broadcasts go. The
+/// node's own `PubSub` fans out to local subscribers; a cluster adapter also carries them to other
+/// nodes; `InProcessEndpoint` queues them. Delivery must happen later, never inside the caller's
+/// Lua callback (the VM is busy).
+public protocol PubSubAdapter: AnyObject {
+    func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?)
+}
+
+/// A Phoenix frame encoded once for every subscriber of a node, with what the node's transport
+/// prepared from it once (the WebSocket frames it once: every socket then writes the same bytes).
+public final class SharedFrame: Sendable {
+    public let frame: PhoenixFrame
+    public let prepared: (any Sendable)?
+
+    init(frame: PhoenixFrame, prepared: (any Sendable)?) {
+        self.frame = frame
+        self.prepared = prepared
+    }
+}
+
+/// Encodes broadcasts once per serializer. `prepare` is the node's transport framing an encoded
+/// frame once for all its connections (nil: nothing to prepare, e.g. in memory).
+public struct BroadcastEncoder: Sendable {
+    private let prepare: @Sendable (PhoenixFrame) -> (any Sendable)?
+
+    public init(prepare: @escaping @Sendable (PhoenixFrame) -> (any Sendable)? = { _ in nil }) {
+        self.prepare = prepare
+    }
+
+    public func encode(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?)
+        -> EncodedBroadcast
+    {
+        let message = Message.broadcast(topic: topic, event: event, payload: payload)
+        return EncodedBroadcast(
+            topic: topic, event: event, payload: payload, excluded: excluded.map(ObjectIdentifier.init),
+            v2: shared((try? V2JSONSerializer().encode(message))), v1: shared(try? V1JSONSerializer().encode(message)))
+    }
+
+    private func shared(_ encoded: OutboundFrame?) -> SharedFrame? {
+        guard let encoded else { return nil }
+        let frame = PhoenixFrame(encoded)
+        return SharedFrame(frame: frame, prepared: prepare(frame))
+    }
+}
+
+/// A broadcast, serialized once per serializer and shared read-only by every subscriber.
+public final class EncodedBroadcast: Sendable {
+    public let topic: String
+    public let event: String
+    public let payload: Payload
+    /// The publishing subscriber, for `broadcast_from` (compared by identity, never dereferenced).
+    public let excluded: ObjectIdentifier?
+    let v2: SharedFrame?
+    let v1: SharedFrame?
+
+    init(topic: String, event: String, payload: Payload, excluded: ObjectIdentifier?, v2: SharedFrame?, v1: SharedFrame?) {
+        self.topic = topic
+        self.event = event
+        self.payload = payload
+        self.excluded = excluded
+        self.v2 = v2
+        self.v1 = v1
+    }
+
+    public func frame(for version: SerializerVersion) -> SharedFrame? {
+        version == .v2 ? v2 : v1
+    }
+}
+
+/// Topic subscriptions of one event loop. Only touched on that loop: no locks.
+public final class LoopSubscriptions {
+    private var subscribers: [String: [ObjectIdentifier: TopicSubscriber]] = [:]
+    /// This loop's counters (`/metrics`); only touched on this loop.
+    public let metrics = LoopMetrics()
+
+    public init() {}
+
+    public func subscribe(_ subscriber: TopicSubscriber, to topic: String) {
+        subscribers[topic, default: [:]][ObjectIdentifier(subscriber)] = subscriber
+    }
+
+    public func unsubscribe(_ subscriber: TopicSubscriber, from topic: String) {
+        subscribers[topic]?[ObjectIdentifier(subscriber)] = nil
+        if subscribers[topic]?.isEmpty == true { subscribers[topic] = nil }
+    }
+
+    public func hasSubscribers(_ topic: String) -> Bool { subscribers[topic] != nil }
+
+    public func deliver(_ broadcast: EncodedBroadcast) {
+        guard let local = subscribers[broadcast.topic] else { return }
+        let start = LoopMetrics.now()
+        for (id, subscriber) in local where id != broadcast.excluded {
+            subscriber.deliver(broadcast)
+        }
+        metrics.broadcasts &+= 1
+        metrics.broadcastDeliveries &+= local.count
+        metrics.fanoutTime.record(nanoseconds: LoopMetrics.now() - start)
+    }
+
+    public var topicCount: Int { subscribers.count }
+}
+
+/// Phoenix.PubSub's local adapter: this node's subscribers, sharded per event loop.
+///
+/// A broadcast is serialized once, then hops once to each event loop, where it fans out to that
+/// loop's subscribers without locks. Order is kept per publisher: each loop's task queue is FIFO.
+public final class PubSub: PubSubAdapter, Sendable {
+    private let shards: PerEventLoop<LoopSubscriptions>
+    private let encoder: BroadcastEncoder
+
+    public init(loops: [EventLoop], encoder: BroadcastEncoder = BroadcastEncoder()) {
+        shards = PerEventLoop(loops: loops) { _ in LoopSubscriptions() }
+        self.encoder = encoder
+    }
+
+    /// The subscriptions of `loop`; call only on that loop.
+    public func subscriptions(on loop: EventLoop) -> LoopSubscriptions {
+        shards.value(on: loop)
+    }
+
+    /// Every loop's counters, summed (one task per loop).
+    public func gatherMetrics(on loop: EventLoop) -> EventLoopFuture<LoopMetrics> {
+        let futures = shards.entries.map { shard in shard.loop.submit { shard.value.value.metrics.snapshot() } }
+        return EventLoopFuture.whenAllSucceed(futures, on: loop).map { all in
+            let total = LoopMetrics()
+            for m in all { total.merge(m) }
+            return total
+        }
+    }
+
+    /// Publishes to every subscriber of the topic on every loop of this node, except `excluded`.
+    public func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber? = nil) {
+        deliver(encoder.encode(topic: topic, event: event, payload: payload, excluding: excluded))
+    }
+
+    /// Delivers an already encoded broadcast to this node's subscribers (a cluster adapter hands
+    /// over what arrived from other nodes here).
+    public func deliver(_ encoded: EncodedBroadcast) {
+        for shard in shards.entries {
+            shard.loop.execute { shard.value.value.deliver(encoded) }
+        }
+    }
+}
+
+extension PhoenixFrame {
+    /// The frame carrying an encoded Phoenix message.
+    public init(_ frame: OutboundFrame) {
+        switch frame {
+        case .text(let bytes): self = .text(ByteBuffer(bytes: bytes))
+        case .binary(let bytes): self = .binary(ByteBuffer(bytes: bytes))
+        }
+    }
+}
