@@ -69,7 +69,7 @@ let package = Package(
                 "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // A Redis client on SwiftNIO: RESP codec, pipelined connection, subscriber, reconnects. Knows nothing of Phoenix.
+        // A Redis client on SwiftNIO: RESP codec, pipelined commands, subscriber, reconnects. No Phoenix.
         .target(
             name: "RedisClient",
             dependencies: [

@@ -122,6 +122,18 @@ final class RESPParserTests: XCTestCase {
                 "$10\r\n0123456789\r\n*3\r\n:1\r\n:2\r\n*1\r\n+12345678\r\n$10\r\n0123456789\r\n", limits: limits))
     }
 
+    func testLimitsAsHighAsIntMaxDoNotOverflow() throws {
+        let unbounded = RESPLimits(
+            maxBulkLength: .max, maxArrayLength: .max, maxDepth: .max, maxLineLength: .max, maxReplyBytes: .max)
+        XCTAssertEqual(parseError("$9223372036854775807\r\n", limits: unbounded),
+                       .bulkTooLong(length: .max, limit: .max))
+        XCTAssertEqual(parseError("%9223372036854775807\r\n", limits: unbounded),
+                       .aggregateTooLong(count: .max, limit: .max))
+        // Huge but representable: waits for the bytes (allocating nothing for them).
+        XCTAssertNil(parseError("$9223372036854775000\r\n", limits: unbounded))
+        XCTAssertEqual(try parse("+OK\r\n", limits: unbounded), [.simpleString("OK")])
+    }
+
     func testMalformedInput() {
         XCTAssertEqual(parseError("?x\r\n"), .unknownType(UInt8(ascii: "?")))
         XCTAssertEqual(parseError("$abc\r\n"), .malformed("bulk length 'abc' is not a decimal integer"))

@@ -169,6 +169,10 @@ public struct RESPParser {
             guard length <= limits.maxBulkLength else {
                 throw RESPDecodingError.bulkTooLong(length: Int(clamping: length), limit: limits.maxBulkLength)
             }
+            // Limits may be set as high as Int.max: sizes are added without overflowing.
+            guard Int(length) <= Int.max - headerLength - 2 else {
+                throw RESPDecodingError.bulkTooLong(length: Int(length), limit: limits.maxBulkLength)
+            }
             consumed = headerLength + Int(length) + 2
             try checkReplySize(adding: consumed)
             guard buffer.readableBytes >= consumed else { return nil }
@@ -198,7 +202,11 @@ public struct RESPParser {
             case UInt8(ascii: "%"): kind = .map
             default: kind = .attribute
             }
-            let elementCount = kind == .map || kind == .attribute ? Int(count) * 2 : Int(count)
+            let pairs = kind == .map || kind == .attribute
+            guard !pairs || count <= Int.max / 2 else {
+                throw RESPDecodingError.aggregateTooLong(count: Int(count), limit: limits.maxArrayLength)
+            }
+            let elementCount = pairs ? Int(count) * 2 : Int(count)
             if elementCount == 0 {
                 element = kind == .attribute ? .opened : .value(Aggregate(kind: kind, remaining: 0, elements: []).value)
             } else {
@@ -222,19 +230,19 @@ public struct RESPParser {
         let limit = limits.maxLineLength
         return try buffer.withUnsafeReadableBytes { bytes -> Int? in
             // Only look as far as the longest allowed line (+ type byte + CRLF).
-            let end = min(bytes.count, limit + 3)
+            let end = bytes.count - 3 < limit ? bytes.count : limit + 3
             var index = 1
             while index + 1 < end {
                 if bytes[index] == 0x0D && bytes[index + 1] == 0x0A { return index - 1 }
                 index += 1
             }
-            if bytes.count >= limit + 3 { throw RESPDecodingError.lineTooLong(limit: limit) }
+            if bytes.count - 3 >= limit { throw RESPDecodingError.lineTooLong(limit: limit) }
             return nil
         }
     }
 
     private func checkReplySize(adding bytes: Int) throws {
-        if replyBytes + bytes > limits.maxReplyBytes {
+        if bytes > limits.maxReplyBytes - replyBytes {
             throw RESPDecodingError.replyTooLarge(limit: limits.maxReplyBytes)
         }
     }
