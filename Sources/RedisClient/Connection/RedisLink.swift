@@ -44,6 +44,8 @@ final class RedisLink: @unchecked Sendable {
     /// Why the last connection or attempt ended.
     private var lastCause: Error?
     private var outageStarted: NIODeadline?
+    /// The cause of the last failed attempt logged as a warning: a retry failing the same way logs at debug only.
+    private var lastLoggedFailure: String?
 
     init(
         configuration: RedisConfiguration,
@@ -67,20 +69,13 @@ final class RedisLink: @unchecked Sendable {
         eventLoop.flatSubmit { [self] in
             // Started already: say whether it is connected now.
             guard case .idle = state else {
-                return connectedHandler == nil
-                    ? eventLoop.makeFailedFuture(unavailable) : eventLoop.makeSucceededVoidFuture()
+                if case .connected = state { return eventLoop.makeSucceededVoidFuture() }
+                return eventLoop.makeFailedFuture(unavailable)
             }
             let firstAttempt = eventLoop.makePromise(of: Void.self)
             attempt(reporting: firstAttempt)
             return firstAttempt.futureResult
         }
-    }
-
-    /// The current connection's handler, if connected.
-    var connectedHandler: RedisClientHandler? {
-        eventLoop.preconditionInEventLoop()
-        if case .connected(let handler) = state { return handler }
-        return nil
     }
 
     /// Sends a command if connected; fails at once otherwise.
@@ -202,6 +197,7 @@ final class RedisLink: @unchecked Sendable {
         failedAttempts = 0
         outageStarted = nil
         lastCause = nil
+        lastLoggedFailure = nil
         firstAttempt?.succeed()
         onStateChange(.connected)
         channel?.closeFuture.assumeIsolated().whenComplete { [self] _ in
@@ -223,8 +219,11 @@ final class RedisLink: @unchecked Sendable {
         if outageStarted == nil { outageStarted = .now() }
         firstAttempt?.fail(cause)
         guard case .connecting = state else { return }  // closed
-        logger.debug(
-            "Redis connection attempt failed", metadata: ["attempt": "\(failedAttempts + 1)", "cause": "\(cause)"])
+        let text = "\(cause)"
+        logger.log(
+            level: text == lastLoggedFailure ? .debug : .warning, "Redis connection attempt failed; retrying",
+            metadata: ["attempt": "\(failedAttempts + 1)", "cause": "\(text)"])
+        lastLoggedFailure = text
         failedAttempts += 1
         scheduleReconnect()
     }
