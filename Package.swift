@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
         .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
         .library(name: "RateLimiting", targets: ["RateLimiting"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
@@ -74,6 +76,15 @@ let package = Package(
             name: "LuaRuntime",
             dependencies: [
                 "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", "KeyValueStore", "RateLimiting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A Redis client on SwiftNIO: RESP codec, pipelined commands, subscriber, reconnects. No Phoenix.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -130,15 +141,30 @@ let package = Package(
             name: "ChannelTesting",
             dependencies: ["ChannelTestingCore", "HelloSocketsServer", "TestSupport"]
         ),
+        // The settings table: every server flag with its environment variable and config file key, and the
+        // loader that merges flags > environment > file > defaults into a ServerConfiguration.
+        .target(
+            name: "ServerSettings",
+            dependencies: [
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport", "PhoenixChannels",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Writes BuildInfo.swift (version, git commit) for `hello-sockets --version` before each build.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens", "PhoenixChannels",
+                "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
         // Raw WebSocket client pieces shared by the test targets.
         .target(
@@ -172,12 +198,24 @@ let package = Package(
             name: "LuaRuntimeTests",
             dependencies: ["LuaRuntime", "Tokens", "KeyValueStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer", "PhoenixChannels"]),
         .testTarget(
             name: "PhoenixChannelsTests",
             dependencies: [
                 "PhoenixChannels", "LuaRuntime", "PhoenixProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
