@@ -121,7 +121,7 @@ public final class HelloSocketsServer: Sendable {
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
         let tls = try Self.makeTLSContext(configuration)
         try logSecurity()
-        logLimits()
+        logLimits(configuration)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -227,26 +227,30 @@ public final class HelloSocketsServer: Sendable {
     }
 
     /// Says which abuse limits are in force.
-    private func logLimits() {
+    private func logLimits(_ configuration: ServerConfiguration) {
         let socket = configuration.socketLimits, address = configuration.addressLimits
         let rate = TokenBucket.describe(ratePerSecond:)
-        let grace = socket.throttleGrace.nanoseconds
-        var perSocket = [
-            socket.messageRate > 0
-                ? "\(rate(socket.messageRate)) messages (burst \(socket.messageBurst)), closed after "
-                    + (grace > 0 ? "\(Double(grace) / 1e9) s over it" : "never")
-                : "messages unlimited",
-            socket.joinRate > 0 ? "\(rate(socket.joinRate)) joins (burst \(socket.joinBurst))" : "joins unlimited",
-        ]
+        let grace = Double(socket.throttleGrace.nanoseconds) / 1e9
+        let messages = socket.messageRate > 0
+            ? "messages \(rate(socket.messageRate)) (burst \(socket.messageBurst), closed after "
+                + (grace > 0 ? "\(grace == grace.rounded() ? "\(Int(grace))" : "\(grace)") s over it)" : "never)")
+            : "messages unlimited"
+        let joins = socket.joinRate > 0
+            ? "joins \(rate(socket.joinRate)) (burst \(socket.joinBurst))" : "joins unlimited"
         var perAddress: [String] = []
-        if address.maxConnectionsPerAddress > 0 { perAddress.append("\(address.maxConnectionsPerAddress) WebSockets open") }
-        if address.connectRatePerAddress > 0 { perAddress.append("\(rate(address.connectRatePerAddress)) new WebSockets") }
-        perSocket.append("per address: " + (perAddress.isEmpty ? "off" : perAddress.joined(separator: ", ")))
-        if !address.trustedProxies.isEmpty {
-            let ranges = address.trustedProxies.map(\.description).joined(separator: ", ")
-            perSocket.append("client address from X-Forwarded-For/Forwarded of \(ranges)")
+        if address.maxConnectionsPerAddress > 0 {
+            perAddress.append("\(address.maxConnectionsPerAddress) WebSockets open")
         }
-        logger.info("limits per socket: \(perSocket.joined(separator: "; "))")
+        if address.connectRatePerAddress > 0 {
+            perAddress.append("new WebSockets \(rate(address.connectRatePerAddress))")
+        }
+        var line = "limits per socket: \(messages), \(joins); per address: "
+            + (perAddress.isEmpty ? "off" : perAddress.joined(separator: ", "))
+        if !address.trustedProxies.isEmpty {
+            line += "; client address from X-Forwarded-For/Forwarded of "
+                + address.trustedProxies.map(\.description).joined(separator: ", ")
+        }
+        logger.info("\(line)")
     }
 
     /// Open WebSocket connections.
