@@ -51,7 +51,7 @@ async def backend_connection(reader, writer):
             if length:
                 await reader.readexactly(length)
             writer.write(RESPONSE)
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):  # the run is over
         pass
     finally:
         writer.close()
