@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
         .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
     ],
@@ -70,6 +71,15 @@ let package = Package(
             name: "LuaRuntime",
             dependencies: [
                 "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A Redis client on SwiftNIO: RESP codec, pipelined commands, subscriber, reconnects. No Phoenix.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -173,6 +183,17 @@ let package = Package(
                 "PhoenixChannels", "LuaRuntime", "PhoenixProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
