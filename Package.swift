@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
@@ -136,15 +137,30 @@ let package = Package(
             name: "ChannelTesting",
             dependencies: ["ChannelTestingCore", "HelloSocketsServer", "TestSupport"]
         ),
+        // The settings table: every server flag with its environment variable and config file key, and the
+        // loader that merges flags > environment > file > defaults into a ServerConfiguration.
+        .target(
+            name: "ServerSettings",
+            dependencies: [
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Writes BuildInfo.swift (version, git commit) for `hello-sockets --version` before each build.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
+                "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
         // Raw WebSocket client pieces shared by the test targets.
         .target(
@@ -177,6 +193,7 @@ let package = Package(
             name: "LuaRuntimeTests",
             dependencies: ["LuaRuntime", "Tokens", "KeyValueStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer"]),
         .testTarget(
             name: "PhoenixChannelsTests",
             dependencies: [

@@ -53,7 +53,7 @@ public struct LuaSpecRunner {
     /// (socket mount) whose scripts they test.
     public func specFiles() throws -> [(folder: URL, displayPrefix: String, file: String)] {
         let fm = FileManager.default
-        let prefix = directory.standardizedFileURL.lastPathComponent
+        let prefix = ChannelRegistry.displayPrefix(for: directory)
         var folders = [(directory, prefix)]
         for name in try fm.contentsOfDirectory(atPath: directory.path).sorted() where name != "lib" && !name.hasPrefix(".") {
             var isDirectory: ObjCBool = false
@@ -72,11 +72,38 @@ public struct LuaSpecRunner {
         return files
     }
 
+    /// Why nothing could be tested: a clear error rather than "0 passed, 0 failed", so CI never goes green
+    /// on nothing.
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case noFolder(String)
+        case noSpecs(String)
+        case nothingMatches(filter: String)
+
+        public var description: String {
+            switch self {
+            case .noFolder(let path): return "no folder at \(path)"
+            case .noSpecs(let path):
+                return "no specs in \(path): spec files end in _test.lua and sit beside the channels they test "
+                    + "(or in a socket subfolder)"
+            case .nothingMatches(let filter): return "no test matches --filter \(filter)"
+            }
+        }
+    }
+
     /// Runs every spec (matching `filter`, a substring of "file: name") and returns one result per test.
+    /// Throws `Failure` when there is no folder, no spec file, or nothing matching the filter. A channel
+    /// folder that does not load (with or without specs of its own) is a failed result naming the script.
     public func run() async throws -> [Result] {
+        var isDirectory: ObjCBool = false
+        let display = ChannelRegistry.displayPrefix(for: directory)
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw Failure.noFolder(display)
+        }
+        let files = try specFiles()
+        guard !files.isEmpty else { throw Failure.noSpecs(display) }
         var results: [Result] = []
         var registries: [URL: ChannelRegistry] = [:]
-        for (folder, display, name) in try specFiles() {
+        for (folder, display, name) in files {
             let path = "\(display)/\(name)"
             let registry: ChannelRegistry
             do {
@@ -92,6 +119,7 @@ public struct LuaSpecRunner {
             }
             results += await runFile(path: path, url: folder.appendingPathComponent(name), registry: registry)
         }
+        if let filter, results.isEmpty { throw Failure.nothingMatches(filter: filter) }
         return results
     }
 

@@ -15,7 +15,10 @@ import WebSocketTransport
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
 /// Phoenix channels run by one Lua VM per event loop.
 public final class HelloSocketsServer: Sendable {
-    public let configuration: ServerConfiguration
+    /// The configuration in force: the one it started with, plus what `reload` changed since.
+    public var configuration: ServerConfiguration { live.withLockedValue { $0 } }
+    /// Read once per new connection (never per message), so a lock is cheap here.
+    private let live: NIOLockedValueBox<ServerConfiguration>
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
@@ -36,7 +39,7 @@ public final class HelloSocketsServer: Sendable {
     private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
 
     public init(configuration: ServerConfiguration, logger: Logger) {
-        self.configuration = configuration
+        self.live = NIOLockedValueBox(configuration)
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
@@ -54,10 +57,21 @@ public final class HelloSocketsServer: Sendable {
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
     }
 
+    /// Replaces the configuration in force for what follows: connections accepted from now on get its limits,
+    /// timeouts and origin rule, the connection limit applies to the next upgrade, and the shutdown timeout to
+    /// the next shutdown. Open connections keep the limits they started with. Fields the server reads only
+    /// at start (address, TLS, channels, threads, Lua limits, tokens) don't change by this: the caller keeps
+    /// them (`ServerSettings` reloads only the settings its table marks reloadable).
+    public func reload(_ configuration: ServerConfiguration) {
+        live.withLockedValue { $0 = configuration }
+        connections.maxWebSockets = configuration.maxConnections
+    }
+
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
     /// Throws on a channel folder that doesn't load (a syntax error, two scripts claiming one topic).
     @discardableResult
     public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
         var endpoints: [String: WebSocketEndpoint] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
@@ -99,7 +113,7 @@ public final class HelloSocketsServer: Sendable {
             jwksWatcher.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
-        let tls = try makeTLSContext()
+        let tls = try Self.makeTLSContext(configuration)
         try logSecurity()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -118,7 +132,12 @@ public final class HelloSocketsServer: Sendable {
                     try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
                 }
             }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw ListenError(host: configuration.host, port: configuration.port, error: error)
+        }
         listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         let scheme = tls == nil ? "http" : "https"
@@ -165,8 +184,9 @@ public final class HelloSocketsServer: Sendable {
         return lua
     }
 
-    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable files.
-    private func makeTLSContext() throws -> NIOSSLContext? {
+    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable or invalid
+    /// files (also what `hello-sockets check` runs).
+    public static func makeTLSContext(_ configuration: ServerConfiguration) throws -> NIOSSLContext? {
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
         case (nil, nil):
             return nil
@@ -213,6 +233,7 @@ public final class HelloSocketsServer: Sendable {
     /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
     /// then drop what remains and stop the event loops.
     public func shutdown() async throws {
+        let configuration = self.configuration
         let watcher = reloader.withLockedValue { current -> ChannelReloader? in
             defer { current = nil }
             return current
@@ -251,6 +272,7 @@ public final class HelloSocketsServer: Sendable {
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI
     ) throws {
+        let configuration = self.configuration
         let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in

@@ -1,3 +1,4 @@
+import Logging
 import LuaRuntime
 import NIOCore
 import WebSocketTransport
@@ -43,6 +44,10 @@ public struct ServerConfiguration: Sendable {
     /// PEM files of the TLS certificate chain and private key; with both the server speaks https/wss.
     public var tlsCertificatePath: String? = nil
     public var tlsKeyPath: String? = nil
+    /// The secret `phx.token` signs with (`--secret-key-base`); the command line turns it into `lua.tokenSigner`.
+    public var secretKeyBase: String? = nil
+    /// Least severe log messages shown (the command line's log handler reads it, SIGHUP changes it).
+    public var logLevel: Logger.Level = .info
     /// Where `phx.http.request` may go (`--http-allow HOST[:PORT]`); empty (default): nowhere.
     public var httpAllow: [HTTPPolicy.Destination] = []
     /// Largest response body `phx.http.request` accepts (`--http-max-response`); larger ones fail "too large".

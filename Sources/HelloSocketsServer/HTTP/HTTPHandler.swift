@@ -207,10 +207,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
             }
         case .reject(let status, let body):
+            // The path only: the query may carry a token.
+            let path = head.uri.prefix { $0 != "?" }
             logger.warning(
-                "refused WebSocket connection",
-                metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
-            )
+                "refused WebSocket connection to \(path) (\(status.code)): \(body.trimmed)",
+                metadata: ["conn": "\(connectionID)"])
             send(status, body: body, head: head, context: context)
         case .accept(let session):
             guard connections.claimWebSocket(for: context.channel) else {
