@@ -11,6 +11,7 @@ import PhoenixProtocol
 enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
     case tokenSign, tokenVerify, jwtVerify
+    case httpRequest, jsonEncode, jsonDecode, kvGet, kvSet, kvIncr, kvDelete, kvPush, kvRange
 
     /// The name in the prelude's `natives` table.
     var luaName: String {
@@ -27,6 +28,15 @@ enum Native: Int32, CaseIterable {
         case .tokenSign: return "token_sign"
         case .tokenVerify: return "token_verify"
         case .jwtVerify: return "jwt_verify"
+        case .httpRequest: return "http_request"
+        case .jsonEncode: return "json_encode"
+        case .jsonDecode: return "json_decode"
+        case .kvGet: return "kv_get"
+        case .kvSet: return "kv_set"
+        case .kvIncr: return "kv_incr"
+        case .kvDelete: return "kv_delete"
+        case .kvPush: return "kv_push"
+        case .kvRange: return "kv_range"
         }
     }
 }
@@ -94,6 +104,12 @@ extension LuaVM {
             break
         }
         switch native {
+        case .httpRequest:
+            return httpRequest()
+        case .jsonEncode, .jsonDecode:
+            return json(native)
+        case .kvGet, .kvSet, .kvIncr, .kvDelete, .kvPush, .kvRange:
+            return keyValue(native)
         case .push, .broadcast, .broadcastFrom:
             guard let id = channel(forSocketAt: 1), let state = channels[id] else {
                 return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")
