@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
     ],
     dependencies: [
@@ -19,11 +22,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // 4.x: jwt-kit 5 needs it.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // Debian's liblua5.4, found through pkg-config.
@@ -48,20 +55,53 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
+        // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
+        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
+        // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
+        .target(
+            name: "Tokens",
+            dependencies: [
+                "PhoenixProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts, callbacks as coroutines.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The Phoenix channel layer: the socket state machine, PubSub behind its adapter seam, the
-        // per-loop runtimes, the in-memory endpoint. No HTTP, no sockets: transports plug into it.
+        // A Redis client on SwiftNIO: RESP codec, pipelined commands, subscriber, reconnects. No Phoenix.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // phx.http.request's transport: AsyncHTTPClient on the server's event loops.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: [
+                "LuaRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The Phoenix channel layer: the socket state machine (with each channel's mailbox), PubSub
+        // behind its adapter seam, the per-loop runtimes, the in-memory endpoint. No HTTP, no sockets:
+        // transports plug into it.
         .target(
             name: "PhoenixChannels",
             dependencies: [
-                "PhoenixProtocol", "LuaRuntime",
+                "PhoenixProtocol", "LuaRuntime", "KeyValueStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,7 +110,8 @@ let package = Package(
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
+                "OutboundHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -86,22 +127,40 @@ let package = Package(
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(
             name: "ChannelTesting",
             dependencies: ["ChannelTestingCore", "HelloSocketsServer", "TestSupport"]
         ),
+        // The settings table: every server flag with its environment variable and config file key, and the
+        // loader that merges flags > environment > file > defaults into a ServerConfiguration.
+        .target(
+            name: "ServerSettings",
+            dependencies: [
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Writes BuildInfo.swift (version, git commit) for `hello-sockets --version` before each build.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol",
+                "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
         // Raw WebSocket client pieces shared by the test targets.
         .target(
@@ -126,7 +185,15 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LuaRuntimeTests", dependencies: ["LuaRuntime"]),
+        .testTarget(
+            name: "TokensTests",
+            dependencies: ["Tokens", "PhoenixProtocol", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "LuaRuntimeTests",
+            dependencies: ["LuaRuntime", "Tokens", "KeyValueStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer"]),
         .testTarget(
             name: "PhoenixChannelsTests",
             dependencies: [
@@ -136,13 +203,24 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
+            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

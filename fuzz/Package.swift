@@ -46,12 +46,28 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "PhoenixProtocol", package: parent)]
         ),
         .executableTarget(
+            name: "fuzz-resp",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "RedisClient", package: parent),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
             name: "fuzz-lua-values",
             dependencies: [
                 "FuzzSupport",
                 .product(name: "PhoenixProtocol", package: parent),
                 .product(name: "LuaRuntime", package: parent),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "fuzz-erlang-terms",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "PhoenixProtocol", package: parent),
+                .product(name: "Tokens", package: parent),
             ]
         ),
     ],

@@ -10,13 +10,19 @@ final class ConnectionTracker: Sendable {
         var webSockets = 0
         var nextID: UInt64 = 0
         var accepting = true
+        var maxWebSockets: Int
     }
 
-    private let state = NIOLockedValueBox(State())
-    let maxWebSockets: Int
+    private let state: NIOLockedValueBox<State>
+
+    /// Open WebSockets at most; a reload may change it (open ones beyond a lowered limit stay open).
+    var maxWebSockets: Int {
+        get { state.withLockedValue { $0.maxWebSockets } }
+        set { state.withLockedValue { $0.maxWebSockets = newValue } }
+    }
 
     init(maxWebSockets: Int) {
-        self.maxWebSockets = maxWebSockets
+        self.state = NIOLockedValueBox(State(maxWebSockets: maxWebSockets))
     }
 
     /// Registers a new TCP connection and returns its id for the logs ("c17").
@@ -35,7 +41,7 @@ final class ConnectionTracker: Sendable {
     /// Claims a WebSocket slot; false when the limit is reached or the server is shutting down.
     func claimWebSocket(for channel: Channel) -> Bool {
         let claimed = state.withLockedValue { state -> Bool in
-            guard state.accepting, state.webSockets < maxWebSockets else { return false }
+            guard state.accepting, state.webSockets < state.maxWebSockets else { return false }
             state.webSockets += 1
             return true
         }

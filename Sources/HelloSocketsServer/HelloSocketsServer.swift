@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import NIOConcurrencyHelpers
@@ -6,13 +7,18 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import OutboundHTTP
 import PhoenixChannels
+import Tokens
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
 /// Phoenix channels run by one Lua VM per event loop.
 public final class HelloSocketsServer: Sendable {
-    public let configuration: ServerConfiguration
+    /// The configuration in force: the one it started with, plus what `reload` changed since.
+    public var configuration: ServerConfiguration { live.withLockedValue { $0 } }
+    /// Read once per new connection (never per message), so a lock is cheap here.
+    private let live: NIOLockedValueBox<ServerConfiguration>
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
@@ -20,13 +26,20 @@ public final class HelloSocketsServer: Sendable {
     private let connections: ConnectionTracker
     private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
+    private let jwksWatcher = NIOLockedValueBox<JWKSWatcher?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
     /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
     private let timerWheels: PerEventLoop<TimerWheel>
+    /// `phx.http.request`'s client, on the server's loops.
+    private let httpClient: OutboundHTTPClient
+    /// `phx.kv`'s embedded store: one for the node, shared by every VM.
+    public let keyValueStore: EmbeddedStore
+    /// Every mount's per-loop runtimes (shutdown stops their VMs' waiting callbacks).
+    private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
 
     public init(configuration: ServerConfiguration, logger: Logger) {
-        self.configuration = configuration
+        self.live = NIOLockedValueBox(configuration)
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
@@ -37,30 +50,44 @@ public final class HelloSocketsServer: Sendable {
         self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
+        self.httpClient = OutboundHTTPClient(group: group, maxResponseBytes: configuration.httpMaxResponseBytes)
+        self.keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
+    }
+
+    /// Replaces the configuration in force for what follows: connections accepted from now on get its limits,
+    /// timeouts and origin rule, the connection limit applies to the next upgrade, and the shutdown timeout to
+    /// the next shutdown. Open connections keep the limits they started with. Fields the server reads only
+    /// at start (address, TLS, channels, threads, Lua limits, tokens) don't change by this: the caller keeps
+    /// them (`ServerSettings` reloads only the settings its table marks reloadable).
+    public func reload(_ configuration: ServerConfiguration) {
+        live.withLockedValue { $0 = configuration }
+        connections.maxWebSockets = configuration.maxConnections
     }
 
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
     /// Throws on a channel folder that doesn't load (a syntax error, two scripts claiming one topic).
     @discardableResult
     public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
         var endpoints: [String: WebSocketEndpoint] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
+        let lua = try await luaLimitsWithJWTKeys()
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
             let registry = try ChannelRegistry(
                 directory: mount.directory,
                 displayPrefix: mount.displayPrefix,
-                limits: configuration.lua
+                limits: lua
             )
             for script in registry.scripts {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
-            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger] loop in
-                let vm = try LuaVM(scripts: registry, limits: configuration.lua, logger: logger)
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger, self] loop in
+                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger, services: scriptServices(on: loop))
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
@@ -69,6 +96,7 @@ public final class HelloSocketsServer: Sendable {
                     maxChannelsPerSocket: configuration.maxChannelsPerSocket
                 )
             }
+            mountRuntimes.withLockedValue { $0.append(runtimes) }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
             reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
         }
@@ -79,8 +107,13 @@ public final class HelloSocketsServer: Sendable {
             watcher.start()
             reloader.withLockedValue { $0 = watcher }
         }
+        if let jwks = lua.jwtVerifier.jwks {
+            let watcher = JWKSWatcher(file: jwks, logger: logger)
+            watcher.start()
+            jwksWatcher.withLockedValue { $0 = watcher }
+        }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
-        let tls = try makeTLSContext()
+        let tls = try Self.makeTLSContext(configuration)
         try logSecurity()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -99,7 +132,12 @@ public final class HelloSocketsServer: Sendable {
                     try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
                 }
             }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw ListenError(host: configuration.host, port: configuration.port, error: error)
+        }
         listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         let scheme = tls == nil ? "http" : "https"
@@ -108,8 +146,47 @@ public final class HelloSocketsServer: Sendable {
         return address
     }
 
-    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable files.
-    private func makeTLSContext() throws -> NIOSSLContext? {
+    /// What the VM of `loop` reaches outside itself: the loop (resuming waiting callbacks, their
+    /// timeout), the HTTP client with the `--http-allow` policy, the node's store; each HTTP call
+    /// is counted in `/metrics` and printed with `--trace`.
+    private func scriptServices(on loop: EventLoop) -> ScriptServices {
+        let metrics = pubSub.subscriptions(on: loop).metrics
+        let trace = observerHub?.trace
+        return ScriptServices(
+            executor: { body in loop.execute(body) },
+            schedule: { milliseconds, body in loop.scheduleTask(in: .milliseconds(Int64(milliseconds)), body) },
+            http: httpClient.client(on: loop),
+            httpPolicy: HTTPPolicy(allow: configuration.httpAllow, maxConcurrentPerVM: configuration.httpMaxConcurrentPerLoop),
+            kv: keyValueStore,
+            callbackTimeoutMilliseconds: Int(configuration.luaCallbackTimeout.nanoseconds / 1_000_000),
+            onHTTPCall: { call in
+                metrics.record(call)
+                trace?.line(call.traceLine)
+            })
+    }
+
+    /// `configuration.lua` with the JWT keys of `jwtSecret` and `jwtJWKSPath`, when either is set; logs
+    /// what was loaded. Throws for a short secret or a JWKS file that cannot be used.
+    private func luaLimitsWithJWTKeys() async throws -> LuaLimits {
+        var lua = configuration.lua
+        guard configuration.jwtSecret != nil || configuration.jwtJWKSPath != nil else { return lua }
+        do {
+            let (verifier, report) = try await JWTVerifier.make(secret: configuration.jwtSecret, jwksPath: configuration.jwtJWKSPath)
+            lua.jwtVerifier = verifier
+            if configuration.jwtSecret != nil { logger.info("phx.jwt.verify: HMAC tokens with the JWT secret") }
+            if let path = configuration.jwtJWKSPath, let report {
+                logger.info("phx.jwt.verify: \(report.keyCount) public key(s) from \(path)")
+                for note in report.skipped { logger.warning("\(path): skipped \(note)") }
+            }
+        } catch {
+            throw ServerError.jwt("JWT keys: \(error)")
+        }
+        return lua
+    }
+
+    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable or invalid
+    /// files (also what `hello-sockets check` runs).
+    public static func makeTLSContext(_ configuration: ServerConfiguration) throws -> NIOSSLContext? {
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
         case (nil, nil):
             return nil
@@ -156,11 +233,13 @@ public final class HelloSocketsServer: Sendable {
     /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
     /// then drop what remains and stop the event loops.
     public func shutdown() async throws {
+        let configuration = self.configuration
         let watcher = reloader.withLockedValue { current -> ChannelReloader? in
             defer { current = nil }
             return current
         }
         watcher?.stop()  // first: a reload in progress finishes while the loops still run
+        jwksWatcher.withLockedValue { $0 }?.stop()
         reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
@@ -179,6 +258,12 @@ public final class HelloSocketsServer: Sendable {
             try? await channel.closeFuture.get()
             timeout.cancel()
         }
+        // Callbacks still waiting for I/O (a terminate calling the backend as its client left) end
+        // here, each logged with the line it waited at and its topic; then nothing may wait any more.
+        for runtimes in mountRuntimes.withLockedValue({ $0 }) {
+            _ = try? await runtimes.onEveryLoop { $0.vm.beginShutdown() }.get()
+        }
+        try? await httpClient.shutdown()
         try await group.shutdownGracefully()
     }
 
@@ -187,6 +272,7 @@ public final class HelloSocketsServer: Sendable {
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI
     ) throws {
+        let configuration = self.configuration
         let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in
@@ -222,11 +308,12 @@ public final class HelloSocketsServer: Sendable {
 enum ServerError: Error, CustomStringConvertible {
     case noLocalAddress
     case tls(String)
+    case jwt(String)
 
     var description: String {
         switch self {
         case .noLocalAddress: return "the listening socket has no local address"
-        case .tls(let message): return message
+        case .tls(let message), .jwt(let message): return message
         }
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import LuaRuntime
 import NIOCore
 import WebSocketTransport
@@ -43,6 +44,24 @@ public struct ServerConfiguration: Sendable {
     /// PEM files of the TLS certificate chain and private key; with both the server speaks https/wss.
     public var tlsCertificatePath: String? = nil
     public var tlsKeyPath: String? = nil
+    /// The secret `phx.token` signs with (`--secret-key-base`); the command line turns it into `lua.tokenSigner`.
+    public var secretKeyBase: String? = nil
+    /// Least severe log messages shown (the command line's log handler reads it, SIGHUP changes it).
+    public var logLevel: Logger.Level = .info
+    /// Where `phx.http.request` may go (`--http-allow HOST[:PORT]`); empty (default): nowhere.
+    public var httpAllow: [HTTPPolicy.Destination] = []
+    /// Largest response body `phx.http.request` accepts (`--http-max-response`); larger ones fail "too large".
+    public var httpMaxResponseBytes = 1 << 20
+    /// `phx.http.request`s one event loop's VM may have in flight (`--http-max-concurrent`).
+    public var httpMaxConcurrentPerLoop = 64
+    /// How long one channel callback may take, its waits for I/O included (`--lua-callback-timeout`).
+    public var luaCallbackTimeout: TimeAmount = .seconds(10)
+    /// The embedded `phx.kv` store's size cap in bytes (`--kv-max-mb`).
+    public var kvMaxBytes = 64 << 20
+    /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
+    /// (RS256, ES256…; re-read when it changes). Either replaces `lua.jwtVerifier` at start.
+    public var jwtSecret: String? = nil
+    public var jwtJWKSPath: String? = nil
 
     /// Whether the Origin of WebSocket upgrades is checked.
     public var checksOrigin: Bool { checkOrigin ?? !ObserverHub.isLoopback(host: host) }

@@ -1,4 +1,6 @@
-/// Resource limits for one `LuaVM`.
+import Tokens
+
+/// Resource limits for one `LuaVM`, and the keys its token functions use.
 ///
 /// The instruction budget applies to each callback separately (one `join`, one `handle_in`…)
 /// and counts Lua VM instructions plus string-pattern matching steps. The memory cap applies to
@@ -17,6 +19,9 @@ public struct LuaLimits: Sendable, Equatable {
     /// Signs and verifies `phx.token` tokens. Default: `$SECRET_KEY_BASE`, else a random secret for
     /// this process (the server sets it from `--secret-key-base`).
     public var tokenSigner: TokenSigner = .processDefault
+    /// Verifies `phx.jwt.verify` tokens. Default: no keys, every token is "unknown key" (the server sets
+    /// it from `--jwt-secret` / `--jwt-jwks`).
+    public var jwtVerifier: JWTVerifier = .unconfigured
 
     /// Limits with the given values (defaults as documented on each property).
     public init(

@@ -10,7 +10,8 @@ import PhoenixProtocol
 /// from C with the Lua caller's `file:line:` prefix. Nothing here may raise a Lua error itself.
 enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
-    case tokenSign, tokenVerify
+    case tokenSign, tokenVerify, jwtVerify
+    case httpRequest, jsonEncode, jsonDecode, kvGet, kvSet, kvIncr, kvDelete, kvPush, kvRange
 
     /// The name in the prelude's `natives` table.
     var luaName: String {
@@ -26,6 +27,16 @@ enum Native: Int32, CaseIterable {
         case .loadLibrary: return "load_library"
         case .tokenSign: return "token_sign"
         case .tokenVerify: return "token_verify"
+        case .jwtVerify: return "jwt_verify"
+        case .httpRequest: return "http_request"
+        case .jsonEncode: return "json_encode"
+        case .jsonDecode: return "json_decode"
+        case .kvGet: return "kv_get"
+        case .kvSet: return "kv_set"
+        case .kvIncr: return "kv_incr"
+        case .kvDelete: return "kv_delete"
+        case .kvPush: return "kv_push"
+        case .kvRange: return "kv_range"
         }
     }
 }
@@ -46,7 +57,7 @@ let luaRuntimeNativeEntry: hs_swift_fn = { state, fnid in
 
 extension LuaVM {
     /// Pushes `message` and returns -1: the trampoline raises it.
-    private func fail(_ message: String) -> Int32 {
+    func fail(_ message: String) -> Int32 {
         pushString(message)
         return -1
     }
@@ -93,6 +104,12 @@ extension LuaVM {
             break
         }
         switch native {
+        case .httpRequest:
+            return httpRequest()
+        case .jsonEncode, .jsonDecode:
+            return json(native)
+        case .kvGet, .kvSet, .kvIncr, .kvDelete, .kvPush, .kvRange:
+            return keyValue(native)
         case .push, .broadcast, .broadcastFrom:
             guard let id = channel(forSocketAt: 1), let state = channels[id] else {
                 return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")
@@ -211,47 +228,11 @@ extension LuaVM {
             return 1
 
         case .tokenSign:
-            guard let salt = string(at: 1) else {
-                return fail("bad argument #1 to 'sign' (salt string expected, got \(describe(at: 1)))")
-            }
-            let token: String
-            do {
-                let data = try readJSON(at: 2, path: "data")
-                token = try limits.tokenSigner.sign(salt: salt, data: data)
-            } catch {
-                return fail("bad argument #2 to 'sign' (\(error))")
-            }
-            pushString(token)
-            return 1
-
+            return tokenSign()
         case .tokenVerify:
-            guard let salt = string(at: 1) else {
-                return fail("bad argument #1 to 'verify' (salt string expected, got \(describe(at: 1)))")
-            }
-            var maxAge = TokenSigner.defaultMaxAge
-            if lua_type(L, 3) == LUA_TNUMBER {
-                maxAge = hs_tonumber(L, 3)
-                guard maxAge >= 0, !maxAge.isNaN else {
-                    return fail("bad argument #3 to 'verify' (max_age: seconds >= 0 expected)")
-                }
-            } else if lua_type(L, 3) > LUA_TNIL {
-                return fail("bad argument #3 to 'verify' (max_age: number expected, got \(describe(at: 3)))")
-            }
-            // Like Phoenix.Token: nil is "missing"; anything that is not a string cannot be a token.
-            let token: String?
-            switch lua_type(L, 2) {
-            case LUA_TNIL: token = nil
-            case LUA_TSTRING: token = string(at: 2)
-            default: token = isNull(at: 2) ? nil : "\u{0}"
-            }
-            do {
-                push(try limits.tokenSigner.verify(salt: salt, token: token, maxAge: maxAge))
-                return 1
-            } catch {
-                lua_pushnil(L)
-                pushString(error.rawValue)
-                return 2
-            }
+            return tokenVerify()
+        case .jwtVerify:
+            return jwtVerify()
         }
     }
 

@@ -11,9 +11,13 @@ final class ExampleSpecsTests: XCTestCase {
         return url.appendingPathComponent("examples")
     }()
 
-    func testChatSpecsPass() async throws { try await assertSpecsPass("chat/channels", atLeast: 7) }
+    func testChatSpecsPass() async throws { try await assertSpecsPass("chat/channels", atLeast: 8) }
 
-    func testCounterSpecsPass() async throws { try await assertSpecsPass("counter/channels", atLeast: 7) }
+    func testCounterSpecsPass() async throws { try await assertSpecsPass("counter/channels", atLeast: 6) }
+
+    func testBackendSpecsPass() async throws { try await assertSpecsPass("backend/channels", atLeast: 5) }
+
+    func testBackendTokensSpecsPass() async throws { try await assertSpecsPass("backend_tokens/channels", atLeast: 6) }
 
     private func assertSpecsPass(_ folder: String, atLeast count: Int) async throws {
         let runner = LuaSpecRunner(directory: Self.examples.appendingPathComponent(folder))

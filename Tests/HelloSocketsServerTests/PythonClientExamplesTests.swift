@@ -1,5 +1,6 @@
 import Foundation
 import LuaRuntime
+import Tokens
 import XCTest
 
 /// `examples/python/*.py` run against a server started here, as the README tells a newcomer to run them.

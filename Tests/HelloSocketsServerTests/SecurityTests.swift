@@ -9,6 +9,7 @@ import NIOSSL
 import PhoenixChannels
 import SwiftASN1
 import TestSupport
+import Tokens
 import WebSocketTransport
 import X509
 import XCTest
@@ -134,6 +135,15 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(try observe(peer: "127.0.0.1", apiToken: nil), "HTTP/1.1 101 Switching Protocols")
     }
 
+    /// The observer and `--trace` hide the tokens a socket is opened with: `?token=` (Phoenix.Token) and
+    /// `?jwt=` (examples/backend_tokens), whatever their case.
+    func testTokenParametersAreRedacted() {
+        XCTAssertEqual(Redaction.uri("/socket/websocket?vsn=2.0.0&jwt=eyJhbGciOiJIUzI1NiJ9.e30.sig&JWT_token=x&user=7"),
+                       "/socket/websocket?vsn=2.0.0&jwt=[redacted]&JWT_token=[redacted]&user=7")
+        XCTAssertEqual(Redaction.uri("/socket/websocket?token=SFMyNTY.g2gD.mac&id_token=a"),
+                       "/socket/websocket?token=[redacted]&id_token=[redacted]")
+    }
+
     func testBroadcastAPINeedsTheAPITokenOffLoopback() throws {
         let body = #"{"topic":"ping","event":"x","payload":{}}"#
         func post(_ header: String?) throws -> String {
@@ -163,6 +173,19 @@ final class SecurityTests: XCTestCase {
         }
         let expired = try signer.sign(salt: "salt identifier", data: .integer(1), signedAt: Date().addingTimeInterval(-86_401))
         await XCTAssertThrowsErrorAsync(try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(expired)"))
+
+        // What the book's Phoenix app signs with the same secret_key_base (the example backend spells out
+        // Phoenix.Token's algorithm in Python), and a token in HelloSockets' earlier format, both open it.
+        let fromPhoenix = try await PythonClientExamplesTests.run([
+            "python3", ExamplesTests.example("backend_tokens/backend.py"), "phoenix",
+            "--secret-key-base", String(repeating: "k", count: 64), "--salt", "salt identifier", "3",
+        ]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        for token in [fromPhoenix, Self.legacyToken(secretKeyBase: String(repeating: "k", count: 64), data: "3")] {
+            let client = try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(token)")
+            try await client.send(text: #"["1","1","user:3","phx_join",{}]"#)
+            do { let value = try await client.receiveText(); XCTAssertEqual(value, #"["1","1","user:3","phx_reply",{"response":{},"status":"ok"}]"#) }
+            await client.close()
+        }
 
         let token = try signer.sign(salt: "salt identifier", data: .integer(1))
         let client = try await WebSocketTestClient.connect(port: server.port, path: "/auth_socket/websocket?vsn=2.0.0&token=\(token)")
@@ -196,39 +219,25 @@ final class SecurityTests: XCTestCase {
         let frame = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(push.utf8)) as? [Any])
         XCTAssertEqual(frame[3] as? String, "new_token")
         let fresh = try XCTUnwrap((frame[4] as? [String: Any])?["token"] as? String)
+        XCTAssertTrue(fresh.hasPrefix("SFMyNTY."), "a Phoenix.Token: \(fresh)")
         XCTAssertEqual(try signer.verify(salt: "salt identifier", token: fresh), .integer(5))
         await client.close()
     }
 
-    // MARK: - TLS
-
-    /// A self-signed certificate for localhost and 127.0.0.1, and its key, as PEM.
-    private func selfSigned() throws -> (certificate: String, key: String) {
-        let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("localhost") }
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3,
-            serialNumber: Certificate.SerialNumber(),
-            publicKey: Certificate.PublicKey(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-3600),
-            notValidAfter: now.addingTimeInterval(3600),
-            issuer: name,
-            subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
-                Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
-            },
-            issuerPrivateKey: Certificate.PrivateKey(key)
-        )
-        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    /// A token as HelloSockets signed them before it used Phoenix's format: base64url of the JSON
+    /// `{"data":…,"signed":ms}`, a dot, base64url of its HMAC-SHA256 keyed with HMAC-SHA256(secret, salt).
+    static func legacyToken(secretKeyBase: String, data: String) -> String {
+        let json = #"{"data":\#(data),"signed":\#(Int64(Date().timeIntervalSince1970 * 1000))}"#
+        let payload = Base64URL.encode(Array(json.utf8))
+        let key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(
+            for: Array("salt identifier".utf8), using: SymmetricKey(data: Array(secretKeyBase.utf8))))
+        return payload + "." + Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)))
     }
 
+    // MARK: - TLS
+
     func testWebSocketOverTLS() async throws {
-        let (certificate, key) = try selfSigned()
+        let (certificate, key) = try TLSFixture.selfSigned()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hs-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

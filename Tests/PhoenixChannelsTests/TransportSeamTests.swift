@@ -70,9 +70,9 @@ final class TransportSeamTests: XCTestCase {
     }
 
     private func open(_ params: [String: String], runtime: LoopRuntime) throws -> (PhoenixSocket, RecordingTransport) {
-        let socket = try SocketConnector.connect(
-            params: params, connectInfo: .emptyObject, runtime: runtime, logger: Logger(label: "test")
-        ).get()
+        let socket = try XCTUnwrap(SocketConnector.connect(
+            params: params, connectInfo: .emptyObject, runtime: runtime, logger: Logger(label: "test"), completion: { _ in }
+        )).get()
         let transport = RecordingTransport()
         socket.open(transport)
         return (socket, transport)
@@ -108,8 +108,8 @@ final class TransportSeamTests: XCTestCase {
         let runtime = try makeRuntime(bus: QueuedBus())
         let logger = Logger(label: "test")
         func refusal(_ params: [String: String]) -> ConnectRefusal? {
-            if case .failure(let refusal) = SocketConnector.connect(
-                params: params, connectInfo: .emptyObject, runtime: runtime, logger: logger)
+            if case .failure(let refusal)? = SocketConnector.connect(
+                params: params, connectInfo: .emptyObject, runtime: runtime, logger: logger, completion: { _ in })
             {
                 return refusal
             }

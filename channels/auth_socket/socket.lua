@@ -1,6 +1,8 @@
 -- AuthSocket from "Real-Time Phoenix" (lib/hello_sockets_web/channels/auth_socket.ex), served at
 -- /auth_socket: connecting needs a `token` param signed with the salt "salt identifier" (at most one
--- day old), e.g. from `hello-sockets token sign 'salt identifier' 1` or phx.token.sign in a channel.
+-- day old). Tokens are Phoenix.Token's: the book's Phoenix app, given the same secret_key_base, signs
+-- them with `Phoenix.Token.sign(HelloSocketsWeb.Endpoint, "salt identifier", user.id)`; here they come
+-- from `hello-sockets token sign 'salt identifier' 1` or phx.token.sign in a channel.
 -- A missing or bad token refuses the connection with HTTP 403.
 local socket = {}
 

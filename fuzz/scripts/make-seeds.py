@@ -103,3 +103,43 @@ put("fuzz-phoenix", b"\x02" + push("", "", "ping", "binary", b""))
 put("fuzz-phoenix", b"\x02" + push("12", "345", "t\u00e9", "e" * 255, bytes(range(256))))
 put("fuzz-phoenix", b"\x02" + bytes([1, 1, 1, 1, 1]) + b"abcd")
 put("fuzz-phoenix", b"\x02" + bytes([0, 9, 9, 9, 9]))
+
+# --- fuzz-erlang-terms: Phoenix.Token payloads (term_to_binary({data, signed_at_ms, max_age})), spelled by the
+# example backend's encoder, and the shapes the decoder must read or refuse
+import base64, importlib.util, json as jsonlib
+spec = importlib.util.spec_from_file_location("backend", os.path.join(ROOT, "examples/backend_tokens/backend.py"))
+backend = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(backend)
+for token in ["SFMyNTY.g2gDYSpuBgAAXlbuoQFiAAFRgA.W6L3um0B-XdARtGQWnQLTv1I99rZ35L1nxzjW1L0czg",
+              "SFMyNTY.g2gDdAAAAAJtAAAABG5hbWVtAAAAA2FuYW0AAAAHdXNlcl9pZGEHbgYAAF5W7qEBYgABUYA.ixvHooI1ksi_iOJMix0eVoq3fbk6ZiKnaZd2BEbDmbo",
+              "SFMyNTY.g2gDbQAAAAN1LTluBgAAXlbuoQFiAAAOEA.n-0NSZsv0ahHhm3hjC328m3ELI3c4HElTI_NAO97lCA"]:
+    payload = token.split(".")[1]
+    put("fuzz-erlang-terms", base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+for value in [None, True, -1, 300, 2**40, -2**70, 1.5, "ana ✓", [], [1, 2, 3], [1, "a", None], {"user_id": 7, "roles": ["a"]},
+              {"deep": [[[{"x": [0.25]}]]]}]:
+    put("fuzz-erlang-terms", b"\x83" + backend.term(value))
+for shape in ["83 64 00 04 74 72 75 65", "83 73 03 6e 69 6c", "83 76 00 02 6f 6b", "83 69 00 00 00 01 61 07",
+              "83 6f 00 00 00 02 00 01 01", "83 63" + " 31 2e 35" + " 00" * 27, "83 6c 00 00 00 01 61 01 61 02",
+              "83 58 77 01 61 00 00 00 01 00 00 00 00 00 00 00 00", "83 68 02 74 00 00 00 01 61 01 61 02 6a",
+              "83 74 00 00 00 02 77 04 64 61 74 61 61 01 77 06 73 69 67 6e 65 64 61 02"]:
+    put("fuzz-erlang-terms", bytes(int(x, 16) for x in shape.split()))
+
+# --- fuzz-resp: [options (0x80: tight bounds; low 6 bits: read size - 1)] + a server's reply stream
+def resp(options, *replies):
+    put("fuzz-resp", bytes([options]) + b"".join(r.encode() if isinstance(r, str) else r for r in replies))
+def bulk(b):
+    b = b.encode() if isinstance(b, str) else b
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+def arr(*items):
+    return b"*%d\r\n" % len(items) + b"".join(i.encode() if isinstance(i, str) else i for i in items)
+resp(0, "+OK\r\n", "-ERR unknown command 'FOO'\r\n", ":42\r\n", ":-9223372036854775808\r\n", bulk("hello"), "$-1\r\n")
+resp(2, arr(bulk("a"), arr(":1\r\n", arr()), "$-1\r\n"), "*-1\r\n", arr(bulk(b"\x00\r\n\xff")))
+resp(0, arr(bulk("subscribe"), bulk("news"), ":1\r\n"), arr(bulk("message"), bulk("news"), bulk(b"\x00\x01payload")),
+     arr(bulk("pmessage"), bulk("n*"), bulk("news"), bulk("x")), arr(bulk("pong"), bulk("")))
+resp(6, "_\r\n#t\r\n,3.25\r\n,-inf\r\n,nan\r\n(-123456789012345678901234567890\r\n%1\r\n+k\r\n~2\r\n:1\r\n:2\r\n",
+     ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\np\r\n", "=8\r\ntxt:text\r\n", "!12\r\nERR blob\r\nx!\r\n", "|1\r\n+ttl\r\n:3\r\n:5\r\n")
+resp(0x80, bulk("x" * 65), "*9\r\n", "+" + "y" * 40 + "\r\n")
+resp(0x81, "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n")
+resp(0x83, arr(bulk("z" * 60), bulk("z" * 60), bulk("z" * 60), bulk("z" * 60), bulk("z" * 60)))
+resp(0, "$5\r\nhelloXX", ":12a\r\n")
+resp(1, "*2\r\n$3\r\nfoo\r\n")

@@ -190,21 +190,36 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             default:
                 decision = .accept(EchoSession())
             }
-            switch decision {
-            case .reject(let status, let body):
-                logger.warning(
-                    "refused WebSocket connection",
-                    metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
-                )
-                send(status, body: body, head: head, context: context)
-            case .accept(let session):
-                guard connections.claimWebSocket(for: context.channel) else {
-                    logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
-                    return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
-                }
-                let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
-                switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
+            proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
+        }
+    }
+
+    /// Upgrades or refuses as the endpoint decided; a pending decision (a `connect` waiting for
+    /// I/O) is acted on when it comes, if the client is still there.
+    private func proceed(
+        _ decision: SessionDecision, head: HTTPRequestHead, route: Route, headers: HTTPHeaders,
+        deflate: PerMessageDeflate.Parameters?, context: ChannelHandlerContext
+    ) {
+        switch decision {
+        case .pending(let wait):
+            wait { [self] decision in
+                guard context.channel.isActive else { return }
+                proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
             }
+        case .reject(let status, let body):
+            // The path only: the query may carry a token.
+            let path = head.uri.prefix { $0 != "?" }
+            logger.warning(
+                "refused WebSocket connection to \(path) (\(status.code)): \(body.trimmed)",
+                metadata: ["conn": "\(connectionID)"])
+            send(status, body: body, head: head, context: context)
+        case .accept(let session):
+            guard connections.claimWebSocket(for: context.channel) else {
+                logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
+                return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
+            }
+            let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
+            switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
         }
     }
 

@@ -50,6 +50,10 @@ enum MetricsRenderer {
             "Largest outbound queue of a closed Phoenix socket that went past --max-outbound-buffer (0: none did).",
             m.peakQueuedBytesPastMark)
         one("hellosockets_script_errors_total", "counter", "Channel script crashes (join, callbacks, timers).", m.scriptErrors)
+        one("hellosockets_http_requests_total", "counter", "phx.http.request calls finished (answered or failed).", m.httpRequests)
+        one("hellosockets_http_errors_total", "counter", "phx.http.request calls that failed (not allowed, refused, timeout…).",
+            m.httpErrors)
+        histogram("hellosockets_http_request_seconds", "phx.http.request time, from the call to the answer.", m.httpTime)
         metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
                [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])
         out += "# HELP hellosockets_uptime_seconds Seconds since the server started.\n# TYPE hellosockets_uptime_seconds gauge\n"

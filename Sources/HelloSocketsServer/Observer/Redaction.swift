@@ -2,7 +2,7 @@ import NIOHTTP1
 
 /// What the observer feed and `--trace` hide: secrets a browser or client puts in the handshake.
 ///
-/// - Query parameters whose name contains `token`, `secret` or `password` become `name=[redacted]`, except
+/// - Query parameters whose name contains `token`, `secret`, `password` or `jwt` become `name=[redacted]`, except
 ///   the values `undefined`, `null` and the empty string, which carry no secret: the book's page connects with
 ///   `token=undefined` (its `window.userToken` is unset) and the observer keeps that visible on purpose.
 /// - `Authorization` and `Proxy-Authorization` headers become `[redacted]`.
@@ -15,7 +15,7 @@ enum Redaction {
 
     static func isSecretName(_ name: Substring) -> Bool {
         let lower = name.lowercased()
-        return lower.contains("token") || lower.contains("secret") || lower.contains("password")
+        return lower.contains("token") || lower.contains("secret") || lower.contains("password") || lower.contains("jwt")
     }
 
     static func isHarmlessValue(_ value: Substring) -> Bool {

@@ -21,7 +21,16 @@ struct PhoenixEndpoint: WebSocketEndpoint {
         let runtime = runtimes.runtime(on: eventLoop)
         // Phoenix passes the whole query string, `vsn` included, to `connect` as params.
         let params = QueryString.parameters(of: head.uri)
-        switch SocketConnector.connect(params: params, connectInfo: connectInfo, runtime: runtime, logger: logger) {
+        var decide: ((SessionDecision) -> Void)?
+        let now = SocketConnector.connect(params: params, connectInfo: connectInfo, runtime: runtime, logger: logger) {
+            decide?(decision($0))
+        }
+        guard let now else { return .pending { decide = $0 } }  // connect waits for I/O
+        return decision(now)
+    }
+
+    private func decision(_ result: Result<PhoenixSocket, ConnectRefusal>) -> SessionDecision {
+        switch result {
         case .success(let socket):
             return .accept(socket)
         case .failure(let refusal):
