@@ -32,7 +32,7 @@ public final class HelloSocketsServer: Sendable {
     private let jwksWatcher = NIOLockedValueBox<JWKSWatcher?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
-    /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
+    /// Each loop's handshake, idle and close timeouts (and LongPoll's), on one wheel per loop.
     private let timerWheels: PerEventLoop<TimerWheel>
     /// `phx.http.request`'s client, on the server's loops.
     private let httpClient: OutboundHTTPClient
@@ -40,6 +40,8 @@ public final class HelloSocketsServer: Sendable {
     public let keyValueStore: EmbeddedStore
     /// Every mount's per-loop runtimes (shutdown stops their VMs' waiting callbacks).
     private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
+    /// Every loop's LongPoll sessions.
+    private let longPollSessions: LongPollRegistry
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.live = NIOLockedValueBox(configuration)
@@ -51,12 +53,14 @@ public final class HelloSocketsServer: Sendable {
             ? AddressLimiter(limits: configuration.addressLimits, logger: logger) : nil
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
+            configuration.longPollWindow,
         ])
         self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
         self.httpClient = OutboundHTTPClient(group: group, maxResponseBytes: configuration.httpMaxResponseBytes)
         self.keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
+        self.longPollSessions = LongPollRegistry(loops: group.makeIterator().map { $0 })
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
@@ -78,6 +82,7 @@ public final class HelloSocketsServer: Sendable {
     public func start() async throws -> SocketAddress {
         let configuration = self.configuration
         var endpoints: [String: WebSocketEndpoint] = [:]
+        var runtimesByMount: [String: LoopRuntimes] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
         let lua = try await luaLimitsWithJWTKeys()
@@ -104,6 +109,7 @@ public final class HelloSocketsServer: Sendable {
             }
             mountRuntimes.withLockedValue { $0.append(runtimes) }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
+            runtimesByMount[mount.path] = runtimes
             reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
         }
         if configuration.watchChannels {
@@ -119,6 +125,18 @@ public final class HelloSocketsServer: Sendable {
             jwksWatcher.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
+        let longPoll = configuration.longPoll ? LongPollEndpoint(
+            mounts: runtimesByMount,
+            registry: longPollSessions,
+            connections: connections,
+            signer: configuration.lua.tokenSigner,
+            settings: LongPollSession.Settings(
+                window: configuration.longPollWindow, maxQueuedBytes: configuration.webSocket.maxPendingOutbound),
+            maxBodyBytes: configuration.webSocket.maxMessageSize,
+            timerWheels: timerWheels,
+            observerHub: observerHub,
+            logger: logger
+        ) : nil
         let tls = try Self.makeTLSContext(configuration)
         try logSecurity()
         logLimits(configuration)
@@ -136,7 +154,8 @@ public final class HelloSocketsServer: Sendable {
                         // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
                     }
-                    try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
+                    try self.configureHTTP(
+                        channel, endpoints: endpoints, broadcastAPI: broadcastAPI, longPoll: longPoll)
                 }
             }
         let channel: Channel
@@ -256,16 +275,20 @@ public final class HelloSocketsServer: Sendable {
     /// Open WebSocket connections.
     public var webSocketCount: Int { connections.webSocketCount }
 
+    /// Open LongPoll sessions.
+    public var longPollSessionCount: Int { connections.longPollSessionCount }
+
     /// Hot reload events (every reload, failure, addition, removal), from now on; also logged.
     /// Nothing arrives when the server runs with `watchChannels` off.
     public func reloadEvents() -> AsyncStream<ReloadEvent> {
         reloadHub.stream()
     }
 
-    /// Graceful shutdown: stop accepting, send every WebSocket a close 1001 (going away; Phoenix drains
-    /// with 1012, but 1001 is what RFC 6455 names for a server going down, and phoenix.js reconnects
-    /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
-    /// then drop what remains and stop the event loops.
+    /// Graceful shutdown: stop accepting, end every LongPoll session (held polls are answered 410) and
+    /// send every WebSocket a close 1001 (going away; Phoenix drains with 1012, but 1001 is what RFC 6455
+    /// names for a server going down, and phoenix.js reconnects after either), let channels run
+    /// `terminate`, wait up to `shutdownTimeout` for clients to close, then drop what remains and stop
+    /// the event loops.
     public func shutdown() async throws {
         let configuration = self.configuration
         let watcher = reloader.withLockedValue { current -> ChannelReloader? in
@@ -277,6 +300,7 @@ public final class HelloSocketsServer: Sendable {
         reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
+        await longPollSessions.endAll(.shutdown)
         for channel in open {
             channel.eventLoop.execute {
                 if let webSocket = try? channel.pipeline.syncOperations.handler(type: WebSocketConnection.self) {
@@ -304,7 +328,8 @@ public final class HelloSocketsServer: Sendable {
     private func configureHTTP(
         _ channel: Channel,
         endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI
+        broadcastAPI: BroadcastAPI,
+        longPoll: LongPollEndpoint?
     ) throws {
         let configuration = self.configuration
         let id = connections.opened(channel)
@@ -332,8 +357,10 @@ public final class HelloSocketsServer: Sendable {
                 timerWheel: timerWheels.value(on: channel.eventLoop),
                 observerHub: observerHub,
                 metrics: MetricsEndpoint(
-                    pubSub: pubSub, connections: connections, addressLimiter: addressLimiter, reloads: reloadHub,
-                    startedAt: startedAt, token: configuration.apiToken)
+                    pubSub: pubSub, connections: connections, addressLimiter: addressLimiter,
+                    longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt,
+                    token: configuration.apiToken),
+                longPoll: longPoll
             ),
             name: HTTPHandler.HandlerName.router
         )

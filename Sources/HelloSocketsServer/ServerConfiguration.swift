@@ -46,6 +46,12 @@ public struct ServerConfiguration: Sendable {
     /// Origins accepted when checking (`--allowed-origin`): `https://example.com`, `//*.example.com`…;
     /// empty means the Origin's host must equal the request's `Host` header host.
     public var allowedOrigins: [String] = []
+    /// Serve Phoenix's LongPoll transport at `<mount>/longpoll` beside each socket's WebSocket (`--no-longpoll`
+    /// turns it off).
+    public var longPoll = true
+    /// How long a LongPoll GET is held waiting for frames before it is answered 204 (Phoenix's `window_ms`);
+    /// a session not polled for 1.5 times this ends.
+    public var longPollWindow: TimeAmount = .seconds(10)
     /// PEM files of the TLS certificate chain and private key; with both the server speaks https/wss.
     public var tlsCertificatePath: String? = nil
     public var tlsKeyPath: String? = nil

@@ -49,11 +49,14 @@ extension Setting {
         .toggle(
             "watch", .channels, \.watchChannels,
             help: "Hot reload: watch the channels folder and load edited scripts."),
+        .toggle(
+            "longpoll", .network, \.longPoll,
+            help: "Serve Phoenix's LongPoll transport at <socket>/longpoll beside each WebSocket."),
 
         // MARK: limits
         .integer(
             "max-connections", .limits, \.maxConnections, range: 1...10_000_000, unit: "connections",
-            help: "Open WebSockets at most; more are refused with 503 at the upgrade.", reloadable: true
+            help: "Open WebSockets and LongPoll sessions at most; more are refused with 503.", reloadable: true
         ),
         .integer(
             "max-message-size", .limits, \.webSocket.maxMessageSize, range: 125...(1 << 30), unit: "bytes",

@@ -23,6 +23,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let configuration: ServerConfiguration
     private let endpoints: [String: WebSocketEndpoint]
+    /// The socket mounts (`/socket`…), for routing every request.
+    private let phoenixMounts: Set<String>
     private let broadcastAPI: BroadcastAPI
     private let connections: ConnectionTracker
     /// Per client address limits; nil when off.
@@ -35,13 +37,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let observerHub: ObserverHub?
     /// `/metrics`; nil serves 404 there.
     private let metrics: MetricsEndpoint?
+    /// `<mount>/longpoll`; nil with `--no-longpoll`.
+    private let longPoll: LongPollEndpoint?
     private var pendingHead: HTTPRequestHead?
+    private var pendingRoute = Route.notFound
     /// check_origin (nil when off); the list was validated when the server started.
     private lazy var originCheck: OriginCheck? = {
         do { return try configuration.makeOriginCheck() } catch { return OriginCheck.sameHost }  // fail closed
     }()
     private var body: [UInt8] = []
     private var bodyTooLarge = false
+    /// Whether an answer is still to come for a request of this connection (a held LongPoll GET).
+    private var answerPending = false
+    /// A request that arrived while an answer was pending (a pipelining client): served after it.
+    private var deferred: (head: HTTPRequestHead, route: Route, body: [UInt8], tooLarge: Bool)?
 
     init(
         configuration: ServerConfiguration,
@@ -53,8 +62,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         logger: Logger,
         timerWheel: TimerWheel,
         observerHub: ObserverHub? = nil,
-        metrics: MetricsEndpoint? = nil
+        metrics: MetricsEndpoint? = nil,
+        longPoll: LongPollEndpoint? = nil
     ) {
+        self.longPoll = longPoll
         self.timerWheel = timerWheel
         self.metrics = metrics
         self.connections = connections
@@ -62,6 +73,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.observerHub = observerHub
         self.configuration = configuration
         self.endpoints = endpoints
+        self.phoenixMounts = Set(endpoints.keys)
         self.broadcastAPI = broadcastAPI
         self.connectionID = connectionID
         self.logger = logger
@@ -92,25 +104,42 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pendingHead = head
+            pendingRoute = Route(uri: head.uri, phoenixMounts: phoenixMounts, longPoll: longPoll != nil)
             body.removeAll(keepingCapacity: true)
             bodyTooLarge = false
         case .body(let chunk):
-            // Only the broadcast API reads a body; keep at most its limit.
-            if body.count + chunk.readableBytes <= BroadcastAPI.maxBodySize {
+            // The broadcast API and LongPoll POSTs read a body; keep at most their limit.
+            guard !bodyTooLarge else { return }
+            if body.count + chunk.readableBytes <= bodyLimit(of: pendingRoute) {
                 body += chunk.readableBytesView
             } else {
                 bodyTooLarge = true
+                body = []
             }
         case .end:
             guard let head = pendingHead else { return }
             pendingHead = nil
             if let requestTimer { timerWheel.cancel(requestTimer) }
-            respond(to: head, context: context)
+            guard !answerPending else {
+                // HTTP/1.1 answers in order: this one waits for the pending answer (browsers don't pipeline).
+                guard deferred == nil else {
+                    logger.warning("more than one request pipelined behind a LongPoll poll: closing",
+                                   metadata: ["conn": "\(connectionID)"])
+                    return context.close(promise: nil)
+                }
+                deferred = (head, pendingRoute, body, bodyTooLarge)
+                return
+            }
+            respond(to: head, route: pendingRoute, context: context)
         }
     }
 
-    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let route = Route(uri: head.uri, phoenixMounts: Set(endpoints.keys))
+    private func bodyLimit(of route: Route) -> Int {
+        if case .longPoll = route { return configuration.webSocket.maxMessageSize }
+        return BroadcastAPI.maxBodySize
+    }
+
+    private func respond(to head: HTTPRequestHead, route: Route, context: ChannelHandlerContext) {
         logger.debug("\(head.method) \(head.uri)", metadata: ["conn": "\(connectionID)"])
         switch route {
         case .index:
@@ -167,6 +196,29 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                             contentType: file.contentType, bytes: ByteBuffer(bytes: file.bytes), head: head, context: context)
             }
             send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
+        case .longPoll(let mount):
+            guard let longPoll else {
+                return send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
+            }
+            let request = LongPollRequest(
+                head: head, connectionID: connectionID, channel: context.channel, peer: context.channel.remoteAddress,
+                received: .now())
+            answerPending = true
+            longPoll.respond(
+                to: request, mount: mount, body: bodyTooLarge ? nil : ByteBuffer(bytes: body),
+                refusedOrigin: originCheck?.refusedOrigin(head)
+            ).assumeIsolated().whenSuccess { [self] answer in
+                answerPending = false
+                guard context.channel.isActive else { return }  // the client left while its poll was held
+                send(answer.status, headers: answer.headers, contentType: nil, bytes: answer.body, head: head,
+                     context: context)
+                if let next = deferred {
+                    deferred = nil
+                    if let requestTimer { timerWheel.cancel(requestTimer) }  // armed by `send` for a next request
+                    (body, bodyTooLarge) = (next.body, next.tooLarge)
+                    respond(to: next.head, route: next.route, context: context)
+                }
+            }
         case .echo, .phoenixSocket, .observerFeed:
             upgrade(head, route: route, context: context)
         }
@@ -320,16 +372,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         send(status, headers: headers, contentType: contentType, bytes: ByteBuffer(string: body), head: head, context: context)
     }
 
+    /// - Parameter contentType: nil when `headers` already say it, or there is no body.
     private func send(
         _ status: HTTPResponseStatus,
         headers: HTTPHeaders = HTTPHeaders(),
-        contentType: String,
+        contentType: String?,
         bytes: ByteBuffer,
         head: HTTPRequestHead,
         context: ChannelHandlerContext
     ) {
         var headers = headers
-        headers.replaceOrAdd(name: "Content-Type", value: contentType)
+        if let contentType { headers.replaceOrAdd(name: "Content-Type", value: contentType) }
         headers.replaceOrAdd(name: "Content-Length", value: "\(bytes.readableBytes)")
         let keepAlive = head.isKeepAlive
         headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")

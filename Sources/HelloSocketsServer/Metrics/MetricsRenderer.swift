@@ -5,6 +5,8 @@ import PhoenixChannels
 enum MetricsRenderer {
     struct ServerFigures {
         var webSocketConnections: Int
+        var longPollSessions: Int
+        var longPollEnds: [LongPollEnd: Int]
         var queuedOutboundBytes: Int
         /// Upgrades answered 429, by the limit they ran into.
         var tooManyRequests: [AddressLimiter.Reason: Int]
@@ -32,6 +34,12 @@ enum MetricsRenderer {
             out += "\(name)_sum \(seconds(h.sumNanoseconds))\n\(name)_count \(cumulative)\n"
         }
         one("hellosockets_websocket_connections", "gauge", "Open WebSocket connections (all endpoints).", server.webSocketConnections)
+        one("hellosockets_longpoll_sessions", "gauge", "Open LongPoll sessions (all socket mounts).",
+            server.longPollSessions)
+        metric("hellosockets_longpoll_sessions_ended_total", "counter",
+               "LongPoll sessions ended, by reason (timeout: not polled for 1.5 windows; "
+                   + "overflow: past --max-outbound-buffer).",
+               LongPollEnd.allCases.map { ("reason=\"\($0.rawValue)\"", "\(server.longPollEnds[$0] ?? 0)") })
         metric("hellosockets_channels_joined", "gauge", "Joined channels by the topic pattern of their script.",
                m.joinedByPattern.sorted { $0.key < $1.key }.map { ("pattern=\"\(escape($0.key))\"", "\($0.value)") })
         one("hellosockets_messages_in_total", "counter", "Phoenix messages received from clients.", m.messagesIn)

@@ -61,22 +61,35 @@ public final class PhoenixSocket {
         }
     }
 
-    /// One frame from the client.
+    /// One frame from the client; undecodable input closes the socket (PROTOCOL.md rule 7: the
+    /// WebSocket closes with 1007 and says why).
     public func receive(_ frame: PhoenixFrame) {
+        do {
+            try decodeAndHandle(frame)
+        } catch {
+            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
+            transport?.close(.undecodable("\(error)"))
+        }
+    }
+
+    /// One frame from the client; undecodable input throws and changes nothing else, so the transport
+    /// decides (LongPoll answers the POST that carried it with the error and keeps the session).
+    public func decodeAndHandle(_ frame: PhoenixFrame) throws(MessageDecodingError) {
         let decoded: Message
         let metrics = runtime.metrics
         metrics.messagesIn &+= 1
         metrics.bytesIn &+= frame.bytes.readableBytes
-        do {
-            switch frame {
-            case .text(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeText($0) }
-            case .binary(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeBinary($0) }
-            }
-        } catch {
-            // PROTOCOL.md rule 7: undecodable input closes the socket with 1007 and says why.
-            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
-            transport?.close(.undecodable("\(error)"))
-            return
+        // Through a Result: `withUnsafeReadableBytes` rethrows untyped errors.
+        typealias Decoding = Result<Message, MessageDecodingError>
+        switch frame {
+        case .text(let buffer):
+            decoded = try buffer.withUnsafeReadableBytes { bytes in
+                Decoding { () throws(MessageDecodingError) in try serializer.decodeText(bytes) }
+            }.get()
+        case .binary(let buffer):
+            decoded = try buffer.withUnsafeReadableBytes { bytes in
+                Decoding { () throws(MessageDecodingError) in try serializer.decodeBinary(bytes) }
+            }.get()
         }
         handle(decoded)
     }
