@@ -12,13 +12,19 @@ final class ConnectionTracker: Sendable {
         var longPollSessions = 0
         var nextID: UInt64 = 0
         var accepting = true
+        var maxWebSockets: Int
     }
 
-    private let state = NIOLockedValueBox(State())
-    let maxWebSockets: Int
+    private let state: NIOLockedValueBox<State>
+
+    /// Open WebSockets at most; a reload may change it (open ones beyond a lowered limit stay open).
+    var maxWebSockets: Int {
+        get { state.withLockedValue { $0.maxWebSockets } }
+        set { state.withLockedValue { $0.maxWebSockets = newValue } }
+    }
 
     init(maxWebSockets: Int) {
-        self.maxWebSockets = maxWebSockets
+        self.state = NIOLockedValueBox(State(maxWebSockets: maxWebSockets))
     }
 
     /// Registers a new TCP connection and returns its id for the logs ("c17").
@@ -37,7 +43,7 @@ final class ConnectionTracker: Sendable {
     /// Claims a WebSocket slot; false when the limit is reached or the server is shutting down.
     func claimWebSocket(for channel: Channel) -> Bool {
         let claimed = state.withLockedValue { state -> Bool in
-            guard state.accepting, state.webSockets + state.longPollSessions < maxWebSockets else { return false }
+            guard state.accepting, state.webSockets + state.longPollSessions < state.maxWebSockets else { return false }
             state.webSockets += 1
             return true
         }
@@ -51,7 +57,7 @@ final class ConnectionTracker: Sendable {
     /// when the limit is reached or the server is shutting down. `releaseLongPollSession` gives it back.
     func claimLongPollSession() -> Bool {
         state.withLockedValue { state -> Bool in
-            guard state.accepting, state.webSockets + state.longPollSessions < maxWebSockets else { return false }
+            guard state.accepting, state.webSockets + state.longPollSessions < state.maxWebSockets else { return false }
             state.longPollSessions += 1
             return true
         }

@@ -11,6 +11,8 @@ import PhoenixProtocol
 enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
     case tokenSign, tokenVerify, jwtVerify
+    case httpRequest, jsonEncode, jsonDecode, kvGet, kvSet, kvIncr, kvDelete, kvPush, kvRange
+    case rate
 
     /// The name in the prelude's `natives` table.
     var luaName: String {
@@ -27,6 +29,16 @@ enum Native: Int32, CaseIterable {
         case .tokenSign: return "token_sign"
         case .tokenVerify: return "token_verify"
         case .jwtVerify: return "jwt_verify"
+        case .httpRequest: return "http_request"
+        case .jsonEncode: return "json_encode"
+        case .jsonDecode: return "json_decode"
+        case .kvGet: return "kv_get"
+        case .kvSet: return "kv_set"
+        case .kvIncr: return "kv_incr"
+        case .kvDelete: return "kv_delete"
+        case .kvPush: return "kv_push"
+        case .kvRange: return "kv_range"
+        case .rate: return "rate"
         }
     }
 }
@@ -53,7 +65,7 @@ extension LuaVM {
     }
 
     /// The channel whose socket table is at `index`, if it is one.
-    private func channel(forSocketAt index: Int32) -> ChannelID? {
+    func channel(forSocketAt index: Int32) -> ChannelID? {
         guard lua_type(L, index) == LUA_TTABLE else { return nil }
         let absolute = lua_absindex(L, index)
         hs_getref(L, internals.sockets)
@@ -94,6 +106,12 @@ extension LuaVM {
             break
         }
         switch native {
+        case .httpRequest:
+            return httpRequest()
+        case .jsonEncode, .jsonDecode:
+            return json(native)
+        case .kvGet, .kvSet, .kvIncr, .kvDelete, .kvPush, .kvRange:
+            return keyValue(native)
         case .push, .broadcast, .broadcastFrom:
             guard let id = channel(forSocketAt: 1), let state = channels[id] else {
                 return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")
@@ -213,6 +231,10 @@ extension LuaVM {
 
         case .tokenSign:
             return tokenSign()
+
+        case .rate:
+            return rate()
+
         case .tokenVerify:
             return tokenVerify()
         case .jwtVerify:

@@ -383,6 +383,20 @@ extension LongPollTests {
         try await server.stop()
     }
 
+    /// A reload reaches the connections that come after it (they share the new configuration's services).
+    func testReloadedOriginRuleAppliesToNewConnections() async throws {
+        let server = try await Self.start()
+        let client = try await LongPollTestClient.open(port: server.port, path: Self.ping)
+        let before = try await client.request("GET", uri: Self.ping, headers: ["Origin: http://evil.example"])
+        XCTAssertEqual(try LongPollTestClient.json(before.body)["status"] as? Int, 410, "loopback: no origin check")
+        var configuration = server.server.configuration
+        configuration.checkOrigin = true
+        server.server.reload(configuration)
+        let after = try await client.request("GET", uri: Self.ping, headers: ["Origin: http://evil.example"])
+        XCTAssertEqual(after.body, #"{"status":403}"#)
+        try await server.stop()
+    }
+
     /// `--no-longpoll` (`longPoll = false`): no LongPoll route at all.
     func testLongPollCanBeTurnedOff() async throws {
         let server = try await Self.start { $0.longPoll = false }

@@ -21,12 +21,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         static let router = "http-router"
     }
 
-    /// The server-wide pieces, shared by every connection.
+    /// The server-wide pieces, shared by every connection (the configuration this connection started with).
     private let services: HTTPServices
     private var configuration: ServerConfiguration { services.configuration }
     private var endpoints: [String: WebSocketEndpoint] { services.endpoints }
     private var broadcastAPI: BroadcastAPI { services.broadcastAPI }
     private var connections: ConnectionTracker { services.connections }
+    /// Per client address limits; nil when off.
+    private var addressLimiter: AddressLimiter? { services.addressLimiter }
     private var logger: Logger { services.logger }
     private var observerHub: ObserverHub? { services.observerHub }
     private var metrics: MetricsEndpoint? { services.metrics }
@@ -122,7 +124,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard !bodyTooLarge else {
                 return send(.payloadTooLarge, body: "Body over \(BroadcastAPI.maxBodySize) bytes.\n", head: head, context: context)
             }
-            let response = broadcastAPI.handle(head: head, body: body, peer: context.channel.remoteAddress)
+            let response = broadcastAPI.handle(head: head, body: body, peer: clientPeer(head, context))
             if response.status != .ok {
                 logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
             }
@@ -134,7 +136,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            guard APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: metrics.token) else {
+            guard APIAuthorization.allows(head, peer: clientPeer(head, context), token: metrics.token) else {
                 return send(.forbidden, body: "/metrics is open to loopback clients or with the API token.\n", head: head, context: context)
             }
             metrics.scrape(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
@@ -154,7 +156,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
         case .observerFeed
-        where !APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: configuration.apiToken, allowQuery: true):
+        where !APIAuthorization.allows(
+            head, peer: clientPeer(head, context), token: configuration.apiToken, allowQuery: true):
             logger.warning("observer feed refused: no API token", metadata: ["conn": "\(connectionID)"])
             send(.forbidden, body: "The observer feed is open to loopback clients or with the API token (?token= or Authorization: Bearer).\n",
                  head: head, context: context)
@@ -207,6 +210,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 logger.warning("refused WebSocket: origin \(refused) not allowed", metadata: ["conn": "\(connectionID)", "origin": "\(refused)"])
                 return send(.forbidden, body: "Origin not allowed: \(refused)\n", head: head, context: context)
             }
+            // Per-address limits before the endpoint runs anything (a socket's connect is a script call).
+            if let addressLimiter, let client = clientAddress(head, context),
+                let refusal = addressLimiter.claim(client, for: context.channel, connectionID: connectionID)
+            {
+                let body: String
+                switch refusal {
+                case .tooManyConnections(let limit):
+                    body = "Too many WebSockets from your address (at most \(limit)); try again later.\n"
+                case .connectingTooFast(let seconds):
+                    body = "New WebSockets from your address come too fast; retry in \(seconds) s.\n"
+                }
+                return send(.tooManyRequests, headers: ["Retry-After": "\(refusal.retryAfterSeconds)"], body: body,
+                            head: head, context: context)
+            }
             let decision: SessionDecision
             switch route {
             case .phoenixSocket(let mount):
@@ -217,22 +234,50 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             default:
                 decision = .accept(EchoSession())
             }
-            switch decision {
-            case .reject(let status, let body):
-                logger.warning(
-                    "refused WebSocket connection",
-                    metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
-                )
-                send(status, body: body, head: head, context: context)
-            case .accept(let session):
-                guard connections.claimWebSocket(for: context.channel) else {
-                    logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
-                    return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
-                }
-                let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
-                switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
-            }
+            proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
         }
+    }
+
+    /// Upgrades or refuses as the endpoint decided; a pending decision (a `connect` waiting for
+    /// I/O) is acted on when it comes, if the client is still there.
+    private func proceed(
+        _ decision: SessionDecision, head: HTTPRequestHead, route: Route, headers: HTTPHeaders,
+        deflate: PerMessageDeflate.Parameters?, context: ChannelHandlerContext
+    ) {
+        switch decision {
+        case .pending(let wait):
+            wait { [self] decision in
+                guard context.channel.isActive else { return }
+                proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
+            }
+        case .reject(let status, let body):
+            // The path only: the query may carry a token.
+            let path = head.uri.prefix { $0 != "?" }
+            logger.warning(
+                "refused WebSocket connection to \(path) (\(status.code)): \(body.trimmed)",
+                metadata: ["conn": "\(connectionID)"])
+            send(status, body: body, head: head, context: context)
+        case .accept(let session):
+            guard connections.claimWebSocket(for: context.channel) else {
+                logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
+                return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
+            }
+            let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
+            switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
+        }
+    }
+
+    /// The client's address: the peer's, or behind a `--trusted-proxy` the one it reports.
+    private func clientAddress(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) -> IPAddress? {
+        ClientAddress.resolve(peer: context.channel.remoteAddress, headers: head.headers,
+                              trustedProxies: configuration.addressLimits.trustedProxies)
+    }
+
+    /// The client's address as a socket address, for the loopback rule of the admin endpoints: behind a
+    /// trusted proxy on this host every request comes from loopback, but the client is who the proxy names.
+    private func clientPeer(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) -> SocketAddress? {
+        guard !configuration.addressLimits.trustedProxies.isEmpty else { return context.channel.remoteAddress }
+        return clientAddress(head, context)?.socketAddress
     }
 
     /// Sends the 101 and swaps the HTTP handlers for the WebSocket ones.

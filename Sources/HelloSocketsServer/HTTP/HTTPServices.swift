@@ -1,8 +1,9 @@
 import Logging
 
 /// What every HTTP connection of the server shares: the configuration, the endpoints behind the routes and
-/// the server-wide trackers. One object per server, so that each connection's `HTTPHandler` holds a reference
-/// rather than its own copy of all this (a held LongPoll GET keeps its handler as long as it waits).
+/// the server-wide trackers. One object per configuration in force, so that each connection's `HTTPHandler`
+/// holds a reference rather than its own copy of all this (a held LongPoll GET keeps its handler as long as it
+/// waits); a reload makes a new one (`replacing(configuration:)`), and open connections keep theirs.
 final class HTTPServices: Sendable {
     let configuration: ServerConfiguration
     /// Each socket mount's WebSocket endpoint, by mount (`/socket`…), and those mounts.
@@ -10,6 +11,8 @@ final class HTTPServices: Sendable {
     let phoenixMounts: Set<String>
     let broadcastAPI: BroadcastAPI
     let connections: ConnectionTracker
+    /// Per client address limits; nil when off.
+    let addressLimiter: AddressLimiter?
     let logger: Logger
     /// Observes WebSocket connections and LongPoll sessions (the feed, `--trace`); nil when both are off.
     let observerHub: ObserverHub?
@@ -26,6 +29,7 @@ final class HTTPServices: Sendable {
         endpoints: [String: WebSocketEndpoint],
         broadcastAPI: BroadcastAPI,
         connections: ConnectionTracker,
+        addressLimiter: AddressLimiter? = nil,
         logger: Logger,
         observerHub: ObserverHub? = nil,
         metrics: MetricsEndpoint? = nil,
@@ -36,10 +40,21 @@ final class HTTPServices: Sendable {
         self.phoenixMounts = Set(endpoints.keys)
         self.broadcastAPI = broadcastAPI
         self.connections = connections
+        self.addressLimiter = addressLimiter
         self.logger = logger
         self.observerHub = observerHub
         self.metrics = metrics
         self.longPoll = longPoll
         self.originCheck = (try? configuration.makeOriginCheck()) ?? (configuration.checksOrigin ? .sameHost : nil)
+    }
+
+    /// The same services under another configuration (a reload): its origin rule, and its API token for
+    /// `/metrics`.
+    func replacing(configuration: ServerConfiguration) -> HTTPServices {
+        var metrics = self.metrics
+        metrics?.token = configuration.apiToken
+        return HTTPServices(
+            configuration: configuration, endpoints: endpoints, broadcastAPI: broadcastAPI, connections: connections,
+            addressLimiter: addressLimiter, logger: logger, observerHub: observerHub, metrics: metrics, longPoll: longPoll)
     }
 }

@@ -51,7 +51,7 @@ struct LongPollEndpoint: Sendable {
                 if let session {
                     session.poll(request, answer: promise)
                 } else {
-                    onLoop(loop) { promise.succeed(openSession(request, mount: mount)) }
+                    onLoop(loop) { openSession(request, mount: mount) { promise.succeed($0) } }
                 }
             }
             return promise.futureResult
@@ -98,14 +98,26 @@ struct LongPollEndpoint: Sendable {
         onLoop(owner) { [registry] in body(registry.sessions(on: owner).session(token: token, mount: mount)) }
     }
 
-    /// A new session on this request's loop (Phoenix's `new_session`).
-    private func openSession(_ request: LongPollRequest, mount: String) -> LongPollAnswer {
+    /// A new session on this request's loop (Phoenix's `new_session`); `answer` gets the reply, later when
+    /// `socket.lua`'s `connect` waits for I/O.
+    private func openSession(_ request: LongPollRequest, mount: String, answer: @escaping (LongPollAnswer) -> Void) {
         let loop = request.channel.eventLoop
-        guard let runtimes = mounts[mount], let loopIndex = registry.index(of: loop) else { return .status(403) }
+        guard let runtimes = mounts[mount], let loopIndex = registry.index(of: loop) else { return answer(.status(403)) }
         let runtime = runtimes.runtime(on: loop)
+        let now = PhoenixEndpoint.connect(
+            request.head, transport: "longpoll", mount: mount, runtime: runtime, logger: logger
+        ) { connected in
+            answer(self.openSession(request, mount: mount, connected: connected, runtime: runtime, loopIndex: loopIndex))
+        }
+        if let now { answer(openSession(request, mount: mount, connected: now, runtime: runtime, loopIndex: loopIndex)) }
+    }
+
+    private func openSession(
+        _ request: LongPollRequest, mount: String, connected: Result<PhoenixSocket, ConnectRefusal>,
+        runtime: LoopRuntime, loopIndex: Int
+    ) -> LongPollAnswer {
+        let loop = request.channel.eventLoop
         let socket: PhoenixSocket
-        let connected = PhoenixEndpoint.connect(
-            request.head, transport: "longpoll", mount: mount, runtime: runtime, logger: logger)
         switch connected {
         case .success(let opened):
             socket = opened

@@ -11,6 +11,8 @@ public final class LoopRuntime {
     public let pubSub: any PubSubAdapter
     /// Channels one socket may have joined at once (Phoenix 1.8's `max_channels_per_transport`).
     public let maxChannelsPerSocket: Int
+    /// Each socket's inbound message and join rates.
+    public let socketLimits: SocketLimits
     /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
     public var scriptErrorObserver: ((ScriptError) -> Void)?
     /// The open Phoenix sockets on this loop (hot reload closes the channels of a deleted script).
@@ -25,13 +27,15 @@ public final class LoopRuntime {
         registry: ChannelRegistry,
         subscriptions: LoopSubscriptions,
         pubSub: any PubSubAdapter,
-        maxChannelsPerSocket: Int = 100
+        maxChannelsPerSocket: Int = 100,
+        socketLimits: SocketLimits = SocketLimits()
     ) {
         self.vm = vm
         self.registry = registry
         self.subscriptions = subscriptions
         self.pubSub = pubSub
         self.maxChannelsPerSocket = maxChannelsPerSocket
+        self.socketLimits = socketLimits
     }
 }
 

@@ -1,7 +1,9 @@
 -- A chat room: join "room:<anything>" with a name, send "new_msg", and everyone in the room gets it.
--- The room also keeps a small who-is-here list (like Phoenix.Presence, much simpler).
+-- The room also keeps a small who-is-here list (like Phoenix.Presence, much simpler), and its last 50
+-- messages, which a newcomer gets in the join reply.
 --
 -- Client → server:  join "room:lobby" with {name = "alice"};  push "new_msg" {body = "hi"}
+-- Server → client:  join reply {name = "alice", messages = {{user = "bob", body = "earlier"}, ...}}
 -- Server → clients: "new_msg" {user = "alice", body = "hi"}   (a broadcast: everyone, the sender too)
 --                   "presence" {users = {"alice", "bob"}}      (pushed whenever the list changes)
 local channel = {
@@ -11,7 +13,11 @@ local channel = {
   intercept = { "presence_hello", "presence_here", "presence_bye" },
 }
 
-local MAX_NAME, MAX_BODY = 32, 2000
+local MAX_NAME, MAX_BODY, HISTORY = 32, 2000, 50
+
+-- The room's recent messages live in phx.kv, the node's key-value store: every Lua VM of the server
+-- (one per event loop) sees the same list, and phx.kv.push appends and trims it in one step.
+local function history_key(socket) return "history:" .. socket.topic end
 
 -- A string, trimmed; nil when it is not a string or is empty after trimming.
 local function trimmed(value)
@@ -37,7 +43,8 @@ function channel.join(topic, payload, socket)
   socket.assigns.members = { [socket.assigns.member] = name }
   -- Broadcasting is not allowed inside join (the client has no reply yet): do it right after.
   phx.send_after(socket, 0, "after_join")
-  return phx.ok({ name = name })
+  local messages = phx.kv.range(history_key(socket), HISTORY) or {}
+  return phx.ok({ name = name, messages = phx.array(messages) })
 end
 
 function channel.handle_in(event, payload, socket)
@@ -45,7 +52,10 @@ function channel.handle_in(event, payload, socket)
     local body = trimmed(payload.body)
     if not body then return phx.error({ reason = "empty message" }) end
     if #body > MAX_BODY then return phx.error({ reason = "message too long" }) end
-    phx.broadcast(socket, "new_msg", { user = socket.assigns.name, body = body })
+    local message = { user = socket.assigns.name, body = body }
+    local _, err = phx.kv.push(history_key(socket), message, HISTORY)
+    if err then return phx.error({ reason = "not stored: " .. err }) end
+    phx.broadcast(socket, "new_msg", message)
     return phx.ok()
   end
   return phx.error({ reason = "unknown event " .. event })
