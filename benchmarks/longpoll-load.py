@@ -57,7 +57,10 @@ class Server:
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--channels", str(ROOT / "channels"), "--no-watch", "--no-observe",
-             "--log-level", "error", "--max-connections", "20000"],
+             "--log-level", "error", "--max-connections", "20000",
+             # Each client pushes as fast as its round trips allow, over the default 100 messages a second:
+             # the rate limit would measure itself (as in run-load.sh's throughput workloads).
+             "--client-message-rate", "0"],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -64,8 +64,8 @@ struct LongPollEndpoint: Sendable {
             let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
             let promise = loop.makePromise(of: LongPollAnswer.self)
             withSession(of: request, mount: mount) { session in
-                promise.succeed(
-                    session?.receive(lines, malformed: malformed, request: request) ?? outsideSessions(request, .status(410)))
+                guard let session else { return promise.succeed(outsideSessions(request, .status(410))) }
+                session.receive(lines, malformed: malformed, request: request) { promise.succeed($0) }
             }
             return promise.futureResult
         case .OPTIONS:

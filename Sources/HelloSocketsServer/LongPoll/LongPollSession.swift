@@ -26,6 +26,8 @@ enum LongPollEnd: String, CaseIterable {
     case disconnect
     /// The socket asked to close on undecodable input (not through POST, which answers the error instead).
     case undecodable
+    /// Its POSTs stayed over `--client-message-rate` past `--client-throttle-grace` (a WebSocket gets 1008).
+    case rateLimited = "rate"
     /// The server shut down.
     case shutdown
 }
@@ -82,6 +84,18 @@ final class LongPollSession: PhoenixTransport {
     private var inactivity: TimerWheel.Timer?
     private(set) var ended: LongPollEnd?
 
+    /// A POST being handled, or waiting its turn: its frames not handled yet, and those tried.
+    private struct Post {
+        var lines: ArraySlice<LongPollPostBody.Line>
+        var malformed: LongPollPostBody.Malformed?
+        let request: LongPollRequest
+        let answer: (LongPollAnswer) -> Void
+        var tried: [PhoenixFrame] = []
+    }
+    private var posts: [Post] = []
+    /// Set while the inbound rate limit holds the POSTs back.
+    private var rateWait: Scheduled<Void>?
+
     init(
         id: String, token: String, mount: String, socket: PhoenixSocket, settings: Settings,
         timerWheel: TimerWheel, observer: LongPollObserver?, logger: Logger,
@@ -122,31 +136,59 @@ final class LongPollSession: PhoenixTransport {
         timerWheel.arm(timer, in: settings.window)
     }
 
-    /// A POST's frames, handled in order: the place where LongPoll input enters the socket. A frame the
-    /// serializer cannot decode is answered with the error; the frames before it were handled, those
-    /// after it are not, and the session goes on.
+    /// A POST's frames, handled in order: the place where LongPoll input enters the socket. Each frame first
+    /// passes the socket's inbound rate limit (`--client-message-rate`): over it, the POST waits (and the POSTs
+    /// behind it too, frames keeping their order) and is answered once its frames are all handled, which slows
+    /// the client down as TCP backpressure slows a WebSocket; past the grace, the session ends (429). A frame
+    /// the serializer cannot decode is answered with the error; the frames before it were handled, those after
+    /// it are not, and the session goes on.
     func receive(
-        _ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest
-    ) -> LongPollAnswer {
-        guard let socket, ended == nil else { return .status(410) }
-        var answer = LongPollAnswer.status(200)
-        var tried: [PhoenixFrame] = []
-        for line in lines {
-            tried.append(line.frame)
-            do {
-                try socket.decodeAndHandle(line.frame)
-            } catch {
-                answer = badInput(LongPollPostBody.Malformed(line: line.number, reason: "\(error)"), request: request)
-                break
+        _ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest,
+        answer: @escaping (LongPollAnswer) -> Void
+    ) {
+        guard socket != nil, ended == nil else { return answer(.status(410)) }
+        posts.append(Post(lines: lines[...], malformed: malformed, request: request, answer: answer))
+        if posts.count == 1 && rateWait == nil { handlePosts() }
+    }
+
+    /// Handles the waiting POSTs' frames, oldest first, until they are done or the rate limit says wait.
+    private func handlePosts() {
+        while var post = posts.first {
+            guard let socket, ended == nil else { return }  // `end` answered them
+            var outcome: LongPollAnswer?
+            while outcome == nil, let line = post.lines.first {
+                switch socket.admitMessage() {
+                case .proceed:
+                    break
+                case .wait(let until):
+                    posts[0] = post
+                    rateWait = eventLoop.scheduleTask(deadline: until) { [weak self] in
+                        self?.rateWait = nil
+                        self?.handlePosts()
+                    }
+                    return
+                case .close(let reason):
+                    posts.removeFirst()
+                    finish(post, .error(429, reason))
+                    return end(.rateLimited)
+                }
+                post.lines.removeFirst()
+                post.tried.append(line.frame)
+                do {
+                    try socket.decodeAndHandle(line.frame)
+                } catch {
+                    outcome = badInput(LongPollPostBody.Malformed(line: line.number, reason: "\(error)"), request: post.request)
+                }
+                if outcome == nil, ended != nil { outcome = .status(410) }  // e.g. the queue overflowed meanwhile
             }
-            if ended != nil {  // e.g. the queue overflowed meanwhile: the rest has no session to go to
-                answer = .status(410)
-                break
-            }
+            posts.removeFirst()
+            finish(post, outcome ?? post.malformed.map { badInput($0, request: post.request) } ?? .status(200))
         }
-        if let malformed, answer.bodyStatus == 200 { answer = badInput(malformed, request: request) }
-        observer?.posted(request, frames: tried, answer: answer)
-        return answer
+    }
+
+    private func finish(_ post: Post, _ answer: LongPollAnswer) {
+        observer?.posted(post.request, frames: post.tried, answer: answer)
+        post.answer(answer)
     }
 
     private func badInput(_ malformed: LongPollPostBody.Malformed, request: LongPollRequest) -> LongPollAnswer {
@@ -212,6 +254,11 @@ final class LongPollSession: PhoenixTransport {
         queuedBytes = 0
         current = nil
         for poll in held { answer(poll, .status(410)) }
+        rateWait?.cancel()
+        rateWait = nil
+        let waiting = posts
+        posts = []
+        for post in waiting { finish(post, .status(410)) }
         onEnd(self, reason)
         observer?.closed(reason: reason)
         let socket = self.socket
