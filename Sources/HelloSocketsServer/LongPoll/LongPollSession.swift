@@ -13,6 +13,8 @@ struct LongPollRequest: Sendable {
     /// The HTTP connection: a held poll checks that its client is still there before handing it frames.
     let channel: Channel
     let peer: SocketAddress?
+    /// The client's address (behind a `--trusted-proxy`, the one the proxy names): the per-address limits count it.
+    let client: IPAddress?
     let received: NIODeadline
 }
 
@@ -28,6 +30,9 @@ enum LongPollEnd: String, CaseIterable {
     case undecodable
     /// The server shut down.
     case shutdown
+    /// The client stayed over `--client-message-rate` past `--client-throttle-grace` (the WebSocket closes
+    /// with 1008 there).
+    case rateLimited = "rate_limited"
 }
 
 /// One LongPoll session: the transport of a `PhoenixSocket` between HTTP requests
@@ -79,6 +84,11 @@ final class LongPollSession: PhoenixTransport {
     private var current: Poll?
     private var held: [Poll] = []
     private var flushScheduled = false
+    /// POSTs whose frames go to the socket, oldest first: the first is being handed over (at the socket's
+    /// message rate), the others wait behind it so nothing is reordered.
+    private var posts: [Post] = []
+    /// Set while a POST waits for the message rate: fires when the socket may take its next frame.
+    private var rateTimer: TimerWheel.Timer?
     private var inactivity: TimerWheel.Timer?
     private(set) var ended: LongPollEnd?
 
@@ -122,31 +132,85 @@ final class LongPollSession: PhoenixTransport {
         timerWheel.arm(timer, in: settings.window)
     }
 
-    /// A POST's frames, handled in order: the place where LongPoll input enters the socket. A frame the
-    /// serializer cannot decode is answered with the error; the frames before it were handled, those
-    /// after it are not, and the session goes on.
-    func receive(
-        _ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest
-    ) -> LongPollAnswer {
-        guard let socket, ended == nil else { return .status(410) }
-        var answer = LongPollAnswer.status(200)
+    /// A POST being handed to the socket: its frames not yet taken, and who gets the answer.
+    private final class Post {
+        let request: LongPollRequest
+        var lines: ArraySlice<LongPollPostBody.Line>
+        let malformed: LongPollPostBody.Malformed?
         var tried: [PhoenixFrame] = []
-        for line in lines {
-            tried.append(line.frame)
+        let answer: (LongPollAnswer) -> Void
+
+        init(
+            request: LongPollRequest, lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?,
+            answer: @escaping (LongPollAnswer) -> Void
+        ) {
+            self.request = request
+            self.lines = lines[...]
+            self.malformed = malformed
+            self.answer = answer
+        }
+    }
+
+    /// POSTs of one session that may wait for the message rate at once; more are refused (429), not kept.
+    static let maxWaitingPosts = 32
+
+    /// A POST's frames, handled in order: the place where LongPoll input enters the socket. Each frame
+    /// waits for the socket's message rate (`PhoenixSocket.admitMessage`), so a client over it gets its
+    /// answer later: delayed, never dropped. A frame the serializer cannot decode is answered with the
+    /// error; the frames before it were handled, those after it are not, and the session goes on.
+    func receive(
+        _ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest,
+        answer: @escaping (LongPollAnswer) -> Void
+    ) {
+        guard socket != nil, ended == nil else { return answer(.status(410)) }
+        guard posts.count < Self.maxWaitingPosts else {
+            return answer(.error(429, "more than \(Self.maxWaitingPosts) POSTs waiting for the message rate"))
+        }
+        posts.append(Post(request: request, lines: lines, malformed: malformed, answer: answer))
+        if posts.count == 1 { handOverPosts() }
+    }
+
+    /// Hands the waiting POSTs' frames to the socket, oldest first, each when the message rate lets it,
+    /// and answers each POST once its frames are in.
+    private func handOverPosts() {
+        while let post = posts.first {
+            guard let socket, ended == nil else { return }  // `end` answered them
+            guard let line = post.lines.first else {
+                posts.removeFirst()
+                finish(post, post.malformed.map { badInput($0, request: post.request) } ?? .status(200))
+                continue
+            }
+            switch socket.admitMessage() {
+            case .proceed:
+                break
+            case .wait(let until):
+                let timer = rateTimer ?? timerWheel.makeTimer { [weak self] in self?.handOverPosts() }
+                rateTimer = timer
+                timerWheel.arm(timer, at: until)
+                return
+            case .close(let reason):
+                posts.removeFirst()
+                finish(post, .error(429, reason))
+                return end(.rateLimited)
+            }
+            post.lines.removeFirst()
+            post.tried.append(line.frame)
             do {
                 try socket.decodeAndHandle(line.frame)
             } catch {
-                answer = badInput(LongPollPostBody.Malformed(line: line.number, reason: "\(error)"), request: request)
-                break
+                posts.removeFirst()
+                let malformed = LongPollPostBody.Malformed(line: line.number, reason: "\(error)")
+                finish(post, badInput(malformed, request: post.request))
+                continue
             }
-            if ended != nil {  // e.g. the queue overflowed meanwhile: the rest has no session to go to
-                answer = .status(410)
-                break
-            }
+            // e.g. the queue overflowed meanwhile: `end` answered this POST (410) and the ones behind it.
+            if ended != nil { return }
         }
-        if let malformed, answer.bodyStatus == 200 { answer = badInput(malformed, request: request) }
-        observer?.posted(request, frames: tried, answer: answer)
-        return answer
+    }
+
+    private func finish(_ post: Post, _ answer: LongPollAnswer) {
+        observer?.posted(post.request, frames: post.tried, answer: answer)
+        post.answer(answer)
     }
 
     private func badInput(_ malformed: LongPollPostBody.Malformed, request: LongPollRequest) -> LongPollAnswer {
@@ -195,7 +259,8 @@ final class LongPollSession: PhoenixTransport {
     }
 
     private func checkInactivity() {
-        if current != nil { return rearmInactivity() }  // polling right now
+        // Polling right now, or a POST we hold for the message rate: the client is there.
+        if current != nil || !posts.isEmpty { return rearmInactivity() }
         logger.debug("LongPoll session not polled in time: ending it", metadata: ["session": "\(id)"])
         end(.timeout)
     }
@@ -208,6 +273,11 @@ final class LongPollSession: PhoenixTransport {
         ended = reason
         if let inactivity { timerWheel.cancel(inactivity) }
         inactivity = nil
+        if let rateTimer { timerWheel.cancel(rateTimer) }
+        rateTimer = nil
+        let waiting = posts
+        posts = []
+        for post in waiting { finish(post, .status(410)) }
         queue = []
         queuedBytes = 0
         current = nil
