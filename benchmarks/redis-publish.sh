@@ -24,7 +24,7 @@ for subscribers in 0 1 3; do
         messages=$MESSAGES
         [ "$window" = 1 ] && messages=$((MESSAGES / 10))
         "$binary" --url "redis://127.0.0.1:$port" --messages "$messages" --window "$window" --payload 64 \
-            --subscribers "$subscribers"
+            --subscribers "$subscribers" --server-pid "$redis_pid" --server-pid "$redis_pid"
     done
 done
 echo "redis-benchmark (C), 1 connection, no subscriber, 64-byte payload:"

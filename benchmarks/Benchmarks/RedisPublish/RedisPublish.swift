@@ -17,6 +17,8 @@ struct RedisPublish {
         var window = 1_000
         var payload = 64
         var subscribers = 1
+        /// redis-server's pid, to report its CPU time per publish (from /proc).
+        var serverPID: Int?
     }
 
     static func parse(_ arguments: [String]) -> Options {
@@ -24,12 +26,17 @@ struct RedisPublish {
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
             guard let value = iterator.next() else { usage("\(flag) needs a value") }
+            func number() -> Int {
+                guard let number = Int(value), number >= 0 else { usage("\(flag) \(value) is not a count") }
+                return number
+            }
             switch flag {
             case "--url": options.url = value
-            case "--messages": options.messages = Int(value) ?? usage("--messages \(value)")
-            case "--window": options.window = Int(value) ?? usage("--window \(value)")
-            case "--payload": options.payload = Int(value) ?? usage("--payload \(value)")
-            case "--subscribers": options.subscribers = Int(value) ?? usage("--subscribers \(value)")
+            case "--messages": options.messages = number()
+            case "--window": options.window = max(number(), 1)
+            case "--payload": options.payload = number()
+            case "--subscribers": options.subscribers = number()
+            case "--server-pid": options.serverPID = number()
             default: usage("unknown flag \(flag)")
             }
         }
@@ -42,7 +49,7 @@ struct RedisPublish {
                 """
                 redis-publish: \(problem)
                 usage: redis-publish [--url redis://host:port] [--messages N] [--window N] [--payload BYTES]
-                                     [--subscribers N]
+                                     [--subscribers N] [--server-pid PID]
 
                 """.utf8))
         exit(2)
@@ -81,6 +88,8 @@ struct RedisPublish {
         let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: options.payload)
 
         let start = DispatchTime.now().uptimeNanoseconds
+        let clientCPUStart = processCPUSeconds()
+        let serverCPUStart = options.serverPID.flatMap(cpuSeconds(pid:))
         let acknowledged = try await publisherLoop.flatSubmit {
             Pump(
                 publisher: publisher, channel: channel, payload: payload, total: options.messages,
@@ -90,6 +99,11 @@ struct RedisPublish {
         let published = DispatchTime.now().uptimeNanoseconds
         if options.subscribers > 0 { try await allReceived.futureResult.get() }
         let delivered = DispatchTime.now().uptimeNanoseconds
+        let clientCPU = processCPUSeconds() - clientCPUStart
+        var serverCPU: Double?
+        if let pid = options.serverPID, let before = serverCPUStart, let after = cpuSeconds(pid: pid) {
+            serverCPU = after - before
+        }
 
         let publishSeconds = Double(published - start) / 1e9
         let deliverySeconds = Double(delivered - start) / 1e9
@@ -101,6 +115,11 @@ struct RedisPublish {
                 Double(options.messages) / publishSeconds, publishSeconds,
                 Double(expected) / deliverySeconds, deliverySeconds, acknowledged
             ))
+        // CPU time does not depend on what else the machine runs: per message it is the figure to compare.
+        let perMessage = { (seconds: Double) in String(format: "%.2f", seconds / Double(options.messages) * 1e6) }
+        print(
+            "  CPU per publish: client \(perMessage(clientCPU)) µs (publisher and subscribers)"
+                + (serverCPU.map { ", redis-server \(perMessage($0)) µs" } ?? ""))
         for subscriber in subscribers { try await subscriber.close().get() }
         try await publisher.close().get()
         try await group.shutdownGracefully()
@@ -148,4 +167,23 @@ final class Pump {
             }
         }
     }
+}
+
+/// User + system CPU seconds of this process so far.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// User + system CPU seconds of another process, from /proc/PID/stat (fields 14 and 15, in clock ticks).
+func cpuSeconds(pid: Int) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    // The fields after the command name (which may hold spaces) start at field 3.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
