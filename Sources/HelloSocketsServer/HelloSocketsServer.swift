@@ -132,6 +132,7 @@ public final class HelloSocketsServer: Sendable {
             mounts: runtimesByMount,
             registry: longPollSessions,
             connections: connections,
+            addressLimiter: addressLimiter,
             signer: configuration.lua.tokenSigner,
             settings: LongPollSession.Settings(
                 window: configuration.longPollWindow, maxQueuedBytes: configuration.webSocket.maxPendingOutbound),

@@ -271,7 +271,7 @@ final class AbuseLimitsTests: XCTestCase {
         let refused = try await upgrade(server, from: "127.0.0.2")
         XCTAssertEqual(refused.status, 429)
         XCTAssertEqual(refused.header("Retry-After"), "5")
-        XCTAssertTrue(refused.body.contains("at most 2"), refused.body)
+        XCTAssertEqual(refused.body, "Too many connections from your address (at most 2); try again later.\n")
         // Other addresses have slots of their own.
         for address in ["127.0.0.3", "127.0.0.3", "127.0.0.4"] {
             let response = try await upgrade(server, from: address)
@@ -341,6 +341,92 @@ final class AbuseLimitsTests: XCTestCase {
             XCTAssertEqual(response.status, status, "a client at \(forwardedFor) through a proxy on this host")
             await client.close()
         }
+    }
+
+    // MARK: LongPoll (the same limits through the other transport)
+
+    private static let longPollPath = "/socket/longpoll?vsn=2.0.0"
+
+    private func countFrames(_ refs: ClosedRange<Int>, topic: String) -> [String] {
+        refs.map { #"["1","\#($0)","\#(topic)","count",{}]"# }
+    }
+
+    func testLongPollPostsOverTheRateAreAnsweredLaterAndInOrder() async throws {
+        let server = try await start {
+            $0.socketLimits = SocketLimits(messageRate: 20, messageBurst: 5, throttleGrace: .zero)
+            $0.longPollWindow = .milliseconds(300)
+        }
+        let client = try await LongPollTestClient.open(port: server.port, path: Self.longPollPath)
+        try await client.send(text: #"["1","1","lab:lp","phx_join",{}]"#)
+        let joined = try await client.receiveText()
+        XCTAssertTrue(joined.hasSuffix(#""status":"ok"}]"#), joined)
+        // Two POSTs, 20 and 10 frames, the second sent while the first waits for its tokens.
+        let start = ContinuousClock.now
+        async let first = client.send(countFrames(2...21, topic: "lab:lp"))
+        try await Task.sleep(for: .milliseconds(100))
+        async let second = client.send(countFrames(22...31, topic: "lab:lp"))
+        let statuses = try await [first, second]
+        let elapsed = seconds(ContinuousClock.now - start)
+        XCTAssertEqual(statuses, [200, 200], "delayed, not refused")
+        XCTAssertGreaterThanOrEqual(elapsed, 1.1, "30 frames past a burst of 5 at 20 a second: about 1.25 s")
+        // Longer than the 1.5 windows without a poll that end a session: a POST held for the rate is activity.
+        for n in 1...30 {
+            let reply = try await client.receiveText()
+            XCTAssertEqual(reply, #"["1","\#(n + 1)","lab:lp","phx_reply",{"response":{"n":\#(n)},"status":"ok"}]"#)
+        }
+        let samples = try await metrics(server) { $0["hellosockets_throttled_sockets"] == 0 }
+        XCTAssertGreaterThan(samples["hellosockets_throttle_seconds_total"] ?? 0, 0.8)
+        XCTAssertEqual(samples["hellosockets_throttled_sockets"], 0)
+    }
+
+    func testALongPollClientOverTheRatePastTheGraceLosesItsSession() async throws {
+        let server = try await start {
+            $0.socketLimits = SocketLimits(messageRate: 20, messageBurst: 5, throttleGrace: .milliseconds(300))
+            $0.longPollWindow = .milliseconds(300)
+        }
+        let client = try await LongPollTestClient.open(port: server.port, path: Self.longPollPath)
+        try await client.send(text: #"["1","1","lab:lp","phx_join",{}]"#)
+        _ = try await client.receiveText()
+        let answer = try await client.request(
+            "POST", headers: ["Content-Type: application/x-ndjson"],
+            body: countFrames(2...61, topic: "lab:lp").joined(separator: "\n"))
+        let body = try LongPollTestClient.json(answer.body)
+        XCTAssertEqual(body["status"] as? Int, 429, answer.body)
+        let error = body["error"] as? String ?? ""
+        XCTAssertTrue(error.hasPrefix("message rate exceeded: over 20/s for "), error)
+        let samples = try await metrics(server) {
+            $0[#"hellosockets_longpoll_sessions_ended_total{reason="rate_limited"}"#] == 1
+        }
+        XCTAssertEqual(samples[#"hellosockets_longpoll_sessions_ended_total{reason="rate_limited"}"#], 1)
+        XCTAssertEqual(samples["hellosockets_rate_limit_closes_total"], 1)
+        let old = client.token
+        let (status, _) = try await client.poll()
+        XCTAssertEqual(status, 410, "the session is gone: the next poll opens a new one")
+        XCTAssertNotEqual(client.token, old)
+    }
+
+    func testLongPollSessionsCountTowardThePerAddressLimits() async throws {
+        let server = try await start {
+            $0.addressLimits = AddressLimits(maxConnectionsPerAddress: 1)
+            $0.longPollWindow = .milliseconds(300)
+        }
+        _ = try await LongPollTestClient.open(port: server.port, path: Self.longPollPath, localAddress: "127.0.0.2")
+        let raw = try await RawClient.connect(port: server.port, localAddress: "127.0.0.2")
+        try await raw.send("GET \(Self.longPollPath) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let refused = try await raw.receiveHTTPResponse()
+        await raw.close()
+        XCTAssertEqual(refused.status, 429)
+        XCTAssertEqual(refused.header("Retry-After"), "5")
+        let webSocket = try await upgrade(server, from: "127.0.0.2")
+        XCTAssertEqual(webSocket.status, 429, "one count for both transports")
+        _ = try await LongPollTestClient.open(port: server.port, path: Self.longPollPath, localAddress: "127.0.0.3")
+        // The slot is the session's: free once it ends (not polled for 1.5 windows).
+        var reopened: LongPollTestClient?
+        for _ in 0..<50 where reopened == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            reopened = try? await LongPollTestClient.open(port: server.port, path: Self.longPollPath, localAddress: "127.0.0.2")
+        }
+        XCTAssertNotNil(reopened)
     }
 }
 

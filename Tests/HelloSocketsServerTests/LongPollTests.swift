@@ -1,7 +1,6 @@
 import Foundation
 import HelloSocketsServer
 import NIOCore
-import PhoenixChannels
 import TestSupport
 import WebSocketTransport
 import XCTest
@@ -348,48 +347,6 @@ extension LongPollTests {
         try await bystander.send(text: Self.joinPing)
         let bystanderReply = try await bystander.receiveText()
         XCTAssertEqual(bystanderReply, Self.pingJoined)
-        try await server.stop()
-    }
-
-    /// The inbound rate limit applies to LongPoll as to a WebSocket: frames over it wait (in order), and the POST
-    /// carrying them is answered once they are handled, which slows the client down.
-    func testPostsOverTheMessageRateWaitTheirTurn() async throws {
-        let server = try await Self.start {
-            $0.longPollWindow = .seconds(5)
-            $0.socketLimits = SocketLimits(messageRate: 20, messageBurst: 5, throttleGrace: .zero)
-        }
-        let client = try await LongPollTestClient.open(port: server.port, path: Self.ping)
-        let heartbeats = (1...15).map { #"[null,"h\#($0)","phoenix","heartbeat",{}]"# }
-        let start = ContinuousClock.now
-        let status = try await client.send(heartbeats)
-        let took = ContinuousClock.now - start
-        XCTAssertEqual(status, 200)
-        XCTAssertGreaterThanOrEqual(took, .milliseconds(400), "10 frames past the burst of 5, at 20 a second")
-        for index in 1...15 {
-            let reply = try await client.receiveText()
-            XCTAssertEqual(reply, #"[null,"h\#(index)","phoenix","phx_reply",{"response":{},"status":"ok"}]"#)
-        }
-        try await server.stop()
-    }
-
-    /// Over the rate past the grace, the session ends as a WebSocket would be closed (1008): the POST gets 429.
-    func testPostsOverTheMessageRatePastTheGraceEndTheSession() async throws {
-        let server = try await Self.start {
-            $0.longPollWindow = .seconds(5)
-            $0.socketLimits = SocketLimits(messageRate: 10, messageBurst: 2, throttleGrace: .milliseconds(300))
-        }
-        let client = try await LongPollTestClient.open(port: server.port, path: Self.ping)
-        let heartbeats = (1...40).map { #"[null,"h\#($0)","phoenix","heartbeat",{}]"# }
-        let answer = try await client.request(
-            "POST", headers: ["Content-Type: application/x-ndjson"], body: heartbeats.joined(separator: "\n"))
-        let body = try LongPollTestClient.json(answer.body)
-        XCTAssertEqual(body["status"] as? Int, 429, answer.body)
-        XCTAssertTrue((body["error"] as? String)?.hasPrefix("message rate exceeded") == true, answer.body)
-        let samples = try await server.scrapeMetrics().samples
-        XCTAssertEqual(samples[#"hellosockets_longpoll_sessions_ended_total{reason="rate"}"#], 1)
-        XCTAssertEqual(samples["hellosockets_rate_limit_closes_total"], 1)
-        let (status, _) = try await client.poll()
-        XCTAssertEqual(status, 410, "the session is gone: a new one")
         try await server.stop()
     }
 

@@ -7,6 +7,8 @@ public final class LongPollTestClient: @unchecked Sendable {
     public let port: Int
     /// The transport's path with the client's params, e.g. `/socket/longpoll?vsn=2.0.0`.
     public let path: String
+    /// The source address every request comes from (127.0.0.2… for the per-address limits), nil: the default.
+    public let localAddress: String?
     /// The session's token (set by the first 410).
     public private(set) var token: String?
     /// Frames polled and not yet taken by `receiveText`.
@@ -16,14 +18,15 @@ public final class LongPollTestClient: @unchecked Sendable {
         public let description: String
     }
 
-    private init(port: Int, path: String) {
+    private init(port: Int, path: String, localAddress: String?) {
         self.port = port
         self.path = path
+        self.localAddress = localAddress
     }
 
     /// Opens a session: a GET without token, answered 410 with the token.
-    public static func open(port: Int, path: String) async throws -> LongPollTestClient {
-        let client = LongPollTestClient(port: port, path: path)
+    public static func open(port: Int, path: String, localAddress: String? = nil) async throws -> LongPollTestClient {
+        let client = LongPollTestClient(port: port, path: path, localAddress: localAddress)
         let (status, answer) = try await client.poll()
         guard status == 410, client.token != nil else {
             throw UnexpectedAnswer(description: "opening \(path): expected a 410 with a token, got \(answer.statusLine) \(answer.body)")
@@ -41,7 +44,7 @@ public final class LongPollTestClient: @unchecked Sendable {
     public func request(
         _ method: String, uri: String? = nil, headers: [String] = [], body: String = "", timeout: Duration = .seconds(15)
     ) async throws -> HTTPResponse {
-        let raw = try await RawClient.connect(port: port)
+        let raw = try await RawClient.connect(port: port, localAddress: localAddress)
         var text = "\(method) \(uri ?? sessionURI) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         for header in headers { text += header + "\r\n" }
         if !body.isEmpty || method == "POST" { text += "Content-Length: \(body.utf8.count)\r\n" }

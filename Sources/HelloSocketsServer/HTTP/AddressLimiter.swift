@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import RateLimiting
 
 /// Limits per client address (`--max-connections-per-ip`, `--connect-rate-per-ip`) and the proxies
@@ -26,8 +27,8 @@ public struct AddressLimits: Sendable, Equatable {
     public var isActive: Bool { maxConnectionsPerAddress > 0 || connectRatePerAddress > 0 }
 }
 
-/// Counts each client address's open WebSockets and recent upgrades, and refuses one past either
-/// limit (the upgrade is answered 429). Shared by every event loop behind a lock: it is touched once
+/// Counts each client address's open WebSockets and LongPoll sessions and its recent opens, and refuses one
+/// past either limit (answered 429). Shared by every event loop behind a lock: it is touched once
 /// per upgrade and once per close, never per message. IPv6 addresses count by their /64.
 final class AddressLimiter: Sendable {
     /// The limit an upgrade ran into: the `reason` label of `hellosockets_http_429_total`.
@@ -36,7 +37,7 @@ final class AddressLimiter: Sendable {
         case connectRatePerIP = "connect_rate_per_ip"
     }
 
-    /// Why an upgrade was refused.
+    /// Why a WebSocket upgrade or a LongPoll open was refused.
     enum Refusal: Equatable {
         case tooManyConnections(limit: Int)
         case connectingTooFast(retryAfterSeconds: Int)
@@ -54,6 +55,17 @@ final class AddressLimiter: Sendable {
             switch self {
             case .tooManyConnections: return 5
             case .connectingTooFast(let seconds): return seconds
+            }
+        }
+
+        /// The 429's headers and plain-text body (a WebSocket upgrade and a LongPoll open answer alike).
+        var headers: HTTPHeaders { ["Retry-After": "\(retryAfterSeconds)"] }
+        var body: String {
+            switch self {
+            case .tooManyConnections(let limit):
+                return "Too many connections from your address (at most \(limit)); try again later.\n"
+            case .connectingTooFast(let seconds):
+                return "New connections from your address come too fast; retry in \(seconds) s.\n"
             }
         }
     }
@@ -87,9 +99,9 @@ final class AddressLimiter: Sendable {
         self.logger = logger
     }
 
-    /// Takes a slot for `address` for as long as `channel` stays open, or refuses (and logs the
-    /// refusal once a minute per address).
-    func claim(_ address: IPAddress, for channel: Channel, connectionID: String) -> Refusal? {
+    /// Takes a slot for `address` (give it back with `release` when the WebSocket or LongPoll session
+    /// ends), or refuses and logs the refusal once a minute per address.
+    func claim(_ address: IPAddress, connectionID: String) -> Refusal? {
         let key = address.limitKey
         let now = NIODeadline.now().uptimeNanoseconds
         let (refusal, warn): (Refusal?, Bool) = state.withLockedValue { state in
@@ -117,19 +129,17 @@ final class AddressLimiter: Sendable {
             if state.entries.count > state.sweepMark { Self.sweep(&state, now: now) }
             return (nil, false)
         }
-        if let refusal {
-            if warn {
-                logger.warning("refused WebSocket: too many from one address (429)", metadata: [
-                    "conn": "\(connectionID)", "client": "\(address)", "limit": "\(refusal.reason.rawValue)",
-                ])
-            }
-            return refusal
+        if let refusal, warn {
+            logger.warning("refused a connection: too many from one address (429)", metadata: [
+                "conn": "\(connectionID)", "client": "\(address)", "limit": "\(refusal.reason.rawValue)",
+            ])
         }
-        channel.closeFuture.whenComplete { [self] _ in release(key) }
-        return nil
+        return refusal
     }
 
-    private func release(_ key: IPAddress) {
+    /// Gives back the slot `claim` took for `address`.
+    func release(_ address: IPAddress) {
+        let key = address.limitKey
         let now = NIODeadline.now().uptimeNanoseconds
         state.withLockedValue { state in
             guard var entry = state.entries[key] else { return }

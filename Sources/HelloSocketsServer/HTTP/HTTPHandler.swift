@@ -175,7 +175,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let request = LongPollRequest(
                 head: head, connectionID: connectionID, channel: context.channel, peer: context.channel.remoteAddress,
-                received: .now())
+                client: clientAddress(head, context), received: .now())
             answerPending = true
             longPoll.respond(
                 to: request, mount: mount, body: bodyTooLarge ? nil : ByteBuffer(bytes: body),
@@ -211,18 +211,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return send(.forbidden, body: "Origin not allowed: \(refused)\n", head: head, context: context)
             }
             // Per-address limits before the endpoint runs anything (a socket's connect is a script call).
-            if let addressLimiter, let client = clientAddress(head, context),
-                let refusal = addressLimiter.claim(client, for: context.channel, connectionID: connectionID)
-            {
-                let body: String
-                switch refusal {
-                case .tooManyConnections(let limit):
-                    body = "Too many WebSockets from your address (at most \(limit)); try again later.\n"
-                case .connectingTooFast(let seconds):
-                    body = "New WebSockets from your address come too fast; retry in \(seconds) s.\n"
+            if let addressLimiter, let client = clientAddress(head, context) {
+                if let refusal = addressLimiter.claim(client, connectionID: connectionID) {
+                    return send(.tooManyRequests, headers: refusal.headers, body: refusal.body, head: head, context: context)
                 }
-                return send(.tooManyRequests, headers: ["Retry-After": "\(refusal.retryAfterSeconds)"], body: body,
-                            head: head, context: context)
+                context.channel.closeFuture.whenComplete { _ in addressLimiter.release(client) }
             }
             let decision: SessionDecision
             switch route {

@@ -22,6 +22,8 @@ struct LongPollEndpoint: Sendable {
     let mounts: [String: LoopRuntimes]
     let registry: LongPollRegistry
     let connections: ConnectionTracker
+    /// `--max-connections-per-ip`, `--connect-rate-per-ip`: a session counts as a WebSocket does; nil when off.
+    let addressLimiter: AddressLimiter?
     /// Signs session tokens (the server's secret, as `phx.token`).
     let signer: TokenSigner
     let settings: LongPollSession.Settings
@@ -65,6 +67,7 @@ struct LongPollEndpoint: Sendable {
             let promise = loop.makePromise(of: LongPollAnswer.self)
             withSession(of: request, mount: mount) { session in
                 guard let session else { return promise.succeed(outsideSessions(request, .status(410))) }
+                // Answered once every frame was handed over: later when the socket is over its message rate.
                 session.receive(lines, malformed: malformed, request: request) { promise.succeed($0) }
             }
             return promise.futureResult
@@ -103,18 +106,37 @@ struct LongPollEndpoint: Sendable {
     private func openSession(_ request: LongPollRequest, mount: String, answer: @escaping (LongPollAnswer) -> Void) {
         let loop = request.channel.eventLoop
         guard let runtimes = mounts[mount], let loopIndex = registry.index(of: loop) else { return answer(.status(403)) }
+        // Per-address limits before `socket.lua`'s connect runs; the slot is the session's until it ends.
+        var addressSlot: AddressSlot?
+        if let addressLimiter, let client = request.client {
+            if let refusal = addressLimiter.claim(client, connectionID: request.connectionID) {
+                return answer(.plain(.tooManyRequests, extraHeaders: refusal.headers, body: refusal.body))
+            }
+            addressSlot = AddressSlot(limiter: addressLimiter, address: client)
+        }
         let runtime = runtimes.runtime(on: loop)
         let now = PhoenixEndpoint.connect(
             request.head, transport: "longpoll", mount: mount, runtime: runtime, logger: logger
         ) { connected in
-            answer(self.openSession(request, mount: mount, connected: connected, runtime: runtime, loopIndex: loopIndex))
+            answer(self.openSession(
+                request, mount: mount, connected: connected, runtime: runtime, loopIndex: loopIndex, slot: addressSlot))
         }
-        if let now { answer(openSession(request, mount: mount, connected: now, runtime: runtime, loopIndex: loopIndex)) }
+        if let now {
+            answer(openSession(
+                request, mount: mount, connected: now, runtime: runtime, loopIndex: loopIndex, slot: addressSlot))
+        }
+    }
+
+    /// A per-address slot a session holds (`AddressLimiter`), given back when it ends or never opens.
+    private struct AddressSlot {
+        let limiter: AddressLimiter
+        let address: IPAddress
+        func release() { limiter.release(address) }
     }
 
     private func openSession(
         _ request: LongPollRequest, mount: String, connected: Result<PhoenixSocket, ConnectRefusal>,
-        runtime: LoopRuntime, loopIndex: Int
+        runtime: LoopRuntime, loopIndex: Int, slot: AddressSlot?
     ) -> LongPollAnswer {
         let loop = request.channel.eventLoop
         let socket: PhoenixSocket
@@ -122,10 +144,12 @@ struct LongPollEndpoint: Sendable {
         case .success(let opened):
             socket = opened
         case .failure(let refusal):
+            slot?.release()
             logger.warning("refused LongPoll session: \(refusal)", metadata: ["conn": "\(request.connectionID)"])
             return outsideSessions(request, .status(403))
         }
         guard connections.claimLongPollSession() else {
+            slot?.release()
             logger.warning("refused LongPoll session: connection limit reached",
                            metadata: ["conn": "\(request.connectionID)"])
             // A real 503, not Phoenix's JSON: phoenix.js then retries with backoff (it has no case for a 503 body).
@@ -136,6 +160,7 @@ struct LongPollEndpoint: Sendable {
             token = try LongPollToken.make(node: runtime.vm.node, loop: loopIndex, signer: signer)
         } catch {
             connections.releaseLongPollSession()
+            slot?.release()
             logger.error("cannot sign a LongPoll token: \(error)")
             return .plain(.internalServerError)
         }
@@ -151,6 +176,7 @@ struct LongPollEndpoint: Sendable {
         ) { [connections] session, reason in
             sessions.remove(session, reason: reason)
             connections.releaseLongPollSession()
+            slot?.release()
         }
         sessions.add(session)
         socket.open(session)

@@ -13,6 +13,8 @@ struct LongPollRequest: Sendable {
     /// The HTTP connection: a held poll checks that its client is still there before handing it frames.
     let channel: Channel
     let peer: SocketAddress?
+    /// The client's address (behind a `--trusted-proxy`, the one the proxy names): the per-address limits count it.
+    let client: IPAddress?
     let received: NIODeadline
 }
 
@@ -26,10 +28,11 @@ enum LongPollEnd: String, CaseIterable {
     case disconnect
     /// The socket asked to close on undecodable input (not through POST, which answers the error instead).
     case undecodable
-    /// Its POSTs stayed over `--client-message-rate` past `--client-throttle-grace` (a WebSocket gets 1008).
-    case rateLimited = "rate"
     /// The server shut down.
     case shutdown
+    /// The client stayed over `--client-message-rate` past `--client-throttle-grace` (the WebSocket closes
+    /// with 1008 there).
+    case rateLimited = "rate_limited"
 }
 
 /// One LongPoll session: the transport of a `PhoenixSocket` between HTTP requests
@@ -81,20 +84,13 @@ final class LongPollSession: PhoenixTransport {
     private var current: Poll?
     private var held: [Poll] = []
     private var flushScheduled = false
+    /// POSTs whose frames go to the socket, oldest first: the first is being handed over (at the socket's
+    /// message rate), the others wait behind it so nothing is reordered.
+    private var posts: [Post] = []
+    /// Set while a POST waits for the message rate: fires when the socket may take its next frame.
+    private var rateTimer: TimerWheel.Timer?
     private var inactivity: TimerWheel.Timer?
     private(set) var ended: LongPollEnd?
-
-    /// A POST being handled, or waiting its turn: its frames not handled yet, and those tried.
-    private struct Post {
-        var lines: ArraySlice<LongPollPostBody.Line>
-        var malformed: LongPollPostBody.Malformed?
-        let request: LongPollRequest
-        let answer: (LongPollAnswer) -> Void
-        var tried: [PhoenixFrame] = []
-    }
-    private var posts: [Post] = []
-    /// Set while the inbound rate limit holds the POSTs back.
-    private var rateWait: Scheduled<Void>?
 
     init(
         id: String, token: String, mount: String, socket: PhoenixSocket, settings: Settings,
@@ -136,53 +132,79 @@ final class LongPollSession: PhoenixTransport {
         timerWheel.arm(timer, in: settings.window)
     }
 
-    /// A POST's frames, handled in order: the place where LongPoll input enters the socket. Each frame first
-    /// passes the socket's inbound rate limit (`--client-message-rate`): over it, the POST waits (and the POSTs
-    /// behind it too, frames keeping their order) and is answered once its frames are all handled, which slows
-    /// the client down as TCP backpressure slows a WebSocket; past the grace, the session ends (429). A frame
-    /// the serializer cannot decode is answered with the error; the frames before it were handled, those after
-    /// it are not, and the session goes on.
+    /// A POST being handed to the socket: its frames not yet taken, and who gets the answer.
+    private final class Post {
+        let request: LongPollRequest
+        var lines: ArraySlice<LongPollPostBody.Line>
+        let malformed: LongPollPostBody.Malformed?
+        var tried: [PhoenixFrame] = []
+        let answer: (LongPollAnswer) -> Void
+
+        init(
+            request: LongPollRequest, lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?,
+            answer: @escaping (LongPollAnswer) -> Void
+        ) {
+            self.request = request
+            self.lines = lines[...]
+            self.malformed = malformed
+            self.answer = answer
+        }
+    }
+
+    /// POSTs of one session that may wait for the message rate at once; more are refused (429), not kept.
+    static let maxWaitingPosts = 32
+
+    /// A POST's frames, handled in order: the place where LongPoll input enters the socket. Each frame
+    /// waits for the socket's message rate (`PhoenixSocket.admitMessage`), so a client over it gets its
+    /// answer later: delayed, never dropped. A frame the serializer cannot decode is answered with the
+    /// error; the frames before it were handled, those after it are not, and the session goes on.
     func receive(
         _ lines: [LongPollPostBody.Line], malformed: LongPollPostBody.Malformed?, request: LongPollRequest,
         answer: @escaping (LongPollAnswer) -> Void
     ) {
         guard socket != nil, ended == nil else { return answer(.status(410)) }
-        posts.append(Post(lines: lines[...], malformed: malformed, request: request, answer: answer))
-        if posts.count == 1 && rateWait == nil { handlePosts() }
+        guard posts.count < Self.maxWaitingPosts else {
+            return answer(.error(429, "more than \(Self.maxWaitingPosts) POSTs waiting for the message rate"))
+        }
+        posts.append(Post(request: request, lines: lines, malformed: malformed, answer: answer))
+        if posts.count == 1 { handOverPosts() }
     }
 
-    /// Handles the waiting POSTs' frames, oldest first, until they are done or the rate limit says wait.
-    private func handlePosts() {
-        while var post = posts.first {
+    /// Hands the waiting POSTs' frames to the socket, oldest first, each when the message rate lets it,
+    /// and answers each POST once its frames are in.
+    private func handOverPosts() {
+        while let post = posts.first {
             guard let socket, ended == nil else { return }  // `end` answered them
-            var outcome: LongPollAnswer?
-            while outcome == nil, let line = post.lines.first {
-                switch socket.admitMessage() {
-                case .proceed:
-                    break
-                case .wait(let until):
-                    posts[0] = post
-                    rateWait = eventLoop.scheduleTask(deadline: until) { [weak self] in
-                        self?.rateWait = nil
-                        self?.handlePosts()
-                    }
-                    return
-                case .close(let reason):
-                    posts.removeFirst()
-                    finish(post, .error(429, reason))
-                    return end(.rateLimited)
-                }
-                post.lines.removeFirst()
-                post.tried.append(line.frame)
-                do {
-                    try socket.decodeAndHandle(line.frame)
-                } catch {
-                    outcome = badInput(LongPollPostBody.Malformed(line: line.number, reason: "\(error)"), request: post.request)
-                }
-                if outcome == nil, ended != nil { outcome = .status(410) }  // e.g. the queue overflowed meanwhile
+            guard let line = post.lines.first else {
+                posts.removeFirst()
+                finish(post, post.malformed.map { badInput($0, request: post.request) } ?? .status(200))
+                continue
             }
-            posts.removeFirst()
-            finish(post, outcome ?? post.malformed.map { badInput($0, request: post.request) } ?? .status(200))
+            switch socket.admitMessage() {
+            case .proceed:
+                break
+            case .wait(let until):
+                let timer = rateTimer ?? timerWheel.makeTimer { [weak self] in self?.handOverPosts() }
+                rateTimer = timer
+                timerWheel.arm(timer, at: until)
+                return
+            case .close(let reason):
+                posts.removeFirst()
+                finish(post, .error(429, reason))
+                return end(.rateLimited)
+            }
+            post.lines.removeFirst()
+            post.tried.append(line.frame)
+            do {
+                try socket.decodeAndHandle(line.frame)
+            } catch {
+                posts.removeFirst()
+                let malformed = LongPollPostBody.Malformed(line: line.number, reason: "\(error)")
+                finish(post, badInput(malformed, request: post.request))
+                continue
+            }
+            // e.g. the queue overflowed meanwhile: `end` answered this POST (410) and the ones behind it.
+            if ended != nil { return }
         }
     }
 
@@ -237,7 +259,8 @@ final class LongPollSession: PhoenixTransport {
     }
 
     private func checkInactivity() {
-        if current != nil { return rearmInactivity() }  // polling right now
+        // Polling right now, or a POST we hold for the message rate: the client is there.
+        if current != nil || !posts.isEmpty { return rearmInactivity() }
         logger.debug("LongPoll session not polled in time: ending it", metadata: ["session": "\(id)"])
         end(.timeout)
     }
@@ -250,15 +273,15 @@ final class LongPollSession: PhoenixTransport {
         ended = reason
         if let inactivity { timerWheel.cancel(inactivity) }
         inactivity = nil
+        if let rateTimer { timerWheel.cancel(rateTimer) }
+        rateTimer = nil
+        let waiting = posts
+        posts = []
+        for post in waiting { finish(post, .status(410)) }
         queue = []
         queuedBytes = 0
         current = nil
         for poll in held { answer(poll, .status(410)) }
-        rateWait?.cancel()
-        rateWait = nil
-        let waiting = posts
-        posts = []
-        for post in waiting { finish(post, .status(410)) }
         onEnd(self, reason)
         observer?.closed(reason: reason)
         let socket = self.socket

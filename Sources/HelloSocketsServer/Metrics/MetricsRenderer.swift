@@ -38,7 +38,7 @@ enum MetricsRenderer {
             server.longPollSessions)
         metric("hellosockets_longpoll_sessions_ended_total", "counter",
                "LongPoll sessions ended, by reason (timeout: not polled for 1.5 windows; "
-                   + "overflow: past --max-outbound-buffer; rate: over --client-message-rate past the grace).",
+                   + "overflow: past --max-outbound-buffer; rate_limited: over --client-message-rate past the grace).",
                LongPollEnd.allCases.map { ("reason=\"\($0.rawValue)\"", "\(server.longPollEnds[$0] ?? 0)") })
         metric("hellosockets_channels_joined", "gauge", "Joined channels by the topic pattern of their script.",
                m.joinedByPattern.sorted { $0.key < $1.key }.map { ("pattern=\"\(escape($0.key))\"", "\($0.value)") })
