@@ -10,7 +10,7 @@ A LongPoll round trip is what phoenix.js does: a POST carrying the push (applica
 held, answered with the reply; each client keeps two keep-alive HTTP connections (poll and post), as a browser.
 The server's CPU comes from /proc/PID/stat (utime+stime) over the measured window only, so it holds on a busy
 box better than rates do. Memory: a fresh server per transport, `--idle` clients joined to `ping` and then idle
-(a LongPoll client idles with one GET held, re-polled every window), RSS growth over the baseline per client.
+(a LongPoll client idles with one GET held on its one connection), RSS growth over the baseline per client.
 Prints the medians and the conditions (load average, cores) as a Markdown table.
 
 Needs Python 3.10+ and `websockets` (python3 -m pip install websockets). Every loop is bounded in time.
@@ -118,10 +118,11 @@ class LongPollClient:
     PATH = "/socket/longpoll?vsn=2.0.0"
 
     @classmethod
-    async def open(cls, port):
+    async def open(cls, port, connections=2):
+        """`connections=1`: polls and posts take turns on one connection (an idle client's setup)."""
         self = cls()
         self.poller = await HTTPConnection.open(port)
-        self.poster = await HTTPConnection.open(port)
+        self.poster = await HTTPConnection.open(port) if connections == 2 else self.poller
         _, body = await self.poller.request("GET", self.PATH)
         opened = json.loads(body)
         assert opened["status"] == 410, opened
@@ -153,12 +154,13 @@ class LongPollClient:
 
     def close(self):
         self.poller.close()
-        self.poster.close()
+        if self.poster is not self.poller:
+            self.poster.close()
 
 
 class WebSocketClient:
     @classmethod
-    async def open(cls, port):
+    async def open(cls, port, connections=1):
         self = cls()
         self.ws = await websockets.connect(f"ws://127.0.0.1:{port}/socket/websocket?vsn=2.0.0", compression=None)
         await self.ws.send(JOIN)
@@ -207,17 +209,21 @@ async def measure_idle(binary, kind, count):
     server = Server(binary)
     try:
         cls = WebSocketClient if kind == "websocket" else LongPollClient
-        warm = await cls.open(server.port)  # the first client's one-off allocations stay out of the figure
+        warm = await cls.open(server.port, connections=1)  # one-off allocations stay out of the figure
         await asyncio.sleep(1)
         baseline = rss_bytes(server.process.pid)
-        clients = []
-        for start in range(0, count, 100):
-            clients += await asyncio.gather(*(cls.open(server.port) for _ in range(min(100, count - start))))
-        holds = []
-        if kind == "longpoll":  # idle LongPoll clients hold a GET, as phoenix.js does
-            for client in clients:
-                client.poster.close()
+        clients, holds = [], []
+
+        async def idle_client():
+            client = await cls.open(server.port, connections=1)
+            clients.append(client)
+            # An idle LongPoll client holds a GET, as phoenix.js does (on its one connection: a browser's idle
+            # POST connection is closed by the server's keep-alive timeout).
+            if kind == "longpoll":
                 holds.append(asyncio.ensure_future(client.poller.request("GET", client.uri)))
+
+        for start in range(0, count, 100):
+            await asyncio.gather(*(idle_client() for _ in range(min(100, count - start))))
         await asyncio.sleep(2)
         grown = rss_bytes(server.process.pid) - baseline
         for hold in holds:

@@ -42,6 +42,8 @@ public final class HelloSocketsServer: Sendable {
     private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
     /// Every loop's LongPoll sessions.
     private let longPollSessions: LongPollRegistry
+    /// What HTTP connections share under the configuration in force (set by `start`, replaced by `reload`).
+    private let httpServices = NIOLockedValueBox<HTTPServices?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.live = NIOLockedValueBox(configuration)
@@ -73,6 +75,7 @@ public final class HelloSocketsServer: Sendable {
     /// them (`ServerSettings` reloads only the settings its table marks reloadable).
     public func reload(_ configuration: ServerConfiguration) {
         live.withLockedValue { $0 = configuration }
+        httpServices.withLockedValue { $0 = $0?.replacing(configuration: configuration) }
         connections.maxWebSockets = configuration.maxConnections
     }
 
@@ -138,6 +141,21 @@ public final class HelloSocketsServer: Sendable {
             observerHub: observerHub,
             logger: logger
         ) : nil
+        let services = HTTPServices(
+            configuration: configuration,
+            endpoints: endpoints,
+            broadcastAPI: broadcastAPI,
+            connections: connections,
+            addressLimiter: addressLimiter,
+            logger: logger,
+            observerHub: observerHub,
+            metrics: MetricsEndpoint(
+                pubSub: pubSub, connections: connections, addressLimiter: addressLimiter,
+                longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt,
+                token: configuration.apiToken),
+            longPoll: longPoll
+        )
+        httpServices.withLockedValue { $0 = services }
         let tls = try Self.makeTLSContext(configuration)
         try logSecurity()
         logLimits(configuration)
@@ -155,8 +173,7 @@ public final class HelloSocketsServer: Sendable {
                         // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
                     }
-                    try self.configureHTTP(
-                        channel, endpoints: endpoints, broadcastAPI: broadcastAPI, longPoll: longPoll)
+                    try self.configureHTTP(channel)
                 }
             }
         let channel: Channel
@@ -326,13 +343,9 @@ public final class HelloSocketsServer: Sendable {
         try await group.shutdownGracefully()
     }
 
-    private func configureHTTP(
-        _ channel: Channel,
-        endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI,
-        longPoll: LongPollEndpoint?
-    ) throws {
-        let configuration = self.configuration
+    private func configureHTTP(_ channel: Channel) throws {
+        // The services of the configuration in force now: this connection keeps them through a reload.
+        guard let services = httpServices.withLockedValue({ $0 }) else { throw ServerError.notStarted }
         let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in
@@ -347,22 +360,7 @@ public final class HelloSocketsServer: Sendable {
         try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPHandler.HandlerName.encoder)
         try pipeline.addHandler(HTTPErrorResponder(connectionID: id, logger: logger), name: HTTPHandler.HandlerName.errors)
         try pipeline.addHandler(
-            HTTPHandler(
-                configuration: configuration,
-                endpoints: endpoints,
-                broadcastAPI: broadcastAPI,
-                connections: connections,
-                addressLimiter: addressLimiter,
-                connectionID: id,
-                logger: logger,
-                timerWheel: timerWheels.value(on: channel.eventLoop),
-                observerHub: observerHub,
-                metrics: MetricsEndpoint(
-                    pubSub: pubSub, connections: connections, addressLimiter: addressLimiter,
-                    longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt,
-                    token: configuration.apiToken),
-                longPoll: longPoll
-            ),
+            HTTPHandler(services: services, connectionID: id, timerWheel: timerWheels.value(on: channel.eventLoop)),
             name: HTTPHandler.HandlerName.router
         )
     }
@@ -370,12 +368,14 @@ public final class HelloSocketsServer: Sendable {
 
 enum ServerError: Error, CustomStringConvertible {
     case noLocalAddress
+    case notStarted
     case tls(String)
     case jwt(String)
 
     var description: String {
         switch self {
         case .noLocalAddress: return "the listening socket has no local address"
+        case .notStarted: return "a connection came before the server had started"
         case .tls(let message), .jwt(let message): return message
         }
     }

@@ -383,6 +383,20 @@ extension LongPollTests {
         try await server.stop()
     }
 
+    /// A reload reaches the connections that come after it (they share the new configuration's services).
+    func testReloadedOriginRuleAppliesToNewConnections() async throws {
+        let server = try await Self.start()
+        let client = try await LongPollTestClient.open(port: server.port, path: Self.ping)
+        let before = try await client.request("GET", uri: Self.ping, headers: ["Origin: http://evil.example"])
+        XCTAssertEqual(try LongPollTestClient.json(before.body)["status"] as? Int, 410, "loopback: no origin check")
+        var configuration = server.server.configuration
+        configuration.checkOrigin = true
+        server.server.reload(configuration)
+        let after = try await client.request("GET", uri: Self.ping, headers: ["Origin: http://evil.example"])
+        XCTAssertEqual(after.body, #"{"status":403}"#)
+        try await server.stop()
+    }
+
     /// `--no-longpoll` (`longPoll = false`): no LongPoll route at all.
     func testLongPollCanBeTurnedOff() async throws {
         let server = try await Self.start { $0.longPoll = false }
@@ -508,6 +522,14 @@ extension LongPollTests {
         for (line, pattern) in zip(lines, expected) {
             XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), "\(line) !~ \(pattern)")
         }
+        // A request no session answers is traced under its HTTP connection.
+        _ = try await client.request("POST", uri: Self.ping + "&token=0.none", body: Self.joinPing)
+        let pattern = #"c\d+ POST /socket/longpoll\?vsn=2\.0\.0&token=\[redacted\] HTTP/1\.1 → 410, no session"#
+        let deadline2 = ContinuousClock.now + .seconds(5)
+        while process.log.range(of: pattern, options: .regularExpression) == nil && ContinuousClock.now < deadline2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertNotNil(process.log.range(of: pattern, options: .regularExpression), process.log)
         process.signal(SIGTERM)
         _ = try await process.waitForExit()
     }

@@ -104,11 +104,13 @@ final class SecurityTests: XCTestCase {
             ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
             HTTPResponseEncoder(),
             HTTPHandler(
-                configuration: configuration, endpoints: [:],
-                broadcastAPI: BroadcastAPI(pubSub: PubSub(loops: [channel.eventLoop]), token: configuration.apiToken),
-                connections: ConnectionTracker(maxWebSockets: 10), connectionID: "c1", logger: logger,
-                timerWheel: TimerWheel(eventLoop: channel.eventLoop, resolution: .milliseconds(100)),
-                observerHub: ObserverHub(feedEnabled: true, trace: nil)
+                services: HTTPServices(
+                    configuration: configuration, endpoints: [:],
+                    broadcastAPI: BroadcastAPI(pubSub: PubSub(loops: [channel.eventLoop]), token: configuration.apiToken),
+                    connections: ConnectionTracker(maxWebSockets: 10), logger: logger,
+                    observerHub: ObserverHub(feedEnabled: true, trace: nil)),
+                connectionID: "c1",
+                timerWheel: TimerWheel(eventLoop: channel.eventLoop, resolution: .milliseconds(100))
             ),
         ]
         try channel.pipeline.syncOperations.addHandlers(handlers)

@@ -21,30 +21,24 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         static let router = "http-router"
     }
 
-    private let configuration: ServerConfiguration
-    private let endpoints: [String: WebSocketEndpoint]
-    /// The socket mounts (`/socket`…), for routing every request.
-    private let phoenixMounts: Set<String>
-    private let broadcastAPI: BroadcastAPI
-    private let connections: ConnectionTracker
+    /// The server-wide pieces, shared by every connection (the configuration this connection started with).
+    private let services: HTTPServices
+    private var configuration: ServerConfiguration { services.configuration }
+    private var endpoints: [String: WebSocketEndpoint] { services.endpoints }
+    private var broadcastAPI: BroadcastAPI { services.broadcastAPI }
+    private var connections: ConnectionTracker { services.connections }
     /// Per client address limits; nil when off.
-    private let addressLimiter: AddressLimiter?
+    private var addressLimiter: AddressLimiter? { services.addressLimiter }
+    private var logger: Logger { services.logger }
+    private var observerHub: ObserverHub? { services.observerHub }
+    private var metrics: MetricsEndpoint? { services.metrics }
+    private var longPoll: LongPollEndpoint? { services.longPoll }
+    private var originCheck: OriginCheck? { services.originCheck }
     private let connectionID: String
-    private let logger: Logger
     /// The event loop's shared timers (the request timeout here, the WebSocket's timeouts after the upgrade).
     private let timerWheel: TimerWheel
-    /// Observes WebSocket connections (the feed, `--trace`); nil when both are off.
-    private let observerHub: ObserverHub?
-    /// `/metrics`; nil serves 404 there.
-    private let metrics: MetricsEndpoint?
-    /// `<mount>/longpoll`; nil with `--no-longpoll`.
-    private let longPoll: LongPollEndpoint?
     private var pendingHead: HTTPRequestHead?
     private var pendingRoute = Route.notFound
-    /// check_origin (nil when off); the list was validated when the server started.
-    private lazy var originCheck: OriginCheck? = {
-        do { return try configuration.makeOriginCheck() } catch { return OriginCheck.sameHost }  // fail closed
-    }()
     private var body: [UInt8] = []
     private var bodyTooLarge = false
     /// Whether an answer is still to come for a request of this connection (a held LongPoll GET).
@@ -52,31 +46,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// A request that arrived while an answer was pending (a pipelining client): served after it.
     private var deferred: (head: HTTPRequestHead, route: Route, body: [UInt8], tooLarge: Bool)?
 
-    init(
-        configuration: ServerConfiguration,
-        endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI,
-        connections: ConnectionTracker,
-        addressLimiter: AddressLimiter? = nil,
-        connectionID: String,
-        logger: Logger,
-        timerWheel: TimerWheel,
-        observerHub: ObserverHub? = nil,
-        metrics: MetricsEndpoint? = nil,
-        longPoll: LongPollEndpoint? = nil
-    ) {
-        self.longPoll = longPoll
-        self.timerWheel = timerWheel
-        self.metrics = metrics
-        self.connections = connections
-        self.addressLimiter = addressLimiter
-        self.observerHub = observerHub
-        self.configuration = configuration
-        self.endpoints = endpoints
-        self.phoenixMounts = Set(endpoints.keys)
-        self.broadcastAPI = broadcastAPI
+    init(services: HTTPServices, connectionID: String, timerWheel: TimerWheel) {
+        self.services = services
         self.connectionID = connectionID
-        self.logger = logger
+        self.timerWheel = timerWheel
     }
 
     /// Closes the connection unless a complete request arrives in time (slowloris guard; also keep-alive idle).
@@ -104,7 +77,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pendingHead = head
-            pendingRoute = Route(uri: head.uri, phoenixMounts: phoenixMounts, longPoll: longPoll != nil)
+            pendingRoute = Route(uri: head.uri, phoenixMounts: services.phoenixMounts, longPoll: longPoll != nil)
             body.removeAll(keepingCapacity: true)
             bodyTooLarge = false
         case .body(let chunk):

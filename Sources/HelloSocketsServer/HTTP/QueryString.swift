@@ -33,6 +33,9 @@ enum QueryString {
     static func decode(_ text: Substring) -> String { decode(text.utf8) }
 
     static func decode<Bytes: Collection<UInt8>>(_ text: Bytes) -> String {
+        if !text.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+            return String(decoding: text, as: UTF8.self)  // nothing to decode (a session token, say)
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.count)
         var iterator = Array(text)[...]

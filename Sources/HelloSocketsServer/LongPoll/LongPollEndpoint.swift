@@ -44,7 +44,7 @@ struct LongPollEndpoint: Sendable {
         if let refusedOrigin {
             logger.warning("refused LongPoll: origin \(refusedOrigin) not allowed",
                            metadata: ["conn": "\(request.connectionID)"])
-            return loop.makeSucceededFuture(.status(403))
+            return loop.makeSucceededFuture(outsideSessions(request, .status(403)))
         }
         switch request.head.method {
         case .GET:
@@ -60,13 +60,13 @@ struct LongPollEndpoint: Sendable {
         case .POST:
             guard let body else {
                 let tooLarge = LongPollAnswer.error(413, "the body is over \(maxBodyBytes) bytes (--max-message-size)")
-                return loop.makeSucceededFuture(tooLarge)
+                return loop.makeSucceededFuture(outsideSessions(request, tooLarge))
             }
             let contentType = request.head.headers["content-type"].first
             let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
             let promise = loop.makePromise(of: LongPollAnswer.self)
             withSession(of: request, mount: mount) { session in
-                guard let session else { return promise.succeed(.status(410)) }
+                guard let session else { return promise.succeed(outsideSessions(request, .status(410))) }
                 // Answered once every frame was handed over: later when the socket is over its message rate.
                 session.receive(lines, malformed: malformed, request: request) { promise.succeed($0) }
             }
@@ -74,14 +74,20 @@ struct LongPollEndpoint: Sendable {
         case .OPTIONS:
             // A CORS preflight: allow what the browser asks for (the Origin check guards the rest).
             let asked = request.head.headers["access-control-request-headers"].joined(separator: ", ")
-            return loop.makeSucceededFuture(.plain(.ok, extraHeaders: [
+            return loop.makeSucceededFuture(outsideSessions(request, .plain(.ok, extraHeaders: [
                 "access-control-allow-headers": asked,
                 "access-control-allow-methods": "get, post, options",
                 "access-control-max-age": "3600",
-            ]))
+            ])))
         default:
-            return loop.makeSucceededFuture(.plain(.badRequest))
+            return loop.makeSucceededFuture(outsideSessions(request, .plain(.badRequest)))
         }
+    }
+
+    /// An answer no session gave (a refusal, a preflight, an unknown token on POST), shown to the observer.
+    private func outsideSessions(_ request: LongPollRequest, _ answer: LongPollAnswer) -> LongPollAnswer {
+        if let observerHub { LongPollObserver.outsideSessions(hub: observerHub, request: request, answer: answer) }
+        return answer
     }
 
     /// Runs `body` on the loop owning the session the request's token names, with that session, or with
@@ -140,14 +146,14 @@ struct LongPollEndpoint: Sendable {
         case .failure(let refusal):
             slot?.release()
             logger.warning("refused LongPoll session: \(refusal)", metadata: ["conn": "\(request.connectionID)"])
-            return .status(403)
+            return outsideSessions(request, .status(403))
         }
         guard connections.claimLongPollSession() else {
             slot?.release()
             logger.warning("refused LongPoll session: connection limit reached",
                            metadata: ["conn": "\(request.connectionID)"])
             // A real 503, not Phoenix's JSON: phoenix.js then retries with backoff (it has no case for a 503 body).
-            return .plain(.serviceUnavailable, body: "Too many connections; try again later.\n")
+            return outsideSessions(request, .plain(.serviceUnavailable, body: "Too many connections; try again later.\n"))
         }
         let token: String
         do {

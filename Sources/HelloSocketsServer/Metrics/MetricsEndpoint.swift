@@ -12,7 +12,7 @@ struct MetricsEndpoint {
     let reloads: ReloadEventHub
     let startedAt: NIODeadline
     /// `--api-token`: non-loopback scrapers need it (the broadcast API's rule).
-    let token: String?
+    var token: String?
 
     func scrape(on loop: EventLoop) -> EventLoopFuture<String> {
         let (connections, reloads, startedAt) = (self.connections, self.reloads, self.startedAt)

@@ -60,6 +60,16 @@ final class LongPollObserver {
         publish(request, answer: answer, frames: answer.frames, direction: "out")
     }
 
+    /// A request no session answered (a refusal, a preflight, an unknown token on POST): a `http` event named by
+    /// its HTTP connection (`conn` "c5", no session), and a trace line.
+    static func outsideSessions(hub: ObserverHub, request: LongPollRequest, answer: LongPollAnswer) {
+        let observer = LongPollObserver(
+            hub: hub, sessionID: request.connectionID, token: "", followID: Redaction.followID(in: request.head.headers))
+        let status = answer.bodyStatus.map { "\($0)" } ?? "HTTP \(answer.status.code)"
+        hub.trace?.line("\(request.connectionID) \(observer.requestLine(request.head)) → \(status), no session")
+        observer.publish(request, answer: answer, frames: [], direction: "in")
+    }
+
     func closed(reason: LongPollEnd) {
         hub.trace?.line("\(sessionID) closed (\(reason.rawValue))")
         guard hub.feedEnabled else { return }
@@ -127,7 +137,7 @@ final class LongPollObserver {
     }
 
     private func redacted(_ text: String) -> String {
-        text.replacingOccurrences(of: token, with: Redaction.placeholder)
+        token.isEmpty ? text : text.replacingOccurrences(of: token, with: Redaction.placeholder)
     }
 
     private func heldMilliseconds(_ request: LongPollRequest) -> Int64 {
