@@ -72,9 +72,11 @@ final class TransportSeamTests: XCTestCase {
         return LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: bus, socketLimits: limits)
     }
 
-    private func open(_ params: [String: String], runtime: LoopRuntime) throws -> (PhoenixSocket, RecordingTransport) {
+    private func open(
+        _ params: [String: String], runtime: LoopRuntime, logger: Logger = Logger(label: "test")
+    ) throws -> (PhoenixSocket, RecordingTransport) {
         let socket = try XCTUnwrap(SocketConnector.connect(
-            params: params, connectInfo: .emptyObject, runtime: runtime, logger: Logger(label: "test"), completion: { _ in }
+            params: params, connectInfo: .emptyObject, runtime: runtime, logger: logger, completion: { _ in }
         )).get()
         let transport = RecordingTransport()
         socket.open(transport)
@@ -192,4 +194,41 @@ final class TransportSeamTests: XCTestCase {
         socket.receive(.text(ByteBuffer(string: #"["1","5","room:a","limited",{}]"#)))
         XCTAssertEqual(transport.sent.dropFirst().map { $0.contains(#""allowed":true"#) }, [true, true, false, true])
     }
+
+    func testAnOffendingClientIsLoggedOnceAMinuteNotOnceAMessage() throws {
+        let log = RecordedLog()
+        let logger = Logger(label: "test") { _ in log }
+        let limits = SocketLimits(messageRate: 10, messageBurst: 1, throttleGrace: .zero, joinRate: 1, joinBurst: 1)
+        let (socket, transport) = try open(
+            ["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus(), limits: limits), logger: logger)
+        func floodFor(seconds: Int) {
+            let end = transport.now + .seconds(Int64(seconds))
+            while transport.now < end {  // a join whenever the message rate lets one in: 10 a second
+                switch socket.admitMessage() {
+                case .proceed: socket.receive(.text(ByteBuffer(string: #"["1","1","room:a","phx_join",{}]"#)))
+                case .wait(let until): transport.now = until
+                case .close: return XCTFail("no grace: never closed")
+                }
+            }
+        }
+        floodFor(seconds: 30)  // some 300 pauses and 270 refused joins
+        XCTAssertEqual(log.messages, [
+            "client over the message rate: not reading it until it slows down",
+            "client over the join rate: joins answered rate limited",
+        ])
+        floodFor(seconds: 31)
+        XCTAssertEqual(log.messages.count, 4, "once more each, a minute after the first")
+    }
+}
+
+/// A log handler keeping the messages it is given.
+private final class RecordedLog: LogHandler, @unchecked Sendable {
+    var messages: [String] = []
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) { messages.append(event.message.description) }
 }
