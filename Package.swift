@@ -12,8 +12,11 @@ let package = Package(
         .library(name: "PhoenixProtocol", targets: ["PhoenixProtocol"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "LuaRuntime", targets: ["LuaRuntime"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "PhoenixChannels", targets: ["PhoenixChannels"]),
+        .library(name: "RateLimiting", targets: ["RateLimiting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -26,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
@@ -39,6 +44,9 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         // The Phoenix wire protocol: JSON values, messages, V1/V2/binary serializers. No NIO, no Lua.
         .target(name: "PhoenixProtocol"),
+        // Token buckets and the inbound throttle behind every rate limit (messages, joins, connects, phx.rate).
+        // Pure: no NIO, no Lua; time is passed in.
+        .target(name: "RateLimiting"),
         // RFC 6455 on SwiftNIO: upgrade, aggregation, UTF-8, close/ping, permessage-deflate. Knows nothing of Phoenix.
         .target(
             name: "WebSocketTransport",
@@ -51,6 +59,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
+        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
         // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
         .target(
             name: "Tokens",
@@ -61,19 +71,41 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts.
+        // Lua VMs: sandbox, limits, Swift⇄Lua values, channel scripts, callbacks as coroutines.
         .target(
             name: "LuaRuntime",
             dependencies: [
-                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", .product(name: "Logging", package: "swift-log"),
+                "CLua", "CLuaShim", "PhoenixProtocol", "Tokens", "KeyValueStore", "RateLimiting",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The Phoenix channel layer: the socket state machine, PubSub behind its adapter seam, the
-        // per-loop runtimes, the in-memory endpoint. No HTTP, no sockets: transports plug into it.
+        // A Redis client on SwiftNIO: RESP codec, pipelined commands, subscriber, reconnects. No Phoenix.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // phx.http.request's transport: AsyncHTTPClient on the server's event loops.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: [
+                "LuaRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The Phoenix channel layer: the socket state machine (with each channel's mailbox), PubSub
+        // behind its adapter seam, the per-loop runtimes, the in-memory endpoint. No HTTP, no sockets:
+        // transports plug into it.
         .target(
             name: "PhoenixChannels",
             dependencies: [
-                "PhoenixProtocol", "LuaRuntime",
+                "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,7 +115,8 @@ let package = Package(
         .target(
             name: "HelloSocketsServer",
             dependencies: [
-                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens",
+                "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
+                "OutboundHTTP", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -99,22 +132,40 @@ let package = Package(
         // and the Lua spec runner behind `hello-sockets test`. No XCTest, so the tool can use it.
         .target(
             name: "ChannelTestingCore",
-            dependencies: ["PhoenixChannels", "LuaRuntime", "PhoenixProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ChannelTestingCore for XCTest: failures as XCTFail, and the live WebSocket transport.
         .target(
             name: "ChannelTesting",
             dependencies: ["ChannelTestingCore", "HelloSocketsServer", "TestSupport"]
         ),
+        // The settings table: every server flag with its environment variable and config file key, and the
+        // loader that merges flags > environment > file > defaults into a ServerConfiguration.
+        .target(
+            name: "ServerSettings",
+            dependencies: [
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport", "PhoenixChannels",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Writes BuildInfo.swift (version, git commit) for `hello-sockets --version` before each build.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "hello-sockets",
             dependencies: [
-                "HelloSocketsServer", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
+                "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
         // Raw WebSocket client pieces shared by the test targets.
         .target(
@@ -127,6 +178,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "PhoenixProtocolTests", dependencies: ["PhoenixProtocol", "TestSupport"]),
+        .testTarget(name: "RateLimitingTests", dependencies: ["RateLimiting"]),
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [
@@ -145,8 +197,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LuaRuntimeTests",
-            dependencies: ["LuaRuntime", "Tokens", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["LuaRuntime", "Tokens", "KeyValueStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "ServerSettingsTests", dependencies: ["ServerSettings", "HelloSocketsServer", "PhoenixChannels"]),
         .testTarget(
             name: "PhoenixChannelsTests",
             dependencies: [
@@ -156,13 +209,24 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer"]
+            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

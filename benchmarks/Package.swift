@@ -31,7 +31,19 @@ let package = Package(
             ],
             path: "Benchmarks/HotPaths",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // Publishes/s through one real redis-server (benchmarks/redis-publish.sh starts it).
+        .executableTarget(
+            name: "redis-publish",
+            dependencies: [
+                .product(name: "RedisClient", package: "hello-sockets"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RedisPublish"
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -46,6 +46,14 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "PhoenixProtocol", package: parent)]
         ),
         .executableTarget(
+            name: "fuzz-resp",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "RedisClient", package: parent),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
             name: "fuzz-lua-values",
             dependencies: [
                 "FuzzSupport",

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-TARGETS=(fuzz-http-upgrade fuzz-ws-frames fuzz-json fuzz-phoenix fuzz-lua-values fuzz-erlang-terms)
+TARGETS=(fuzz-http-upgrade fuzz-ws-frames fuzz-json fuzz-phoenix fuzz-lua-values fuzz-erlang-terms fuzz-resp)
 BUILD_PATH=.build
 
 build() {

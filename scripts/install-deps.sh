@@ -2,7 +2,8 @@
 # Installs the system packages the build needs (Debian/Ubuntu), only when they are missing:
 # pkg-config and liblua5.4-dev (SwiftPM finds Lua through pkg-config), python3-venv (conformance), openssl (the
 # JWT tests make RS256/ES256 keys and signatures with it), erlang-base and erlang-crypto (the Phoenix.Token tests
-# check our tokens against Erlang's own term_to_binary/binary_to_term and crypto, ~10 MB).
+# check our tokens against Erlang's own term_to_binary/binary_to_term and crypto, ~10 MB), redis-server (the
+# Redis client's tests start their own on free ports).
 # With --browser also chromium (~430 MB), for the start page's browser test (it is skipped without it).
 set -euo pipefail
 missing=()
@@ -13,6 +14,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v escript >/dev/null 2>&1 || missing+=(erlang-base)
 { command -v erl >/dev/null 2>&1 && erl -noshell -eval 'halt(case code:which(crypto) of non_existing -> 1; _ -> 0 end)'; } \
     >/dev/null 2>&1 || missing+=(erlang-crypto)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${1:-}" = "--browser" ]; then
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 fi
@@ -23,3 +25,7 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    # Debian's package may start a system Redis on 6379; nothing here uses it (tests start their own).
+    $sudo systemctl disable --now redis-server >/dev/null 2>&1 || $sudo service redis-server stop >/dev/null 2>&1 || true
+fi

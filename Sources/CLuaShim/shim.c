@@ -126,6 +126,34 @@ int hs_call(lua_State *L, int nargs, int nresults) {
     return status;
 }
 
+int hs_resume(lua_State *co, lua_State *from, int nargs, int *nresults) {
+    hs_state *s = hs_get_state(co);
+    s->count = 0;
+    s->exceeded = 0;
+    s->mem_refused = 0;
+    lua_sethook(co, hs_hook, LUA_MASKCOUNT, HS_HOOK_STEP);
+    int saved_enforce = s->enforce, saved_active = s->active;
+    s->enforce = 1;
+    s->active = 1;
+    int status = lua_resume(co, from, nargs, nresults);
+    s->enforce = saved_enforce;
+    s->active = saved_active;
+    if (status != LUA_OK && status != LUA_YIELD) {
+        // A dead coroutine keeps its stack: the traceback is read from where the error happened.
+        const char *msg = lua_tostring(co, -1);
+        if (msg == NULL) msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+        luaL_traceback(co, co, msg, 0);
+    }
+    return status;
+}
+
+int hs_where(lua_State *L, int level, char *buf, size_t buflen) {
+    lua_Debug ar;
+    if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) return 0;
+    snprintf(buf, buflen, "%s:%d", ar.short_src, ar.currentline);
+    return 1;
+}
+
 int hs_load(lua_State *L, const char *source, size_t length, const char *chunkname) {
     return luaL_loadbufferx(L, source, length, chunkname, "t");
 }
@@ -142,6 +170,7 @@ static int hs_trampoline(lua_State *L) {
     s->enforce = 0;
     int n = fn(L, fnid);
     s->enforce = saved;
+    if (n == HS_YIELD) return lua_yield(L, 0);
     if (n < 0) {
         if (lua_type(L, -1) == LUA_TSTRING) {
             luaL_where(L, 1);

@@ -1,6 +1,7 @@
 @_exported import ChannelTestingCore
 import Foundation
 import HelloSocketsServer
+@_exported import KeyValueStore
 import LuaRuntime
 import PhoenixChannels
 @_exported import PhoenixProtocol
@@ -23,9 +24,10 @@ extension ChannelTest {
     }
 
     /// A test against a server listening on loopback `port`, socket mount `path`. Failures are
-    /// `XCTFail`s. No manual clock here: `advanceTime` throws `manualClockUnavailable`.
-    public static func live(port: Int, path: String = "/socket") -> ChannelTest {
-        ChannelTest(transport: LiveTransport(port: port, path: path), reporter: XCTestReporter())
+    /// `XCTFail`s. No manual clock here: `advanceTime` throws `manualClockUnavailable`. Give the
+    /// server's `keyValueStore` as `store` to look into `phx.kv` (a server run in the test's process).
+    public static func live(port: Int, path: String = "/socket", store: KeyValueStore? = nil) -> ChannelTest {
+        ChannelTest(transport: LiveTransport(port: port, path: path, store: store), reporter: XCTestReporter())
     }
 }
 
@@ -40,14 +42,18 @@ extension ChannelTest {
 ///   intercepted events are not seen there, and `broadcastFrom` goes through the broadcast API
 ///   (it is seen like any other broadcast);
 /// - script crashes are in the server's log, not in failure messages;
+/// - `phx.http.request` goes to real backends (no stubs), and `phx.kv` is seen only when the
+///   server's store was given;
 /// - assertions wait up to `assertTimeout`, refutations watch for `refuteTimeout`.
 public final class LiveTransport: ChannelTestTransport {
     public let port: Int
     public let path: String
+    public let store: KeyValueStore?
 
-    public init(port: Int, path: String = "/socket") {
+    public init(port: Int, path: String = "/socket", store: KeyValueStore? = nil) {
         self.port = port
         self.path = path
+        self.store = store
     }
 
     public var isLive: Bool { true }
@@ -85,6 +91,19 @@ public final class LiveTransport: ChannelTestTransport {
     }
 
     public func takeScriptErrors() -> [ScriptError] { [] }
+
+    public func stubHTTP(method: String, url: String, response: HTTPStubResponse) throws {
+        throw ChannelTestError.unsupported("HTTP stubs (a live server calls real backends)")
+    }
+
+    public func httpRequests() throws -> [ScriptHTTPRequest] {
+        throw ChannelTestError.unsupported("recorded HTTP requests (a live server calls real backends)")
+    }
+
+    public func keyValueStore() throws -> KeyValueStore {
+        guard let store else { throw ChannelTestError.unsupported("phx.kv without the server's store (ChannelTest.live(store:))") }
+        return store
+    }
 }
 
 final class LiveConnection: ChannelTestConnection {

@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import LuaRuntime
 import PhoenixProtocol
 
@@ -96,6 +97,22 @@ public final class ChannelTest {
     public func presenceList(_ topic: String) async throws -> JSONValue {
         await collect()
         return try await transport.presenceList(topic: topic)
+    }
+
+    /// Answers `phx.http.request`s for `method url` with `response` from now on (in memory only):
+    /// `try test.stubHTTP("GET", "http://backend/x", HTTPStubResponse(status: 200, body: "{}"))`.
+    public func stubHTTP(_ method: String, _ url: String, _ response: HTTPStubResponse) throws {
+        try transport.stubHTTP(method: method, url: url, response: response)
+    }
+
+    /// The `phx.http.request`s the channels made so far, in order (in memory only).
+    public func httpRequests() throws -> [ScriptHTTPRequest] {
+        try transport.httpRequests()
+    }
+
+    /// The `phx.kv` store the channels use, to seed it or look into it.
+    public func store() throws -> KeyValueStore {
+        try transport.keyValueStore()
     }
 
     /// Subscribes the test to a topic (done by `subscribeAndJoin`).

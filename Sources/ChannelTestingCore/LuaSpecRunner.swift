@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import PhoenixProtocol
@@ -52,7 +53,7 @@ public struct LuaSpecRunner {
     /// (socket mount) whose scripts they test.
     public func specFiles() throws -> [(folder: URL, displayPrefix: String, file: String)] {
         let fm = FileManager.default
-        let prefix = directory.standardizedFileURL.lastPathComponent
+        let prefix = ChannelRegistry.displayPrefix(for: directory)
         var folders = [(directory, prefix)]
         for name in try fm.contentsOfDirectory(atPath: directory.path).sorted() where name != "lib" && !name.hasPrefix(".") {
             var isDirectory: ObjCBool = false
@@ -71,11 +72,38 @@ public struct LuaSpecRunner {
         return files
     }
 
+    /// Why nothing could be tested: a clear error rather than "0 passed, 0 failed", so CI never goes green
+    /// on nothing.
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case noFolder(String)
+        case noSpecs(String)
+        case nothingMatches(filter: String)
+
+        public var description: String {
+            switch self {
+            case .noFolder(let path): return "no folder at \(path)"
+            case .noSpecs(let path):
+                return "no specs in \(path): spec files end in _test.lua and sit beside the channels they test "
+                    + "(or in a socket subfolder)"
+            case .nothingMatches(let filter): return "no test matches --filter \(filter)"
+            }
+        }
+    }
+
     /// Runs every spec (matching `filter`, a substring of "file: name") and returns one result per test.
+    /// Throws `Failure` when there is no folder, no spec file, or nothing matching the filter. A channel
+    /// folder that does not load (with or without specs of its own) is a failed result naming the script.
     public func run() async throws -> [Result] {
+        var isDirectory: ObjCBool = false
+        let display = ChannelRegistry.displayPrefix(for: directory)
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw Failure.noFolder(display)
+        }
+        let files = try specFiles()
+        guard !files.isEmpty else { throw Failure.noSpecs(display) }
         var results: [Result] = []
         var registries: [URL: ChannelRegistry] = [:]
-        for (folder, display, name) in try specFiles() {
+        for (folder, display, name) in files {
             let path = "\(display)/\(name)"
             let registry: ChannelRegistry
             do {
@@ -91,6 +119,7 @@ public struct LuaSpecRunner {
             }
             results += await runFile(path: path, url: folder.appendingPathComponent(name), registry: registry)
         }
+        if let filter, results.isEmpty { throw Failure.nothingMatches(filter: filter) }
         return results
     }
 
@@ -241,6 +270,43 @@ final class SpecHost {
 
     private func arg(_ args: [JSONValue], _ i: Int) -> JSONValue { i < args.count ? args[i] : .null }
 
+    /// `ct.kv.<op>(key, …)`: runs the command on the channels' store, answering as `phx.kv` does.
+    private func keyValue(_ op: String, _ args: [JSONValue]) async throws -> JSONValue {
+        let key = try string(args, 0, "kv.\(op)")
+        func integer(_ i: Int, default value: Int64?) throws -> Int64 {
+            if case .integer(let n) = arg(args, i) { return n }
+            if let value, arg(args, i) == .null { return value }
+            throw SpecCallFailure(message: "bad argument #\(i + 1) to 'ct.kv.\(op)' (an integer expected)")
+        }
+        let command: KVCommand
+        switch op {
+        case "get": command = .get(key: key)
+        case "set":
+            let ttl = try integer(2, default: 0)
+            command = .set(key: key, value: arg(args, 1), ttlMilliseconds: ttl > 0 ? Int(ttl) : nil)
+        case "incr": command = .incr(key: key, by: try integer(1, default: 1))
+        case "delete": command = .delete(key: key)
+        case "push": command = .push(key: key, value: arg(args, 1), maxLength: Int(try integer(2, default: nil)))
+        case "range": command = .range(key: key, count: Int(try integer(1, default: nil)))
+        default: throw SpecCallFailure(message: "unknown ct.kv operation \(op)")
+        }
+        let store = try test.store()
+        let answer: Result<KVReply, KVError>
+        if let now = store.answerNow(command) {
+            answer = now
+        } else {
+            answer = await withCheckedContinuation { continuation in store.execute(command) { continuation.resume(returning: $0) } }
+        }
+        switch answer {
+        case .success(.value(let value)): return value ?? .null
+        case .success(.integer(let n)): return .integer(n)
+        case .success(.list(let items)): return .array(items)
+        case .success(.stored): return .bool(true)
+        case .success(.deleted(let existed)): return .bool(existed)
+        case .failure(let error): throw SpecCallFailure(message: "ct.kv.\(op) \(key): \(error.message)")
+        }
+    }
+
     private func string(_ args: [JSONValue], _ i: Int, _ op: String) throws -> String {
         guard case .string(let s) = arg(args, i) else {
             throw SpecCallFailure(message: "bad argument #\(i + 1) to 'ct.\(op)' (string expected, got \(arg(args, i).compact))")
@@ -345,6 +411,13 @@ final class SpecHost {
         case "refute_broadcast":
             try await channel(args, op).refuteBroadcast(try string(args, 1, op), matching: pattern(arg(args, 2)))
             return .null
+        case "http_stub":
+            try test.stubHTTP(try string(args, 0, "http.stub"), try string(args, 1, "http.stub"), HTTPStubResponse(spec: arg(args, 2)))
+            return .null
+        case "http_requests":
+            return .array(try test.httpRequests().map(\.specValue))
+        case "kv":
+            return try await keyValue(try string(args, 0, "kv"), Array(args.dropFirst()))
         default:
             throw SpecCallFailure(message: "unknown ct operation \(op)")
         }

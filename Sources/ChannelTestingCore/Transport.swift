@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import PhoenixChannels
@@ -46,6 +47,13 @@ public protocol ChannelTestTransport: AnyObject {
     func takeScriptErrors() -> [ScriptError]
     /// `Presence.list(topic)`: the topic's presences as clients have been told them (`{key: {metas: […]}}`).
     func presenceList(topic: String) async throws -> JSONValue
+    /// Answers `phx.http.request`s for `method url` with `response` (in memory; a live server makes
+    /// real requests: throws `unsupported`).
+    func stubHTTP(method: String, url: String, response: HTTPStubResponse) throws
+    /// The `phx.http.request`s channels made, in order (in memory; live: throws `unsupported`).
+    func httpRequests() throws -> [ScriptHTTPRequest]
+    /// The `phx.kv` store the channels use (in memory: the endpoint's; live: the server's when given).
+    func keyValueStore() throws -> KeyValueStore
 }
 
 extension ChannelTestTransport {
@@ -97,17 +105,26 @@ public final class InMemoryTransport: ChannelTestTransport {
     /// The endpoint the sockets connect to (one `LuaVM`: every socket of a test shares it, so
     /// broadcasts fan out between them).
     public let endpoint: InProcessEndpoint
+    /// What `phx.http.request` answers (the endpoint must have been made with it as its `http`).
+    public let stubs: HTTPStubs?
     private var subscriptions: [String: InProcessEndpoint.Subscription] = [:]
     private var scriptErrors: [ScriptError] = []
 
-    public init(endpoint: InProcessEndpoint) {
+    public init(endpoint: InProcessEndpoint, stubs: HTTPStubs? = nil) {
         self.endpoint = endpoint
+        self.stubs = stubs
         endpoint.onScriptError = { [weak self] in self?.scriptErrors.append($0) }
+        stubs?.schedule = { [unowned endpoint] milliseconds, body in endpoint.later(milliseconds: milliseconds, body) }
     }
 
-    /// A transport over a fresh endpoint for `registry` (reuse one registry across tests).
+    /// A transport over a fresh endpoint for `registry` (reuse one registry across tests), whose
+    /// `phx.http.request`s are answered by stubs and whose `phx.kv` is a fresh embedded store.
     public convenience init(registry: ChannelRegistry, logger: Logger = InMemoryTransport.quietLogger) throws {
-        self.init(endpoint: try InProcessEndpoint(registry: registry, logger: logger))
+        let stubs = HTTPStubs()
+        // Stubs never reach a network: every destination is allowed (the server's --http-allow is not in play).
+        let endpoint = try InProcessEndpoint(
+            registry: registry, logger: logger, http: stubs, httpPolicy: HTTPPolicy(allowsAnyDestination: true))
+        self.init(endpoint: endpoint, stubs: stubs)
     }
 
     /// A transport loading the scripts of `directory` (one socket mount: `channels/` or
@@ -166,6 +183,18 @@ public final class InMemoryTransport: ChannelTestTransport {
     public func presenceList(topic: String) async throws -> JSONValue {
         endpoint.presence.list(topic: topic).value
     }
+
+    public func stubHTTP(method: String, url: String, response: HTTPStubResponse) throws {
+        guard let stubs else { throw ChannelTestError.unsupported("HTTP stubs (this endpoint has its own HTTP client)") }
+        stubs.stub(method, url, response)
+    }
+
+    public func httpRequests() throws -> [ScriptHTTPRequest] {
+        guard let stubs else { throw ChannelTestError.unsupported("HTTP stubs (this endpoint has its own HTTP client)") }
+        return stubs.requests
+    }
+
+    public func keyValueStore() throws -> KeyValueStore { endpoint.store }
 }
 
 final class InMemoryConnection: ChannelTestConnection {

@@ -1,22 +1,30 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The server's open connections: for the WebSocket connection limit, graceful shutdown and `/metrics`.
+/// The server's open connections: for the connection limit (WebSockets and LongPoll sessions alike),
+/// graceful shutdown and `/metrics`.
 ///
 /// Touched only when a connection opens, upgrades or closes (never per message), so a lock is cheap here.
 final class ConnectionTracker: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: Channel] = [:]
         var webSockets = 0
+        var longPollSessions = 0
         var nextID: UInt64 = 0
         var accepting = true
+        var maxWebSockets: Int
     }
 
-    private let state = NIOLockedValueBox(State())
-    let maxWebSockets: Int
+    private let state: NIOLockedValueBox<State>
+
+    /// Open WebSockets at most; a reload may change it (open ones beyond a lowered limit stay open).
+    var maxWebSockets: Int {
+        get { state.withLockedValue { $0.maxWebSockets } }
+        set { state.withLockedValue { $0.maxWebSockets = newValue } }
+    }
 
     init(maxWebSockets: Int) {
-        self.maxWebSockets = maxWebSockets
+        self.state = NIOLockedValueBox(State(maxWebSockets: maxWebSockets))
     }
 
     /// Registers a new TCP connection and returns its id for the logs ("c17").
@@ -35,7 +43,7 @@ final class ConnectionTracker: Sendable {
     /// Claims a WebSocket slot; false when the limit is reached or the server is shutting down.
     func claimWebSocket(for channel: Channel) -> Bool {
         let claimed = state.withLockedValue { state -> Bool in
-            guard state.accepting, state.webSockets < maxWebSockets else { return false }
+            guard state.accepting, state.webSockets + state.longPollSessions < state.maxWebSockets else { return false }
             state.webSockets += 1
             return true
         }
@@ -45,7 +53,22 @@ final class ConnectionTracker: Sendable {
         return claimed
     }
 
+    /// Claims a slot for a LongPoll session (they count toward the same limit as WebSockets); false
+    /// when the limit is reached or the server is shutting down. `releaseLongPollSession` gives it back.
+    func claimLongPollSession() -> Bool {
+        state.withLockedValue { state -> Bool in
+            guard state.accepting, state.webSockets + state.longPollSessions < state.maxWebSockets else { return false }
+            state.longPollSessions += 1
+            return true
+        }
+    }
+
+    func releaseLongPollSession() {
+        state.withLockedValue { $0.longPollSessions -= 1 }
+    }
+
     var webSocketCount: Int { state.withLockedValue { $0.webSockets } }
+    var longPollSessionCount: Int { state.withLockedValue { $0.longPollSessions } }
 
     /// Every open connection, for `/metrics`.
     var open: [Channel] { state.withLockedValue { Array($0.channels.values) } }

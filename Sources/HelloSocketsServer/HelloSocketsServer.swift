@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import NIOConcurrencyHelpers
@@ -6,14 +7,19 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import OutboundHTTP
 import PhoenixChannels
+import RateLimiting
 import Tokens
 import WebSocketTransport
 
 /// The HelloSockets server: HTTP/1.1 and WebSockets on a multi-threaded event loop group, with
 /// Phoenix channels run by one Lua VM per event loop.
 public final class HelloSocketsServer: Sendable {
-    public let configuration: ServerConfiguration
+    /// The configuration in force: the one it started with, plus what `reload` changed since.
+    public var configuration: ServerConfiguration { live.withLockedValue { $0 } }
+    /// Read once per new connection (never per message), so a lock is cheap here.
+    private let live: NIOLockedValueBox<ServerConfiguration>
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
@@ -21,16 +27,28 @@ public final class HelloSocketsServer: Sendable {
     public let presence: PresenceTracker
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
+    /// `--max-connections-per-ip`, `--connect-rate-per-ip`; nil when both are off.
+    private let addressLimiter: AddressLimiter?
     private let observerHub: ObserverHub?
     private let reloader = NIOLockedValueBox<ChannelReloader?>(nil)
     private let jwksWatcher = NIOLockedValueBox<JWKSWatcher?>(nil)
     private let reloadHub = ReloadEventHub()
     private let startedAt = NIODeadline.now()
-    /// Each loop's handshake, idle and close timeouts, on one wheel per loop.
+    /// Each loop's handshake, idle and close timeouts (and LongPoll's), on one wheel per loop.
     private let timerWheels: PerEventLoop<TimerWheel>
+    /// `phx.http.request`'s client, on the server's loops.
+    private let httpClient: OutboundHTTPClient
+    /// `phx.kv`'s embedded store: one for the node, shared by every VM.
+    public let keyValueStore: EmbeddedStore
+    /// Every mount's per-loop runtimes (shutdown stops their VMs' waiting callbacks).
+    private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
+    /// Every loop's LongPoll sessions.
+    private let longPollSessions: LongPollRegistry
+    /// What HTTP connections share under the configuration in force (set by `start`, replaced by `reload`).
+    private let httpServices = NIOLockedValueBox<HTTPServices?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger) {
-        self.configuration = configuration
+        self.live = NIOLockedValueBox(configuration)
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
@@ -39,22 +57,41 @@ public final class HelloSocketsServer: Sendable {
         }
         self.presence = PresenceTracker(pubSub: pubSub, batching: batching)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
+        self.addressLimiter = configuration.addressLimits.isActive
+            ? AddressLimiter(limits: configuration.addressLimits, logger: logger) : nil
         let resolution = TimerWheel.resolution(for: [
             configuration.handshakeTimeout, configuration.webSocket.idleTimeout, configuration.webSocket.closeTimeout,
+            configuration.longPollWindow,
         ])
         self.timerWheels = PerEventLoop(loops: group.makeIterator().map { $0 }) { loop in
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
+        self.httpClient = OutboundHTTPClient(group: group, maxResponseBytes: configuration.httpMaxResponseBytes)
+        self.keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
+        self.longPollSessions = LongPollRegistry(loops: group.makeIterator().map { $0 })
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
             ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
+    }
+
+    /// Replaces the configuration in force for what follows: connections accepted from now on get its limits,
+    /// timeouts and origin rule, the connection limit applies to the next upgrade, and the shutdown timeout to
+    /// the next shutdown. Open connections keep the limits they started with. Fields the server reads only
+    /// at start (address, TLS, channels, threads, Lua limits, tokens) don't change by this: the caller keeps
+    /// them (`ServerSettings` reloads only the settings its table marks reloadable).
+    public func reload(_ configuration: ServerConfiguration) {
+        live.withLockedValue { $0 = configuration }
+        httpServices.withLockedValue { $0 = $0?.replacing(configuration: configuration) }
+        connections.maxWebSockets = configuration.maxConnections
     }
 
     /// Loads the channels, binds and starts serving; returns the bound address (useful with port 0).
     /// Throws on a channel folder that doesn't load (a syntax error, two scripts claiming one topic).
     @discardableResult
     public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
         var endpoints: [String: WebSocketEndpoint] = [:]
+        var runtimesByMount: [String: LoopRuntimes] = [:]
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
         let lua = try await luaLimitsWithJWTKeys()
@@ -68,18 +105,21 @@ public final class HelloSocketsServer: Sendable {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
-            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, presence, configuration, logger] loop in
-                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger)
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, presence, configuration, logger, self] loop in
+                let vm = try LuaVM(scripts: registry, limits: lua, logger: logger, services: scriptServices(on: loop))
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
                     subscriptions: pubSub.subscriptions(on: loop),
                     pubSub: pubSub,
                     presence: presence,
-                    maxChannelsPerSocket: configuration.maxChannelsPerSocket
+                    maxChannelsPerSocket: configuration.maxChannelsPerSocket,
+                    socketLimits: configuration.socketLimits
                 )
             }
+            mountRuntimes.withLockedValue { $0.append(runtimes) }
             endpoints[mount.path] = PhoenixEndpoint(mount: mount.path, runtimes: runtimes, logger: logger)
+            runtimesByMount[mount.path] = runtimes
             reloadMounts.append(ChannelReloader.Mount(mount: mount, registry: registry, runtimes: runtimes))
         }
         if configuration.watchChannels {
@@ -95,8 +135,37 @@ public final class HelloSocketsServer: Sendable {
             jwksWatcher.withLockedValue { $0 = watcher }
         }
         let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
-        let tls = try makeTLSContext()
+        let longPoll = configuration.longPoll ? LongPollEndpoint(
+            mounts: runtimesByMount,
+            registry: longPollSessions,
+            connections: connections,
+            addressLimiter: addressLimiter,
+            signer: configuration.lua.tokenSigner,
+            settings: LongPollSession.Settings(
+                window: configuration.longPollWindow, maxQueuedBytes: configuration.webSocket.maxPendingOutbound),
+            maxBodyBytes: configuration.webSocket.maxMessageSize,
+            timerWheels: timerWheels,
+            observerHub: observerHub,
+            logger: logger
+        ) : nil
+        let services = HTTPServices(
+            configuration: configuration,
+            endpoints: endpoints,
+            broadcastAPI: broadcastAPI,
+            connections: connections,
+            addressLimiter: addressLimiter,
+            logger: logger,
+            observerHub: observerHub,
+            metrics: MetricsEndpoint(
+                pubSub: pubSub, connections: connections, addressLimiter: addressLimiter,
+                longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt,
+                token: configuration.apiToken),
+            longPoll: longPoll
+        )
+        httpServices.withLockedValue { $0 = services }
+        let tls = try Self.makeTLSContext(configuration)
         try logSecurity()
+        logLimits(configuration)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,16 +180,40 @@ public final class HelloSocketsServer: Sendable {
                         // TLS first: everything after it (HTTP, WebSocket) sees plaintext.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), name: "tls")
                     }
-                    try self.configureHTTP(channel, endpoints: endpoints, broadcastAPI: broadcastAPI)
+                    try self.configureHTTP(channel)
                 }
             }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw ListenError(host: configuration.host, port: configuration.port, error: error)
+        }
         listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         let scheme = tls == nil ? "http" : "https"
         logger.info("listening on \(scheme)://\(configuration.host):\(address.port ?? configuration.port)")
         if let folder = configuration.publicDirectory { logger.info("serving the files of \(folder) (--public)") }
         return address
+    }
+
+    /// What the VM of `loop` reaches outside itself: the loop (resuming waiting callbacks, their
+    /// timeout), the HTTP client with the `--http-allow` policy, the node's store; each HTTP call
+    /// is counted in `/metrics` and printed with `--trace`.
+    private func scriptServices(on loop: EventLoop) -> ScriptServices {
+        let metrics = pubSub.subscriptions(on: loop).metrics
+        let trace = observerHub?.trace
+        return ScriptServices(
+            executor: { body in loop.execute(body) },
+            schedule: { milliseconds, body in loop.scheduleTask(in: .milliseconds(Int64(milliseconds)), body) },
+            http: httpClient.client(on: loop),
+            httpPolicy: HTTPPolicy(allow: configuration.httpAllow, maxConcurrentPerVM: configuration.httpMaxConcurrentPerLoop),
+            kv: keyValueStore,
+            callbackTimeoutMilliseconds: Int(configuration.luaCallbackTimeout.nanoseconds / 1_000_000),
+            onHTTPCall: { call in
+                metrics.record(call)
+                trace?.line(call.traceLine)
+            })
     }
 
     /// `configuration.lua` with the JWT keys of `jwtSecret` and `jwtJWKSPath`, when either is set; logs
@@ -142,8 +235,9 @@ public final class HelloSocketsServer: Sendable {
         return lua
     }
 
-    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable files.
-    private func makeTLSContext() throws -> NIOSSLContext? {
+    /// The TLS context for `--tls-cert` / `--tls-key`, nil without them. Throws on unreadable or invalid
+    /// files (also what `hello-sockets check` runs).
+    public static func makeTLSContext(_ configuration: ServerConfiguration) throws -> NIOSSLContext? {
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
         case (nil, nil):
             return nil
@@ -176,8 +270,38 @@ public final class HelloSocketsServer: Sendable {
         }
     }
 
+    /// Says which abuse limits are in force.
+    private func logLimits(_ configuration: ServerConfiguration) {
+        let socket = configuration.socketLimits, address = configuration.addressLimits
+        let rate = TokenBucket.describe(ratePerSecond:)
+        let grace = Double(socket.throttleGrace.nanoseconds) / 1e9
+        let messages = socket.messageRate > 0
+            ? "messages \(rate(socket.messageRate)) (burst \(socket.messageBurst), closed after "
+                + (grace > 0 ? "\(grace == grace.rounded() ? "\(Int(grace))" : "\(grace)") s over it)" : "never)")
+            : "messages unlimited"
+        let joins = socket.joinRate > 0
+            ? "joins \(rate(socket.joinRate)) (burst \(socket.joinBurst))" : "joins unlimited"
+        var perAddress: [String] = []
+        if address.maxConnectionsPerAddress > 0 {
+            perAddress.append("\(address.maxConnectionsPerAddress) WebSockets open")
+        }
+        if address.connectRatePerAddress > 0 {
+            perAddress.append("new WebSockets \(rate(address.connectRatePerAddress))")
+        }
+        var line = "limits per socket: \(messages), \(joins); per address: "
+            + (perAddress.isEmpty ? "off" : perAddress.joined(separator: ", "))
+        if !address.trustedProxies.isEmpty {
+            line += "; client address from X-Forwarded-For/Forwarded of "
+                + address.trustedProxies.map(\.description).joined(separator: ", ")
+        }
+        logger.info("\(line)")
+    }
+
     /// Open WebSocket connections.
     public var webSocketCount: Int { connections.webSocketCount }
+
+    /// Open LongPoll sessions.
+    public var longPollSessionCount: Int { connections.longPollSessionCount }
 
     /// Hot reload events (every reload, failure, addition, removal), from now on; also logged.
     /// Nothing arrives when the server runs with `watchChannels` off.
@@ -185,11 +309,13 @@ public final class HelloSocketsServer: Sendable {
         reloadHub.stream()
     }
 
-    /// Graceful shutdown: stop accepting, send every WebSocket a close 1001 (going away; Phoenix drains
-    /// with 1012, but 1001 is what RFC 6455 names for a server going down, and phoenix.js reconnects
-    /// after either), let channels run `terminate`, wait up to `shutdownTimeout` for clients to close,
-    /// then drop what remains and stop the event loops.
+    /// Graceful shutdown: stop accepting, end every LongPoll session (held polls are answered 410) and
+    /// send every WebSocket a close 1001 (going away; Phoenix drains with 1012, but 1001 is what RFC 6455
+    /// names for a server going down, and phoenix.js reconnects after either), let channels run
+    /// `terminate`, wait up to `shutdownTimeout` for clients to close, then drop what remains and stop
+    /// the event loops.
     public func shutdown() async throws {
+        let configuration = self.configuration
         let watcher = reloader.withLockedValue { current -> ChannelReloader? in
             defer { current = nil }
             return current
@@ -199,6 +325,7 @@ public final class HelloSocketsServer: Sendable {
         reloadHub.finish()
         try? await listener.withLockedValue { $0 }?.close()
         let open = connections.drain()
+        await longPollSessions.endAll(.shutdown)
         for channel in open {
             channel.eventLoop.execute {
                 if let webSocket = try? channel.pipeline.syncOperations.handler(type: WebSocketConnection.self) {
@@ -214,14 +341,18 @@ public final class HelloSocketsServer: Sendable {
             try? await channel.closeFuture.get()
             timeout.cancel()
         }
+        // Callbacks still waiting for I/O (a terminate calling the backend as its client left) end
+        // here, each logged with the line it waited at and its topic; then nothing may wait any more.
+        for runtimes in mountRuntimes.withLockedValue({ $0 }) {
+            _ = try? await runtimes.onEveryLoop { $0.vm.beginShutdown() }.get()
+        }
+        try? await httpClient.shutdown()
         try await group.shutdownGracefully()
     }
 
-    private func configureHTTP(
-        _ channel: Channel,
-        endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI
-    ) throws {
+    private func configureHTTP(_ channel: Channel) throws {
+        // The services of the configuration in force now: this connection keeps them through a reload.
+        guard let services = httpServices.withLockedValue({ $0 }) else { throw ServerError.notStarted }
         let id = connections.opened(channel)
         logger.debug("connection opened", metadata: ["conn": "\(id)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
         channel.closeFuture.whenComplete { [logger] _ in
@@ -236,19 +367,7 @@ public final class HelloSocketsServer: Sendable {
         try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPHandler.HandlerName.encoder)
         try pipeline.addHandler(HTTPErrorResponder(connectionID: id, logger: logger), name: HTTPHandler.HandlerName.errors)
         try pipeline.addHandler(
-            HTTPHandler(
-                configuration: configuration,
-                endpoints: endpoints,
-                broadcastAPI: broadcastAPI,
-                connections: connections,
-                connectionID: id,
-                logger: logger,
-                timerWheel: timerWheels.value(on: channel.eventLoop),
-                observerHub: observerHub,
-                metrics: MetricsEndpoint(
-                    pubSub: pubSub, connections: connections, reloads: reloadHub, startedAt: startedAt,
-                    token: configuration.apiToken)
-            ),
+            HTTPHandler(services: services, connectionID: id, timerWheel: timerWheels.value(on: channel.eventLoop)),
             name: HTTPHandler.HandlerName.router
         )
     }
@@ -256,12 +375,14 @@ public final class HelloSocketsServer: Sendable {
 
 enum ServerError: Error, CustomStringConvertible {
     case noLocalAddress
+    case notStarted
     case tls(String)
     case jwt(String)
 
     var description: String {
         switch self {
         case .noLocalAddress: return "the listening socket has no local address"
+        case .notStarted: return "a connection came before the server had started"
         case .tls(let message), .jwt(let message): return message
         }
     }

@@ -1,5 +1,7 @@
+import Logging
 import LuaRuntime
 import NIOCore
+import PhoenixChannels
 import WebSocketTransport
 
 /// Everything the server needs to know to start.
@@ -25,6 +27,10 @@ public struct ServerConfiguration: Sendable {
     /// `--presence-batch-ms`: a topic's presence diffs within this window go out merged as one; 0 sends a
     /// diff per change, as Phoenix does.
     public var presenceBatchMilliseconds = 0
+    /// Abuse limits: each Phoenix socket's message and join rates, and per client address (open
+    /// WebSockets, new ones per second, trusted proxies).
+    public var socketLimits = SocketLimits()
+    public var addressLimits = AddressLimits()
     /// Time a client has to send a complete HTTP request (also the keep-alive idle limit): slowloris guard.
     public var handshakeTimeout: TimeAmount
     /// How long a graceful shutdown waits for clients to close before dropping them.
@@ -43,9 +49,29 @@ public struct ServerConfiguration: Sendable {
     /// Origins accepted when checking (`--allowed-origin`): `https://example.com`, `//*.example.com`…;
     /// empty means the Origin's host must equal the request's `Host` header host.
     public var allowedOrigins: [String] = []
+    /// Serve Phoenix's LongPoll transport at `<mount>/longpoll` beside each socket's WebSocket (`--no-longpoll`
+    /// turns it off).
+    public var longPoll = true
+    /// How long a LongPoll GET is held waiting for frames before it is answered 204 (Phoenix's `window_ms`);
+    /// a session not polled for 1.5 times this ends.
+    public var longPollWindow: TimeAmount = .seconds(10)
     /// PEM files of the TLS certificate chain and private key; with both the server speaks https/wss.
     public var tlsCertificatePath: String? = nil
     public var tlsKeyPath: String? = nil
+    /// The secret `phx.token` signs with (`--secret-key-base`); the command line turns it into `lua.tokenSigner`.
+    public var secretKeyBase: String? = nil
+    /// Least severe log messages shown (the command line's log handler reads it, SIGHUP changes it).
+    public var logLevel: Logger.Level = .info
+    /// Where `phx.http.request` may go (`--http-allow HOST[:PORT]`); empty (default): nowhere.
+    public var httpAllow: [HTTPPolicy.Destination] = []
+    /// Largest response body `phx.http.request` accepts (`--http-max-response`); larger ones fail "too large".
+    public var httpMaxResponseBytes = 1 << 20
+    /// `phx.http.request`s one event loop's VM may have in flight (`--http-max-concurrent`).
+    public var httpMaxConcurrentPerLoop = 64
+    /// How long one channel callback may take, its waits for I/O included (`--lua-callback-timeout`).
+    public var luaCallbackTimeout: TimeAmount = .seconds(10)
+    /// The embedded `phx.kv` store's size cap in bytes (`--kv-max-mb`).
+    public var kvMaxBytes = 64 << 20
     /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
     /// (RS256, ES256…; re-read when it changes). Either replaces `lua.jwtVerifier` at start.
     public var jwtSecret: String? = nil

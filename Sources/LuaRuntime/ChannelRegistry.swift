@@ -31,9 +31,22 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
     /// Loads and validates the scripts in `directory`. Throws the first `ScriptError` (`.load`):
     /// a syntax error (`channels/x.lua:3: …`), a script without `topic`/`join`, or two scripts
     /// claiming one pattern (the message names both files).
-    public init(directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits()) throws {
+    public convenience init(directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits()) throws {
+        try self.init(directory: directory, displayPrefix: displayPrefix, limits: limits, onError: { throw $0 })
+    }
+
+    /// Every load problem of the scripts in `directory`, not just the first (`hello-sockets check`): each
+    /// script that does not compile or load, and each pair claiming one topic. Empty when all load.
+    public static func problems(in directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits()) -> [Error] {
+        var problems: [Error] = []
+        _ = try? ChannelRegistry(directory: directory, displayPrefix: displayPrefix, limits: limits) { problems.append($0) }
+        return problems
+    }
+
+    /// Loads what loads; each problem goes to `onError`, which may throw to stop there.
+    private init(directory: URL, displayPrefix: String?, limits: LuaLimits, onError: (Error) throws -> Void) throws {
         self.directory = directory
-        self.displayPrefix = displayPrefix ?? directory.standardizedFileURL.lastPathComponent
+        self.displayPrefix = displayPrefix ?? Self.displayPrefix(for: directory)
         self.limits = limits
         let fm = FileManager.default
         let libDirectory = directory.appendingPathComponent("lib")
@@ -41,20 +54,45 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
             for case let url as URL in enumerator where url.pathExtension == "lua" {
                 let relative = url.standardizedFileURL.path.dropFirst(libDirectory.standardizedFileURL.path.count + 1)
                 let name = relative.dropLast(4).replacingOccurrences(of: "/", with: ".")
-                let text = try Self.read(url, path: "\(self.displayPrefix)/lib/\(relative)")
-                libraries[name] = ScriptSource(path: "\(self.displayPrefix)/lib/\(relative)", text: text)
+                do {
+                    let text = try Self.read(url, path: "\(self.displayPrefix)/lib/\(relative)")
+                    libraries[name] = ScriptSource(path: "\(self.displayPrefix)/lib/\(relative)", text: text)
+                } catch {
+                    try onError(error)
+                }
             }
         }
-        let files = try fm.contentsOfDirectory(atPath: directory.path).filter {
-            $0.hasSuffix(".lua") && !$0.hasSuffix("_test.lua")
-        }.sorted()
+        let files: [String]
+        do {
+            files = try fm.contentsOfDirectory(atPath: directory.path).filter {
+                $0.hasSuffix(".lua") && !$0.hasSuffix("_test.lua")
+            }.sorted()
+        } catch {
+            try onError(error)
+            return
+        }
         for file in files {
             let name = String(file.dropLast(4))
             let path = "\(self.displayPrefix)/\(file)"
-            let text = try Self.read(directory.appendingPathComponent(file), path: path)
-            let script = try validate(name: name, source: ScriptSource(path: path, text: text))
-            try install(script)
+            do {
+                let text = try Self.read(directory.appendingPathComponent(file), path: path)
+                let script = try validate(name: name, source: ScriptSource(path: path, text: text))
+                try install(script)
+            } catch {
+                try onError(error)
+            }
         }
+    }
+
+    /// How paths under `directory` read in messages: as given when it was given as a relative path
+    /// (`examples/chat/channels`, `./channels` as `channels`), else by the folder's name (`channels`), which
+    /// keeps log lines short for a server started with an absolute path.
+    public static func displayPrefix(for directory: URL) -> String {
+        guard directory.baseURL != nil else { return directory.standardizedFileURL.lastPathComponent }
+        var path = Substring(directory.relativePath)
+        while path.hasPrefix("./") { path = path.dropFirst(2).drop { $0 == "/" } }
+        while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
+        return path.isEmpty || path == "." ? directory.standardizedFileURL.lastPathComponent : String(path)
     }
 
     private static func read(_ url: URL, path: String) throws -> String {

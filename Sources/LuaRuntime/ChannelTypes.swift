@@ -1,3 +1,4 @@
+import Dispatch
 import PhoenixProtocol
 
 /// Identifies one joined channel inside one `LuaVM`. Unique per VM, never reused.
@@ -44,6 +45,8 @@ public enum JoinResult: Sendable, Equatable {
     case error(JSONValue)
     /// The script raised, overran a limit or returned a wrong shape ("join crashed").
     case crashed(ScriptError)
+    /// The join waits for I/O; its result comes through `ChannelHost.callbackFinished`.
+    case suspended
 }
 
 /// A reply to send for a pushed message: `phx_reply` with this status and response.
@@ -70,6 +73,9 @@ public enum CallbackResult: Sendable, Equatable {
     case stop(reason: String, reply: ReplyValue?)
     /// The script raised or overran a limit: send `phx_error`, then call `vm.discard(id)`.
     case crashed(ScriptError)
+    /// The callback waits for I/O; its result comes through `ChannelHost.callbackFinished`, and the
+    /// channel's other messages must wait until then (its mailbox).
+    case suspended
 }
 
 /// The outcome of `socket.lua`'s `connect` and `id`.
@@ -80,6 +86,8 @@ public enum ConnectResult: Sendable, Equatable {
     case error(JSONValue)
     /// The script failed; refuse the connection and log the error.
     case crashed(ScriptError)
+    /// `connect` waits for I/O; its result goes to the completion given to `LuaVM.connect`.
+    case suspended
 }
 
 /// True when a stop reason means a clean close (`phx_close`): `normal`, `shutdown` or
@@ -90,8 +98,8 @@ public func isCleanStop(_ reason: String) -> Bool {
 
 /// The server's side of a channel, implemented by the Phoenix socket that owns the channel.
 ///
-/// The VM calls these synchronously while a Lua callback runs, on the VM's event loop. They must
-/// not call back into the same `LuaVM` synchronously (a broadcast that reaches an intercepting
+/// The VM calls these (but `callbackFinished`) synchronously while a Lua callback runs, on the VM's
+/// event loop. They must not call back into the same `LuaVM` synchronously (a broadcast that reaches an intercepting
 /// channel on this loop must be delivered later, e.g. with `eventLoop.execute`): re-entrant calls
 /// are refused with a `.misuse` error.
 public protocol ChannelHost: AnyObject {
@@ -112,6 +120,11 @@ public protocol ChannelHost: AnyObject {
     /// `phx.push(socket, event, phx.presence.list(…))`: a listing pushed as it is, so the host can send
     /// bytes it encoded once for every channel that pushes the same list.
     func push(_ channel: ChannelID, event: String, listing: PresenceListing)
+    /// A callback that returned `.suspended` finished. Called on the VM's loop with the VM free
+    /// again: the host may run the channel's next message from here.
+    func callbackFinished(_ channel: ChannelID, _ result: SuspendedResult)
+    /// The channel's clock for `phx.rate`, in monotonic nanoseconds (a test harness may run a manual one).
+    var monotonicNanoseconds: UInt64 { get }
 }
 
 extension ChannelHost {
@@ -124,4 +137,6 @@ extension ChannelHost {
     public func push(_ channel: ChannelID, event: String, listing: PresenceListing) {
         push(channel, event: event, payload: .json(listing.value))
     }
+
+    public var monotonicNanoseconds: UInt64 { DispatchTime.now().uptimeNanoseconds }
 }

@@ -12,6 +12,8 @@ enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
     case tokenSign, tokenVerify, jwtVerify
     case presenceTrack, presenceUpdate, presenceUntrack, presenceList, presenceFill
+    case httpRequest, jsonEncode, jsonDecode, kvGet, kvSet, kvIncr, kvDelete, kvPush, kvRange
+    case rate
 
     /// The name in the prelude's `natives` table.
     var luaName: String {
@@ -33,6 +35,16 @@ enum Native: Int32, CaseIterable {
         case .presenceUntrack: return "presence_untrack"
         case .presenceList: return "presence_list"
         case .presenceFill: return "presence_fill"
+        case .httpRequest: return "http_request"
+        case .jsonEncode: return "json_encode"
+        case .jsonDecode: return "json_decode"
+        case .kvGet: return "kv_get"
+        case .kvSet: return "kv_set"
+        case .kvIncr: return "kv_incr"
+        case .kvDelete: return "kv_delete"
+        case .kvPush: return "kv_push"
+        case .kvRange: return "kv_range"
+        case .rate: return "rate"
         }
     }
 }
@@ -65,7 +77,7 @@ extension LuaVM {
     }
 
     /// The channel whose socket table is at `index`, if it is one.
-    private func channel(forSocketAt index: Int32) -> ChannelID? {
+    func channel(forSocketAt index: Int32) -> ChannelID? {
         guard lua_type(L, index) == LUA_TTABLE else { return nil }
         let absolute = lua_absindex(L, index)
         hs_getref(L, internals.sockets)
@@ -106,6 +118,12 @@ extension LuaVM {
             break
         }
         switch native {
+        case .httpRequest:
+            return httpRequest()
+        case .jsonEncode, .jsonDecode:
+            return json(native)
+        case .kvGet, .kvSet, .kvIncr, .kvDelete, .kvPush, .kvRange:
+            return keyValue(native)
         case .push, .broadcast, .broadcastFrom:
             guard let id = channel(forSocketAt: 1), let state = channels[id] else {
                 return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")
@@ -229,6 +247,10 @@ extension LuaVM {
 
         case .tokenSign:
             return tokenSign()
+
+        case .rate:
+            return rate()
+
         case .tokenVerify:
             return tokenVerify()
         case .jwtVerify:

@@ -7,6 +7,8 @@ import PhoenixProtocol
 extension LuaVM {
     /// Runs the script's `join(topic, payload, socket)`. On `.ok` the channel lives on under the
     /// returned id; on `.error` or `.crashed` nothing is kept (timers started in join are cancelled).
+    /// On `.suspended` the join waits (the id is returned; messages for the channel must wait too)
+    /// and its result reaches `host.callbackFinished(id, .join(…))` later.
     public func join(
         script: ChannelScript, topic: String, payload: Payload, joinRef: JSONValue, socket: SocketContext,
         host: ChannelHost
@@ -34,29 +36,43 @@ extension LuaVM {
             hs_getref(L, socketRef)
             return 3
         }
+        if case .suspended(let key) = outcome {
+            onFinish(key, channel: id) { [unowned self] outcome in
+                let host = channels[id]?.host
+                return .host(host, id, .join(joinResult(id, outcome, path: path, topic: topic)))
+            }
+            return (id, .suspended)
+        }
+        let result = joinResult(id, outcome, path: path, topic: topic)
+        if case .ok = result { return (id, result) }
+        return (nil, result)
+    }
+
+    /// Maps join's outcome to its result; frees the channel unless it joined.
+    private func joinResult(_ id: ChannelID, _ outcome: Outcome, path: String, topic: String) -> JoinResult {
         switch outcome {
-        case .missing:
+        case .missing, .suspended:
             free(id)
-            return (nil, .crashed(ScriptError(kind: .runtime, script: path, topic: topic, message: "\(path): no join function")))
+            return .crashed(ScriptError(kind: .runtime, script: path, topic: topic, message: "\(path): no join function"))
         case .failed(let error):
             free(id)
-            return (nil, .crashed(error))
+            return .crashed(error)
         case .returned(let top, let site):
             defer { lua_settop(L, top) }
             let reply = readReply(site: site, callback: "join", topic: topic, allowed: "phx.ok(reply?) or phx.error(reply)")
             switch reply {
             case .success(let r?) where r.status == "ok":
                 channels[id]?.joining = false
-                return (id, .ok(r.response))
+                return .ok(r.response)
             case .success(let r?) where r.status == "error":
                 free(id)
-                return (nil, .error(r.response))
+                return .error(r.response)
             case .success:
                 free(id)
-                return (nil, .crashed(invalid(site, topic, "join must return phx.ok(reply?) or phx.error(reply)")))
+                return .crashed(invalid(site, topic, "join must return phx.ok(reply?) or phx.error(reply)"))
             case .failure(let error):
                 free(id)
-                return (nil, .crashed(error))
+                return .crashed(error)
             }
         }
     }
@@ -64,13 +80,15 @@ extension LuaVM {
     /// Runs `handle_in(event, payload, socket)` for a message pushed by the client with `ref`.
     public func handleIn(_ id: ChannelID, event: String, payload: Payload, ref: JSONValue) -> CallbackResult {
         channels[id]?.currentRef = ref
-        defer { channels[id]?.currentRef = nil }  // like Phoenix: socket_ref is valid only in handle_in
-        return callback(id, "handle_in", allowReply: true) { socketRef in
+        let result = callback(id, "handle_in", allowReply: true) { socketRef in
             pushString(event)
             push(payload)
             hs_getref(L, socketRef)
             return 3
         }
+        // Like Phoenix: socket_ref is valid only in handle_in (a waiting one keeps it until it returns).
+        if case .suspended = result {} else { channels[id]?.currentRef = nil }
+        return result
     }
 
     /// True when the channel's script lists `event` in its `intercept` field (so a broadcast of it
@@ -108,28 +126,52 @@ extension LuaVM {
 
     /// Runs `terminate(reason, socket)` if the script defines it (errors are logged, not returned),
     /// then frees the channel. Reasons as in Phoenix: "normal", "shutdown", "shutdown:left",
-    /// "shutdown:closed", or the reason given to `phx.stop`.
-    public func terminate(_ id: ChannelID, reason: String) {
-        guard let state = channels[id] else { return }
+    /// "shutdown:closed", or the reason given to `phx.stop`. Returns false when terminate waits:
+    /// the channel is freed when it finishes (`host.callbackFinished(id, .terminated)`).
+    ///
+    /// Called while another callback runs (a connection that broke during that callback's push), it
+    /// runs once that callback returned, and also ends as `.terminated`.
+    @discardableResult
+    public func terminate(_ id: ChannelID, reason: String) -> Bool {
+        guard channels[id] != nil else { return true }
+        if busy {
+            afterLeave.append { [unowned self] in
+                guard let host = channels[id]?.host else { return }
+                if terminate(id, reason: reason) { host.callbackFinished(id, .terminated) }
+            }
+            return false
+        }
         let result = callback(id, "terminate", allowReply: false, missingIsNoreply: true, anyResult: true) { socketRef in
             pushString(reason)
             hs_getref(L, socketRef)
             return 2
         }
-        if case .crashed(let error) = result {
+        if case .suspended = result { return false }
+        terminated(id, result)
+        return true
+    }
+
+    /// After terminate: logs its failure, frees the channel.
+    private func terminated(_ id: ChannelID, _ result: CallbackResult) {
+        if case .crashed(let error) = result, let state = channels[id] {
             logger.error("terminate failed: \(error)", metadata: ["script": .string(state.scriptPath), "topic": .string(state.topic)])
         }
         free(id)
     }
 
     /// Frees a channel without running `terminate` (after a crash, as Phoenix does not trap exits).
+    /// A callback of it still waiting is dropped.
     public func discard(_ id: ChannelID) {
         free(id)
     }
 
     /// Runs `socket.lua`'s `connect(params, connect_info)` then `id(socket)`. Without a `socket`
-    /// script every connection is accepted with empty assigns and no id.
-    public func connect(params: JSONValue, connectInfo: JSONValue) -> ConnectResult {
+    /// script every connection is accepted with empty assigns and no id. `.suspended`: connect
+    /// waits; its result goes to `completion` later (on the VM's loop). `completion` is not
+    /// called for a result returned directly.
+    public func connect(
+        params: JSONValue, connectInfo: JSONValue, completion: @escaping (ConnectResult) -> Void
+    ) -> ConnectResult {
         let name = ChannelRegistry.socketScriptName
         guard let script = scripts.script(named: name) else { return .ok(assigns: .emptyObject, id: nil) }
         guard enter() else { return .crashed(reentrancyError(script.path, nil)) }
@@ -139,14 +181,28 @@ extension LuaVM {
         case .success(let m): module = m
         case .failure(let error): return .crashed(error)
         }
-        var assigns = JSONValue.emptyObject
-        switch invoke(module, "connect", path: script.path, topic: nil, push: {
+        let outcome = invoke(module, "connect", path: script.path, topic: nil) {
             push(params)
             push(connectInfo)
             return 2
-        }) {
+        }
+        if case .suspended(let key) = outcome {
+            onFinish(key, channel: nil) { [unowned self] outcome in
+                .connect(completion, connectResult(outcome, module: module, path: script.path, params: params))
+            }
+            return .suspended
+        }
+        return connectResult(outcome, module: module, path: script.path, params: params)
+    }
+
+    /// Maps connect's outcome to its result, running `id(socket)` (which cannot wait) when it accepted.
+    private func connectResult(_ outcome: Outcome, module: LoadedModule, path: String, params: JSONValue) -> ConnectResult {
+        var assigns = JSONValue.emptyObject
+        switch outcome {
         case .missing:
             break
+        case .suspended:
+            return .crashed(ScriptError(kind: .misuse, script: path, message: "\(path): connect suspended twice"))
         case .failed(let error):
             return .crashed(error)
         case .returned(let top, let site):
@@ -158,7 +214,7 @@ extension LuaVM {
             case .failure(let error): return .crashed(error)
             }
         }
-        switch invoke(module, "id", path: script.path, topic: nil, push: {
+        switch invoke(module, "id", path: path, topic: nil, suspendable: false, push: {
             lua_createtable(L, 0, 2)
             push(params)
             lua_setfield(L, -2, "params")
@@ -166,7 +222,7 @@ extension LuaVM {
             lua_setfield(L, -2, "assigns")
             return 1
         }) {
-        case .missing:
+        case .missing, .suspended:
             return .ok(assigns: assigns, id: nil)
         case .failed(let error):
             return .crashed(error)
@@ -189,7 +245,11 @@ extension LuaVM {
         return true
     }
 
-    func leave() { busy = false }
+    /// The VM is free again; work that had to wait for it (a terminate asked for meanwhile) runs now.
+    func leave() {
+        busy = false
+        while !afterLeave.isEmpty, !busy { afterLeave.removeFirst()() }
+    }
 
     private func reentrancyError(_ path: String, _ topic: String?) -> ScriptError {
         ScriptError(
@@ -216,11 +276,17 @@ extension LuaVM {
         case returned(top: Int32, site: CallSite)
         case failed(ScriptError)
         case missing
+        /// The callback waits (`suspensions[key]`); the entry point sets where its result goes (`onFinish`).
+        case suspended(UInt64)
     }
 
-    /// Calls `module[name](args…)` protected, with a fresh budget. `push` pushes the arguments
-    /// and returns how many.
-    func invoke(_ module: LoadedModule, _ name: String, path: String, topic: String?, push: () -> Int32) -> Outcome {
+    /// Calls `module[name](args…)` with a fresh budget: as a coroutine that may wait
+    /// (`suspendable`), else straight through under `lua_pcall`. `push` pushes the arguments and
+    /// returns how many.
+    func invoke(
+        _ module: LoadedModule, _ name: String, path: String, topic: String?, suspendable: Bool = true,
+        push: () -> Int32
+    ) -> Outcome {
         let top = lua_gettop(L)
         hs_getref(L, module.ref)
         let type = field(name, ofTableAt: -1)
@@ -233,6 +299,9 @@ extension LuaVM {
         lua_pushvalue(L, -1)
         let site = CallSite(functionIndex: lua_gettop(L) - 1)
         let nargs = push()
+        if suspendable {
+            return runCoroutine(nargs: nargs, top: top, site: site, path: path, topic: topic, callback: name)
+        }
         runningScript = (path, topic)
         defer { runningScript = nil }
         let status = hs_call(L, nargs, 1)
@@ -254,6 +323,11 @@ extension LuaVM {
         guard let state = channels[id] else {
             return .crashed(ScriptError(kind: .misuse, script: "", message: "\(name): unknown channel \(id)"))
         }
+        guard state.suspension == nil else {
+            return .crashed(ScriptError(
+                kind: .misuse, script: state.scriptPath, topic: state.topic,
+                message: "\(name) called while the channel's previous callback waits (deliver it from the mailbox)"))
+        }
         guard enter() else { return .crashed(reentrancyError(state.scriptPath, state.topic)) }
         defer { leave() }
         let module: LoadedModule
@@ -268,20 +342,50 @@ extension LuaVM {
         if module.version != state.version, let error = migrate(id, state: state, to: module, path: path) {
             return .crashed(error)
         }
-        switch invoke(module, name, path: path, topic: state.topic, push: { push(state.socketRef) }) {
-        case .missing:
+        let outcome = invoke(module, name, path: path, topic: state.topic, push: { push(state.socketRef) })
+        let topic = state.topic
+        if case .suspended(let key) = outcome {
+            onFinish(key, channel: id) { [unowned self] outcome in
+                let host = channels[id]?.host
+                let result = callbackResult(
+                    outcome, name, path: path, topic: topic, allowReply: allowReply, missingIsNoreply: missingIsNoreply,
+                    anyResult: anyResult)
+                switch name {
+                case "terminate":
+                    terminated(id, result)
+                    return .host(host, id, .terminated)
+                case "handle_in":
+                    channels[id]?.currentRef = nil
+                default:
+                    break
+                }
+                return .host(host, id, .callback(result))
+            }
+            return .suspended
+        }
+        return callbackResult(
+            outcome, name, path: path, topic: topic, allowReply: allowReply, missingIsNoreply: missingIsNoreply,
+            anyResult: anyResult)
+    }
+
+    /// Maps a callback's outcome to its result.
+    private func callbackResult(
+        _ outcome: Outcome, _ name: String, path: String, topic: String, allowReply: Bool, missingIsNoreply: Bool,
+        anyResult: Bool
+    ) -> CallbackResult {
+        switch outcome {
+        case .missing, .suspended:
             if missingIsNoreply {
-                if name == "handle_info" { logger.warning("\(path) has no handle_info; message dropped", metadata: ["topic": .string(state.topic)]) }
+                if name == "handle_info" { logger.warning("\(path) has no handle_info; message dropped", metadata: ["topic": .string(topic)]) }
                 return .noreply
             }
-            return .crashed(ScriptError(
-                kind: .runtime, script: path, topic: state.topic, message: "\(path): no \(name) function"))
+            return .crashed(ScriptError(kind: .runtime, script: path, topic: topic, message: "\(path): no \(name) function"))
         case .failed(let error):
             return .crashed(error)
         case .returned(let top, let site):
             defer { lua_settop(L, top) }
             if anyResult { return .noreply }
-            return readCallbackResult(site: site, callback: name, topic: state.topic, allowReply: allowReply)
+            return readCallbackResult(site: site, callback: name, topic: topic, allowReply: allowReply)
         }
     }
 
@@ -291,14 +395,14 @@ extension LuaVM {
     private func migrate(_ id: ChannelID, state: ChannelState, to module: LoadedModule, path: String) -> ScriptError? {
         channels[id]?.version = module.version
         let old = state.version
-        switch invoke(module, "migrate", path: path, topic: state.topic, push: {
+        switch invoke(module, "migrate", path: path, topic: state.topic, suspendable: false, push: {
             hs_getref(L, state.socketRef)
             field("assigns", ofTableAt: -1)
             hs_remove(L, -2)
             lua_pushinteger(L, Int64(old.rawValue))
             return 2
         }) {
-        case .missing:
+        case .missing, .suspended:
             return nil
         case .failed(let error):
             return error
@@ -430,6 +534,7 @@ extension LuaVM {
     /// Frees a channel: its timers (cancelled with the host), its socket table.
     private func free(_ id: ChannelID) {
         guard let state = channels[id] else { return }
+        dropSuspension(of: id)
         for timer in state.timers {
             forgetTimer(timer)
             state.host?.cancelTimer(timer)

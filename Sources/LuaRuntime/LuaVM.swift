@@ -3,13 +3,15 @@ import Foundation
 import CLuaShim
 import Logging
 import PhoenixProtocol
+import RateLimiting
 
 /// One Lua state holding every channel joined on one event loop.
 ///
 /// Not thread-safe: create one per event loop and call it only on that loop (the OpenResty
-/// model). Every entry point runs script code under `lua_pcall` with a fresh instruction budget;
+/// model). Every callback runs as a coroutine with a fresh instruction budget per resume slice;
 /// a failing or runaway callback yields `.crashed(ScriptError)` and the VM stays usable for all
-/// other channels. Entry points must not be called re-entrantly from `ChannelHost` methods.
+/// other channels. A callback that waits for I/O returns `.suspended` and finishes later
+/// (`LuaVM+Coroutines`). Entry points must not be called re-entrantly from `ChannelHost` methods.
 public final class LuaVM {
     /// The Lua thread being operated on: the main state, or, while a native runs, the thread
     /// (coroutine) that called it. `mainState` is the state itself.
@@ -57,8 +59,12 @@ public final class LuaVM {
         /// The ref of the message being handled; set only during handle_in (for phx.socket_ref).
         var currentRef: JSONValue?
         var timers: Set<TimerID> = []
+        /// `phx.rate` buckets by key.
+        var rateBuckets: [String: TokenBucket] = [:]
         /// The script version this channel last ran (hot reload: `migrate` runs when it changes).
         var version: ScriptVersion = .initial
+        /// The key of its callback waiting for I/O, if one is.
+        var suspension: UInt64?
     }
     var channels: [ChannelID: ChannelState] = [:]
     var timers: [TimerID: (channel: ChannelID, message: Int32)] = [:]
@@ -78,13 +84,34 @@ public final class LuaVM {
     /// The Lua spec runner's table (`SpecPrelude`), once a spec file was loaded in this VM.
     var specRunner: Int32?
 
+    /// The event loop, HTTP and key-value store callbacks reach (`ScriptServices`).
+    public let services: ScriptServices
+    /// Callbacks waiting for I/O, by key; and which callback each pending operation will resume.
+    var suspensions: [UInt64: Suspension] = [:]
+    var waitingOn: [UInt64: UInt64] = [:]
+    var nextSuspension: UInt64 = 1
+    var nextWait: UInt64 = 1
+    /// Coroutines that finished cleanly, ready for the next callback (with their registry refs).
+    var idleThreads: [(OpaquePointer, Int32)] = []
+    /// The coroutine of the callback running now (natives may wait only on it), and what the
+    /// native that yielded it waits for.
+    var runningThread: OpaquePointer?
+    var pendingWait: Wait?
+    /// `beginShutdown` was called: nothing may wait any more.
+    var shuttingDown = false
+    /// Run when the entry point in progress leaves (`leave()`).
+    var afterLeave: [() -> Void] = []
+    /// `phx.http.request`s in flight from this VM (bounded by `HTTPPolicy.maxConcurrentPerVM`).
+    var httpInFlight = 0
+
     /// Creates a VM: opens Lua with the counting allocator, installs the sandbox and `phx`.
     /// Throws a `.misuse` ScriptError if Lua cannot be opened or the prelude fails.
     public init(
         scripts: ScriptProvider,
         limits: LuaLimits = LuaLimits(),
         node: String = LuaVM.defaultNode,
-        logger: Logger = Logger(label: "LuaRuntime")
+        logger: Logger = Logger(label: "LuaRuntime"),
+        services: ScriptServices = .none
     ) throws {
         guard let state = hs_open(limits.memoryLimit, Int64(limits.instructionBudget)) else {
             throw ScriptError(kind: .misuse, script: "", message: "cannot open a Lua state (out of memory)")
@@ -95,6 +122,7 @@ public final class LuaVM {
         self.scripts = scripts
         self.node = node
         self.logger = logger
+        self.services = services
         hs_get_state(L).pointee.owner = Unmanaged.passUnretained(self).toOpaque()
         try installPrelude()
     }

@@ -89,9 +89,20 @@ enum SandboxPrelude {
       reply_to = natives.reply_to,
       send_after = natives.send_after,
       cancel_timer = natives.cancel_timer,
+      -- rate(socket, key, per_second, burst?) -> true while this channel's bucket `key` has a token
+      rate = natives.rate,
       -- Phoenix.Token: sign(salt, data, {max_age=, signed_at=}?) -> token;
       -- verify(salt, token, max_age_seconds?) -> data | nil, reason
       token = readonly({ sign = natives.token_sign, verify = natives.token_verify }, "phx.token"),
+      -- request{ method, url, headers, body, timeout_ms } -> response {status, headers, body} | nil, err (waits)
+      http = readonly({ request = natives.http_request }, "phx.http"),
+      -- encode(value) -> string; decode(string) -> value | nil, err
+      json = readonly({ encode = natives.json_encode, decode = natives.json_decode }, "phx.json"),
+      -- The node's key-value store (embedded, or Redis with --redis): values are any JSON value.
+      kv = readonly({
+        get = natives.kv_get, set = natives.kv_set, incr = natives.kv_incr, delete = natives.kv_delete,
+        push = natives.kv_push, range = natives.kv_range,
+      }, "phx.kv"),
       -- JWT: verify(token, {iss=, aud=, leeway_s=}?) -> claims | nil, reason
       jwt = readonly({ verify = natives.jwt_verify }, "phx.jwt"),
       -- Phoenix.Presence: track(socket, key, meta, topic?) -> phx_ref | nil, "already tracked";

@@ -14,6 +14,9 @@ public struct ScriptError: Error, Sendable, Equatable, CustomStringConvertible {
         case instructionBudget
         /// The VM hit its memory cap while the callback ran.
         case memory
+        /// The callback did not finish within `--lua-callback-timeout` (its waits included), or
+        /// was abandoned waiting at shutdown.
+        case timeout
         /// The call could not be made (unknown channel, re-entrant call).
         case misuse
     }

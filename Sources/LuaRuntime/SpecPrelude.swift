@@ -174,6 +174,17 @@ enum SpecPrelude {
     function ct.advance_time(ms) call("advance_time", ms) end
     -- Presence.list(topic): { key = { metas = { meta, ... } } } as clients have been told it.
     function ct.presence_list(topic) return call("presence_list", topic) end
+    -- phx.http.request answered by stubs: stub(method, url, {status, body, headers, delay_ms} | {error, delay_ms});
+    -- requests() lists the requests made, {method, url, headers, body}, oldest first.
+    ct.http = {
+      stub = function(method, url, response) call("http_stub", method, url, response or {}) end,
+      requests = function() return call("http_requests") end,
+    }
+    -- The channels' phx.kv store, as phx.kv sees it: get, set, incr, delete, push, range.
+    ct.kv = {}
+    for _, op in ipairs({ "get", "set", "incr", "delete", "push", "range" }) do
+      ct.kv[op] = function(...) return call("kv", op, ...) end
+    end
 
     local runner = {}
 

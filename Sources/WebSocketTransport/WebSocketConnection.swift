@@ -13,6 +13,23 @@ public protocol WebSocketSession: AnyObject {
     func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage)
     /// The TCP connection is gone; called exactly once.
     func webSocketDidClose(_ connection: WebSocketConnection)
+    /// Asked before each data message is taken (an inbound rate limit); the default admits everything.
+    func webSocketAdmission(_ connection: WebSocketConnection) -> MessageAdmission
+}
+
+extension WebSocketSession {
+    public func webSocketAdmission(_ connection: WebSocketConnection) -> MessageAdmission { .proceed }
+}
+
+/// A session's answer to "may the next message be taken now?".
+public enum MessageAdmission: Equatable, Sendable {
+    /// Take it.
+    case proceed
+    /// Hold it and stop reading the socket until then (TCP backpressure slows the client down);
+    /// it and every frame read after it are taken later, in order.
+    case wait(until: NIODeadline)
+    /// Close the connection with 1008 (policy violation) and this reason; held frames are discarded.
+    case close(reason: String)
 }
 
 /// One upgraded connection: frame rules, control frames, the close handshake and the idle timeout
@@ -45,6 +62,12 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private var timer: TimerWheel.Timer?
     private var isReading = false
     private var needsFlush = false
+    /// Frames read while the session made us wait (`MessageAdmission.wait`), in arrival order: what one
+    /// socket read brought in after reading was paused. Made at the first pause (most connections never pause).
+    private var held: CircularBuffer<WebSocketFrame>?
+    /// Set while reading is paused for the session; fires when it may go on.
+    private var resumeTimer: TimerWheel.Timer?
+    private var isPaused = false
     /// Sees every frame both ways (the observer feed, `--trace`); set before the connection is added to a pipeline.
     public var observer: WebSocketFrameObserver?
     private var messageIsCompressed = false
@@ -122,12 +145,73 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         if let observer { observer.webSocket(id, didReceive: frame) }
         lastFrameReceived = context.eventLoop.now
         isReading = true
+        if isPaused {
+            hold(frame, first: false)  // the rest of a read that was under way when we paused: kept in order
+        } else {
+            take(frame)
+        }
+    }
+
+    /// Handles one frame, unless the session makes a new message wait (then it is held, first in line).
+    private func take(_ frame: WebSocketFrame) {
+        if case .open = state, frame.opcode == .text || frame.opcode == .binary {
+            switch session.webSocketAdmission(self) {
+            case .proceed:
+                break
+            case .wait(let deadline):
+                hold(frame, first: true)
+                pause(until: deadline)
+                return
+            case .close(let reason):
+                held = nil
+                fail(.policyViolation(reason))
+                return
+            }
+        }
         do {
             try receive(frame)
         } catch let error as WebSocketCloseError {
             fail(error)
         } catch {
             fail(.protocolError("\(error)"))
+        }
+    }
+
+    // MARK: Pausing (inbound rate limit)
+
+    private func hold(_ frame: WebSocketFrame, first: Bool) {
+        if held == nil { held = CircularBuffer(initialCapacity: 16) }
+        if first { held?.prepend(frame) } else { held?.append(frame) }
+    }
+
+    /// Stops reading the socket until `deadline`: the kernel's buffers fill and TCP slows the client.
+    private func pause(until deadline: NIODeadline) {
+        guard let context, let timerWheel else { return }
+        if !isPaused {
+            isPaused = true
+            try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        }
+        let timer = resumeTimer ?? timerWheel.makeTimer { [weak self] in self?.resume() }
+        resumeTimer = timer
+        timerWheel.arm(timer, at: deadline)
+    }
+
+    /// Takes the held frames in order (each new message asks the session again), then reads again.
+    private func resume() {
+        guard let context, isPaused else { return }
+        isPaused = false
+        lastFrameReceived = context.eventLoop.now  // the client was sending all along; we were not reading
+        isReading = true  // replies of the whole batch go out with one flush
+        while !isPaused, context === self.context, let frame = held?.popFirst() {
+            take(frame)
+        }
+        isReading = false
+        if needsFlush, self.context != nil {
+            needsFlush = false
+            context.flush()
+        }
+        if !isPaused, self.context != nil {
+            try? context.channel.syncOptions?.setOption(.autoRead, value: true)
         }
     }
 
@@ -280,6 +364,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         if closeCode == nil { closeCode = UInt16(webSocketErrorCode: code) }
         write(closePayload(code: code, reason: reason, allocator: context.channel.allocator), opcode: .connectionClose, flush: true)
         if let timerWheel, let timer { timerWheel.arm(timer, in: configuration.closeTimeout) }
+        // Read again to see the peer's close frame: held and further data frames are discarded now (§7.1.4).
+        if isPaused {
+            if let timerWheel, let resumeTimer { timerWheel.cancel(resumeTimer) }
+            resume()
+        }
     }
 
     /// Fails the connection (§7.1.7): send a close frame with the error's code, then close TCP.
@@ -350,6 +439,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         guard let context, let timerWheel, let timer else { return }
         switch state {
         case .open:
+            // A paused client is sending (we are not reading): not idle.
+            if isPaused { lastFrameReceived = context.eventLoop.now }
             let idleUntil = lastFrameReceived + configuration.idleTimeout
             if context.eventLoop.now >= idleUntil {
                 logger.debug("idle timeout", metadata: ["conn": "\(id)"])
@@ -373,6 +464,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         guard context != nil else { return }
         state = .closed
         if let timerWheel, let timer { timerWheel.cancel(timer) }
+        if let timerWheel, let resumeTimer { timerWheel.cancel(resumeTimer) }
+        held = nil
+        isPaused = false
         context = nil
         session.webSocketDidClose(self)
         if let observer { observer.webSocketDidClose(id) }

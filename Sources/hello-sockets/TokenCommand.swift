@@ -1,6 +1,8 @@
 import Foundation
 import ArgumentParser
 import PhoenixProtocol
+import HelloSocketsServer
+import ServerSettings
 import Tokens
 
 /// `hello-sockets token sign SALT JSON` / `token verify SALT TOKEN` / `token verify --jwt TOKEN`:
@@ -9,18 +11,42 @@ struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sign or verify Phoenix.Token tokens, or verify a JWT, with the server's secrets.",
         discussion: """
-            The secrets are the server's flags, given before or after the subcommand: --secret-key-base (or \
-            $SECRET_KEY_BASE), --jwt-secret (or $JWT_SECRET), --jwt-jwks FILE.
+            The secrets are found as the server finds them: the flags --secret-key-base, --jwt-secret and \
+            --jwt-jwks FILE, else the environment ($SECRET_KEY_BASE, $JWT_SECRET, HELLO_SOCKETS_*), else the \
+            config file (--config FILE or $HELLO_SOCKETS_CONFIG).
             """,
         subcommands: [Sign.self, Verify.self]
     )
 
-    /// The Phoenix.Token signer of the server's flags (or `$SECRET_KEY_BASE`); a usage error without a secret.
-    static func signer(_ server: Serve) throws -> TokenSigner {
-        guard let signer = try Serve.tokenSigner(server.secretKeyBase) else {
-            throw ValidationError("no secret: pass --secret-key-base or set SECRET_KEY_BASE, as for the server.")
+    /// The server's secrets, from the same sources and with the same precedence as `serve`.
+    struct ServerSecrets: ParsableArguments {
+        @Option(help: "The server's phx.token secret.")
+        var secretKeyBase: String?
+        @Option(help: "The server's JWT HMAC secret.")
+        var jwtSecret: String?
+        @Option(name: .customLong("jwt-jwks"), help: "The server's JWKS file.")
+        var jwtJWKS: String?
+        @Option(help: "The server's config file.")
+        var config: String?
+
+        /// The settings these flags, the environment and the config file give.
+        func load() throws -> ServerConfiguration {
+            var flags = config.map { ["--config", $0] } ?? []
+            for (flag, value) in [
+                ("--secret-key-base", secretKeyBase), ("--jwt-secret", jwtSecret), ("--jwt-jwks", jwtJWKS),
+            ] {
+                if let value { flags += [flag, value] }
+            }
+            return try SettingsLoader(arguments: flags).loadValues().configuration
         }
-        return signer
+
+        /// The Phoenix.Token signer; a usage error without a secret.
+        func signer() throws -> TokenSigner {
+            guard let secret = try load().secretKeyBase else {
+                throw ValidationError("no secret: set SECRET_KEY_BASE (or secret_key_base in --config FILE), as for the server.")
+            }
+            return try TokenSigner(secretKeyBase: secret)
+        }
     }
 
     struct Sign: ParsableCommand {
@@ -36,8 +62,7 @@ struct Token: AsyncParsableCommand {
         var maxAge: Double = TokenSigner.defaultMaxAge
         @Option(help: "Signing time, in seconds since 1970 (default: now).")
         var signedAt: Double?
-        /// The server's flags: `--secret-key-base` is declared there (and may follow `token sign`).
-        @ParentCommand var server: Serve
+        @OptionGroup var secrets: ServerSecrets
 
         func validate() throws {
             guard maxAge >= 0 else { throw ValidationError("--max-age must be a number of seconds >= 0 (or infinity).") }
@@ -48,7 +73,7 @@ struct Token: AsyncParsableCommand {
             let value: JSONValue
             do { value = try JSONParser().parse(data) } catch { throw ValidationError("DATA is not JSON: \(error)") }
             let time = signedAt.map { Date(timeIntervalSince1970: $0) } ?? Date()
-            print(try Token.signer(server).sign(salt: salt, data: value, signedAt: time, maxAge: maxAge))
+            print(try secrets.signer().sign(salt: salt, data: value, signedAt: time, maxAge: maxAge))
         }
     }
 
@@ -75,13 +100,13 @@ struct Token: AsyncParsableCommand {
         var aud: String?
         @Option(help: "JWT: seconds of clock skew allowed on exp and nbf.")
         var leeway: Double = 0
-        /// The server's flags: the secrets are declared there (and may follow `token verify`).
-        @ParentCommand var server: Serve
+        @OptionGroup var secrets: ServerSecrets
 
         func validate() throws {
             if jwt != nil {
                 guard salt == nil, token == nil else { throw ValidationError("--jwt TOKEN takes no SALT or TOKEN argument.") }
-                guard Serve.jwtSecret(server.jwtSecret) != nil || server.jwtJWKS != nil else {
+                let server = try secrets.load()
+                guard server.jwtSecret != nil || server.jwtJWKSPath != nil else {
                     throw ValidationError("no JWT key: pass --jwt-secret (or set JWT_SECRET) or --jwt-jwks FILE.")
                 }
                 guard leeway >= 0 else { throw ValidationError("--leeway must be seconds >= 0.") }
@@ -95,10 +120,11 @@ struct Token: AsyncParsableCommand {
             let data: JSONValue
             do {
                 if let jwt {
-                    let (verifier, _) = try await JWTVerifier.make(secret: Serve.jwtSecret(server.jwtSecret), jwksPath: server.jwtJWKS)
+                    let server = try secrets.load()
+                    let (verifier, _) = try await JWTVerifier.make(secret: server.jwtSecret, jwksPath: server.jwtJWKSPath)
                     data = try verifier.verify(jwt, options: JWTVerifier.Options(issuer: iss, audience: aud, leeway: leeway))
                 } else {
-                    data = try Token.signer(server).verify(salt: salt ?? "", token: token, maxAge: maxAge)
+                    data = try secrets.signer().verify(salt: salt ?? "", token: token, maxAge: maxAge)
                 }
             } catch let failure as TokenSigner.Failure {
                 print(failure.rawValue)

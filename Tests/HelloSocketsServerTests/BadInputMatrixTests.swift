@@ -13,7 +13,11 @@ final class BadInputMatrixTests: XCTestCase {
 
     override func setUp() async throws {
         let config = WebSocketConfiguration(maxMessageSize: 64 * 1024, closeTimeout: .milliseconds(250))
-        server = try await TestServer.start(channels: PhoenixFeatureTests.fixtures, webSocket: config, maxChannels: 100)
+        // Joins unlimited: testTooManyJoinsOnOneSocket joins 101 channels in one burst to reach --max-channels,
+        // past the default --join-rate burst of 20 (AbuseLimitsTests covers the join rate).
+        server = try await TestServer.start(channels: PhoenixFeatureTests.fixtures, webSocket: config, maxChannels: 100) {
+            $0.socketLimits.joinRate = 0
+        }
         bystander = try await WebSocketTestClient.connect(port: server.port, path: "/socket/websocket?vsn=2.0.0")
         try await bystander.send(text: #"["1","1","lab:calm","phx_join",{}]"#)
         _ = try await bystander.receiveText()

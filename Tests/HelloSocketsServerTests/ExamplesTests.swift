@@ -1,6 +1,7 @@
 import Foundation
 import HelloSocketsServer
 import Logging
+import LuaRuntime
 import TestSupport
 import XCTest
 
@@ -17,11 +18,15 @@ final class ExamplesTests: XCTestCase {
 
     /// `hello-sockets --channels CHANNELS --public PUBLIC` on a free port, two event loops (so two clients
     /// usually land on different loops, with different Lua VMs).
-    static func withServer(channels: String, public publicDirectory: String?, _ body: (Int) async throws -> Void) async throws {
+    static func withServer(
+        channels: String, public publicDirectory: String?, configure: (inout ServerConfiguration) -> Void = { _ in },
+        _ body: (Int) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "examples-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, channelsDirectory: channels, eventLoopCount: 2)
         configuration.publicDirectory = publicDirectory
+        configure(&configuration)
         let server = HelloSocketsServer(configuration: configuration, logger: logger)
         let address = try await server.start()
         do {
@@ -75,13 +80,15 @@ final class ExamplesTests: XCTestCase {
 
             try await alice.send(text: #"["1","1","room:lobby","phx_join",{"name":"alice"}]"#)
             let aliceJoined = try await alice.receiveText()
-            XCTAssertEqual(aliceJoined, #"["1","1","room:lobby","phx_reply",{"response":{"name":"alice"},"status":"ok"}]"#)
+            XCTAssertEqual(
+                aliceJoined, #"["1","1","room:lobby","phx_reply",{"response":{"messages":[],"name":"alice"},"status":"ok"}]"#)
             // Presence: alice's own diff, then the room's list (who is here, each with a phx_ref).
             try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"alice":\{"metas":\[\{"online_at":\d+,"phx_ref":"[\w-]{16}","typing":false\}\]\}\},"leaves":\{\}\}\]$"#)
             try await Self.receive(alice, matching: #"^\["1",null,"room:lobby","presence_state",\{"alice":\{"metas":\[\{[^]]*"typing":false\}\]\}\}\]$"#)
 
             try await bob.send(text: #"["7","7","room:lobby","phx_join",{"name":"bob"}]"#)
-            try await Self.receive(bob, until: #"["7","7","room:lobby","phx_reply",{"response":{"name":"bob"},"status":"ok"}]"#)
+            try await Self.receive(
+                bob, until: #"["7","7","room:lobby","phx_reply",{"response":{"messages":[],"name":"bob"},"status":"ok"}]"#)
             try await Self.receive(bob, matching: #"^\["7",null,"room:lobby","presence_state",\{"alice":\{"metas":\[\{[^]]*\}\]\},"bob":\{"metas":\[\{[^]]*\}\]\}\}\]$"#)
             try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"bob":.*"leaves":\{\}\}\]$"#)
 
@@ -99,6 +106,15 @@ final class ExamplesTests: XCTestCase {
             try await bob.send(text: #"["7","10","room:lobby","typing",{"typing":true}]"#)
             try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"bob":\{"metas":\[\{[^]]*"phx_ref_prev":[^]]*"typing":true\}\]\}\},"leaves":\{"bob":\{"metas":\[\{[^]]*"typing":false\}\]\}\}\}\]$"#)
 
+            // A newcomer gets the room's recent messages in the join reply (phx.kv, shared by every loop's VM);
+            // once it is on the list, its connection closing takes it off everyone's.
+            let carol = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
+            try await carol.send(text: #"["1","1","room:lobby","phx_join",{"name":"carol"}]"#)
+            try await Self.receive(carol, until: #"["1","1","room:lobby","phx_reply",{"response":{"messages":[{"body":"hi alice","user":"bob"}],"name":"carol"},"status":"ok"}]"#)
+            try await Self.receive(carol, matching: #"^\["1",null,"room:lobby","presence_state",.*"carol":.*\]$"#)
+            await carol.raw.close()
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{\},"leaves":\{"carol":.*\]$"#)
+
             // Bob's connection goes away: alice's list follows.
             await bob.raw.close()
             try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{\},"leaves":\{"bob":.*\]$"#)
@@ -115,40 +131,64 @@ final class ExamplesTests: XCTestCase {
             XCTAssertTrue(page.body.contains(#"socket.channel("counter:main""#))
 
             var clients: [WebSocketTestClient] = []
+            var expected = 0
             for index in 1...3 {
                 let client = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
                 try await client.send(text: #"["1","1","counter:main","phx_join",{}]"#)
-                try await Self.receive(client, until: #"["1","1","counter:main","phx_reply",{"response":{"count":0},"status":"ok"}]"#)
+                try await Self.receive(client, until: #"["1","1","counter:main","phx_reply",{"response":{"count":\#(expected)},"status":"ok"}]"#)
                 try await client.send(text: #"["1","2","counter:main","increment",{"by":\#(index)}]"#)
+                expected += index
+                try await Self.receive(client, until: #"["1","2","counter:main","phx_reply",{"response":{"count":\#(expected)},"status":"ok"}]"#)
                 clients.append(client)
             }
-            // 1 + 2 + 3: everyone converges on 6, whichever loop they are on, and the timer keeps pushing it.
+            // 1 + 2 + 3 in phx.kv, whichever loop each client is on: the last increment's broadcast and the timer say 6.
             for client in clients {
-                try await Self.receive(client, until: #"["1",null,"counter:main","count",{"count":6}]"#)
+                try await Self.receive(client, until: #"[null,null,"counter:main","count",{"count":6}]"#)
                 try await Self.receive(client, until: #"["1",null,"counter:main","count",{"count":6}]"#, timeout: .seconds(3))
             }
-            // A newcomer learns the count from the others.
+            // A newcomer gets the count in its join reply.
             let late = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
             try await late.send(text: #"["1","1","counter:main","phx_join",{}]"#)
-            try await Self.receive(late, until: #"["1",null,"counter:main","count",{"count":6}]"#)
+            try await Self.receive(late, until: #"["1","1","counter:main","phx_reply",{"response":{"count":6},"status":"ok"}]"#)
             for client in clients + [late] { await client.raw.close() }
         }
     }
 
-    /// Reads text frames until one matches the regular expression `pattern`; fails listing what came instead.
-    static func receive(
-        _ client: WebSocketTestClient, matching pattern: String, timeout: Duration = .seconds(5),
-        file: StaticString = #filePath, line: UInt = #line
-    ) async throws {
-        var seen: [String] = []
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let frame = try? await client.receiveFrame(timeout: deadline - ContinuousClock.now) else { break }
-            if frame.text.range(of: pattern, options: .regularExpression) != nil { return }
-            seen.append(frame.text)
+    // MARK: backend
+
+    /// examples/backend as run.sh runs it: backend.py on loopback, the server allowed to call it.
+    func testRoomBehindTheBackendOverRealSockets() async throws {
+        let backend = try await PythonBackend.start(Self.repository.appendingPathComponent("examples/backend/backend.py"), test: self)
+        defer { backend.stop() }
+        // The example's channels, with lib/backend.lua pointing at this backend's port.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("backend-\(UUID().uuidString)/channels")
+        try FileManager.default.createDirectory(at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: Self.example("backend/channels")), to: folder)
+        try "return { url = \"\(backend.url)\" }".write(
+            to: folder.appendingPathComponent("lib/backend.lua"), atomically: true, encoding: .utf8)
+        try await Self.withServer(channels: folder.path, public: nil, configure: {
+            $0.httpAllow = [HTTPPolicy.Destination("127.0.0.1:\(backend.port)")!]
+        }) { port in
+            let ada = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
+            let grace = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
+            try await ada.send(text: #"["1","1","room:lobby","phx_join",{"user":"ada"}]"#)
+            try await Self.receive(ada, until: #"["1","1","room:lobby","phx_reply",{"response":{"display":"Ada"},"status":"ok"}]"#)
+            try await grace.send(text: #"["1","1","room:lobby","phx_join",{"user":"grace"}]"#)
+            try await Self.receive(grace, until: #"["1","1","room:lobby","phx_reply",{"response":{"display":"Grace"},"status":"ok"}]"#)
+            // The backend says no: unknown users, and bob outside the lobby.
+            try await grace.send(text: #"["2","2","room:x","phx_join",{"user":"mallory"}]"#)
+            try await Self.receive(grace, until: #"["2","2","room:x","phx_reply",{"response":{"reason":"unknown user"},"status":"error"}]"#)
+            try await grace.send(text: #"["3","3","room:secret","phx_join",{"user":"bob"}]"#)
+            try await Self.receive(grace, until: #"["3","3","room:secret","phx_reply",{"response":{"reason":"not allowed in this room"},"status":"error"}]"#)
+            // A message is stored by the backend, then broadcast with the backend's id.
+            try await ada.send(text: #"["1","2","room:lobby","new_msg",{"body":"hello"}]"#)
+            try await Self.receive(ada, until: #"["1","2","room:lobby","phx_reply",{"response":{"id":1},"status":"ok"}]"#)
+            try await Self.receive(grace, until: #"[null,null,"room:lobby","new_msg",{"body":"hello","id":1,"user":"Ada"}]"#)
+            let stored = try await get("/messages?room=lobby", port: backend.port)
+            XCTAssertEqual(stored.body, #"[{"id": 1, "room": "lobby", "user": "ada", "body": "hello"}]"#)
+            for client in [ada, grace] { await client.raw.close() }
         }
-        XCTFail("expected a frame matching \(pattern); received instead: \(seen)", file: file, line: line)
-        throw CancellationError()
     }
 
     /// Reads text frames until `expected` arrives; fails listing what came instead.
@@ -156,14 +196,31 @@ final class ExamplesTests: XCTestCase {
         _ client: WebSocketTestClient, until expected: String, timeout: Duration = .seconds(5),
         file: StaticString = #filePath, line: UInt = #line
     ) async throws {
+        try await receive(client, expecting: expected, timeout: timeout, file: file, line: line) { $0 == expected }
+    }
+
+    /// Reads text frames until one matches the regular expression `pattern`; fails listing what came instead.
+    static func receive(
+        _ client: WebSocketTestClient, matching pattern: String, timeout: Duration = .seconds(5),
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        try await receive(client, expecting: "a frame matching \(pattern)", timeout: timeout, file: file, line: line) {
+            $0.range(of: pattern, options: .regularExpression) != nil
+        }
+    }
+
+    private static func receive(
+        _ client: WebSocketTestClient, expecting description: String, timeout: Duration, file: StaticString,
+        line: UInt, _ accepts: (String) -> Bool
+    ) async throws {
         var seen: [String] = []
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let frame = try? await client.receiveFrame(timeout: deadline - ContinuousClock.now) else { break }
-            if frame.text == expected { return }
+            if accepts(frame.text) { return }
             seen.append(frame.text)
         }
-        XCTFail("expected \(expected); received instead: \(seen)", file: file, line: line)
+        XCTFail("expected \(description); received instead: \(seen)", file: file, line: line)
         throw CancellationError()
     }
 }

@@ -31,11 +31,15 @@ final class ObserverBrowserTests: XCTestCase {
         throw XCTSkip(message)
     }
 
-    /// Runs `body` on the start page of a fresh server, in a fresh headless Chromium.
-    private func withStartPage(query: String = "", _ body: (DevToolsPage) async throws -> Void) async throws {
+    /// Runs `body` on the start page of a fresh server, in a fresh headless Chromium; `browserArguments` are
+    /// more Chromium switches (a proxy).
+    private func withStartPage(
+        query: String = "", browserArguments: [String] = [], _ body: (DevToolsPage) async throws -> Void
+    ) async throws {
         let chromium = try Self.requireChromium()
         let server = try await TestServer.start()
-        let browser = try await Browser.launch(chromium, url: "http://127.0.0.1:\(server.port)/\(query)")
+        let url = "http://127.0.0.1:\(server.port)/\(query)"
+        let browser = try await Browser.launch(chromium, url: url, arguments: browserArguments)
         do {
             let page = try await browser.page()
             try await body(page)
@@ -82,6 +86,63 @@ final class ObserverBrowserTests: XCTestCase {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             try png.write(to: output.appendingPathComponent("observer.png"))
             XCTAssertGreaterThan(png.count, 10_000)
+        }
+    }
+
+    /// `/?transport=longpoll`: the page runs over Phoenix's LongPoll, and shows the session's first exchange (the
+    /// 410 that opened it), then the frames inside the POSTs and GET answers, labelled as a WebSocket's.
+    func testStartPageOverLongPoll() async throws {
+        try await withStartPage(query: "?transport=longpoll") { page in
+            try await page.waitFor("""
+                document.querySelector('#handshake[data-ready="true"][data-transport="longpoll"]') !== null
+                && document.querySelector('#handshake').innerText.includes('"status":410')
+                && document.querySelector('tr[data-dir="in"][data-event="phx_join"]') !== null
+                && document.querySelector('tr[data-dir="out"][data-kind="reply"][data-reply-to="phx_join"]') !== null
+                """, what: "the session's 410, phx_join and its reply")
+            let line = try await page.evaluate("document.querySelector('#handshake .start-line').textContent")
+            XCTAssertEqual(line as? String, "GET /socket/longpoll?token=undefined&vsn=2.0.0 HTTP/1.1")
+            let conn = try await page.evaluate("document.querySelector('#conn-id').textContent")
+            XCTAssertTrue((conn as? String)?.hasPrefix("lp") == true, "\(conn ?? "nil")")
+            _ = try await page.evaluate("document.querySelector('#push').click()")
+            try await page.waitFor("document.querySelector('tr[data-kind=\"reply\"][data-reply-to=\"ping\"]') !== null", what: "the ping reply")
+            _ = try await page.evaluate("""
+                document.querySelector('#bc-event').value = 'hello'; document.querySelector('#bc-payload').value = '{"over": "longpoll"}';
+                document.querySelector('#broadcast').click()
+                """)
+            try await page.waitFor("document.querySelector('tr[data-kind=\"broadcast\"][data-event=\"hello\"]') !== null", what: "a broadcast")
+            // Each request shows as a row of its own: the POSTs and the GETs that carried the frames.
+            try await page.waitFor("document.querySelector('tr[data-kind=\"note-http\"]')?.textContent.includes('POST /socket/longpoll')",
+                                   what: "a POST exchange row")
+            let transport = try await page.evaluate("window.helloSocket.transportName()")
+            XCTAssertEqual(transport as? String, "LongPoll")
+        }
+    }
+
+    /// Behind a proxy that breaks WebSockets (`Fixtures/proxy/websocket_refusing_proxy.py`: HTTP forwarded, the
+    /// CONNECT tunnels of ws:// refused, the observer feed's included), the page falls back to LongPoll as
+    /// phoenix.js's `longPollFallbackMs` does, remembers it for the tab, joins `ping`, pings, and shows the
+    /// exchange as the browser saw it. (DevTools' `Network.setBlockedURLs` would be simpler, but Chromium 156
+    /// applies it to HTTP requests only, not to WebSockets.)
+    func testStartPageFallsBackToLongPollBehindAProxyThatBreaksWebSockets() async throws {
+        let proxy = try await RefusingProxy.start()
+        defer { proxy.stop() }
+        let arguments = ["--proxy-server=http://127.0.0.1:\(proxy.port)", "--proxy-bypass-list=<-loopback>"]
+        try await withStartPage(browserArguments: arguments) { page in
+            try await page.waitFor("""
+                window.helloSocket && window.helloSocket.transportName() === 'LongPoll' && window.helloSocket.isConnected()
+                && document.querySelector('tr[data-dir="out"][data-kind="reply"][data-reply-to="phx_join"]') !== null
+                """, what: "LongPoll connected and ping joined")
+            _ = try await page.evaluate("document.querySelector('#push').click()")
+            try await page.waitFor("document.querySelector('tr[data-kind=\"reply\"][data-reply-to=\"ping\"]') !== null", what: "the ping reply")
+            let remembered = try await page.evaluate("sessionStorage.getItem('phx:fallback:LongPoll')")
+            XCTAssertEqual(remembered as? String, "true")
+            let status = try await page.evaluate("document.querySelector('#ws-status').textContent + ' | ' + document.querySelector('#url').textContent")
+            let shown = try XCTUnwrap(status as? String)
+            XCTAssertTrue(shown.hasPrefix("open (LongPoll) | http://127.0.0.1:"), shown)
+            XCTAssertTrue(shown.hasSuffix("/socket/longpoll?token=undefined&vsn=2.0.0"), shown)
+            let feed = try await page.evaluate("document.querySelector('#feed-status').textContent")
+            XCTAssertEqual(feed as? String, "observer feed off")
+            XCTAssertTrue(proxy.output.contains("refused CONNECT 127.0.0.1:"), proxy.output)
         }
     }
 
@@ -178,13 +239,15 @@ final class Browser {
     let port: Int
     let profile: URL
 
-    static func launch(_ path: String, url: String) async throws -> Browser {
+    /// - Parameter arguments: more command-line switches (e.g. a proxy).
+    static func launch(_ path: String, url: String, arguments: [String] = []) async throws -> Browser {
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("hs-chromium-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                             "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "--window-size=1440,1500", url]
+                             "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "--window-size=1440,1500"]
+            + arguments + [url]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -331,4 +394,54 @@ struct BrowserMissing: Error, CustomStringConvertible { let description: String 
 struct BrowserTimeout: Error, CustomStringConvertible {
     let waitingFor: String
     var description: String { "timed out waiting for \(waitingFor)" }
+}
+
+/// `Fixtures/proxy/websocket_refusing_proxy.py` in a child process: an HTTP proxy that refuses WebSockets.
+final class RefusingProxy: @unchecked Sendable {
+    let process = Process()
+    private let input = Pipe()
+    private let outputPipe = Pipe()
+    private let lock = NSLock()
+    private var text = ""
+    private(set) var port = 0
+
+    static func start() async throws -> RefusingProxy {
+        let proxy = RefusingProxy()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/proxy/websocket_refusing_proxy.py")
+        proxy.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proxy.process.arguments = ["python3", script.path]
+        proxy.process.standardInput = proxy.input
+        proxy.process.standardOutput = proxy.outputPipe
+        proxy.process.standardError = proxy.outputPipe
+        try proxy.process.run()
+        let handle = proxy.outputPipe.fileHandleForReading
+        Thread {
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                proxy.lock.withLock { proxy.text += String(decoding: data, as: UTF8.self) }
+            }
+        }.start()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let line = proxy.output.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+               let port = Int(line.dropFirst("listening on ".count)) {
+                proxy.port = port
+                return proxy
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        proxy.stop()
+        throw BrowserTimeout(waitingFor: "the proxy to listen: \(proxy.output)")
+    }
+
+    /// What the proxy printed (its port, each refusal).
+    var output: String { lock.withLock { text } }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
 }

@@ -104,11 +104,13 @@ final class SecurityTests: XCTestCase {
             ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
             HTTPResponseEncoder(),
             HTTPHandler(
-                configuration: configuration, endpoints: [:],
-                broadcastAPI: BroadcastAPI(pubSub: PubSub(loops: [channel.eventLoop]), token: configuration.apiToken),
-                connections: ConnectionTracker(maxWebSockets: 10), connectionID: "c1", logger: logger,
-                timerWheel: TimerWheel(eventLoop: channel.eventLoop, resolution: .milliseconds(100)),
-                observerHub: ObserverHub(feedEnabled: true, trace: nil)
+                services: HTTPServices(
+                    configuration: configuration, endpoints: [:],
+                    broadcastAPI: BroadcastAPI(pubSub: PubSub(loops: [channel.eventLoop]), token: configuration.apiToken),
+                    connections: ConnectionTracker(maxWebSockets: 10), logger: logger,
+                    observerHub: ObserverHub(feedEnabled: true, trace: nil)),
+                connectionID: "c1",
+                timerWheel: TimerWheel(eventLoop: channel.eventLoop, resolution: .milliseconds(100))
             ),
         ]
         try channel.pipeline.syncOperations.addHandlers(handlers)
@@ -236,33 +238,8 @@ final class SecurityTests: XCTestCase {
 
     // MARK: - TLS
 
-    /// A self-signed certificate for localhost and 127.0.0.1, and its key, as PEM.
-    private func selfSigned() throws -> (certificate: String, key: String) {
-        let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("localhost") }
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3,
-            serialNumber: Certificate.SerialNumber(),
-            publicKey: Certificate.PublicKey(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-3600),
-            notValidAfter: now.addingTimeInterval(3600),
-            issuer: name,
-            subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
-                Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
-            },
-            issuerPrivateKey: Certificate.PrivateKey(key)
-        )
-        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
-    }
-
     func testWebSocketOverTLS() async throws {
-        let (certificate, key) = try selfSigned()
+        let (certificate, key) = try TLSFixture.selfSigned()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hs-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

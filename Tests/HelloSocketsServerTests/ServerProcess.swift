@@ -16,11 +16,16 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts the binary on a free loopback port and waits for its "listening on" line.
     /// Skips the test when the binary isn't built.
-    static func start(arguments: [String], test: XCTestCase) async throws -> ServerProcess {
+    /// `directory`: the working directory (default: the test's); `environment`: added to the test's own.
+    static func start(
+        arguments: [String], test: XCTestCase, directory: URL? = nil, environment: [String: String] = [:]
+    ) async throws -> ServerProcess {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "build hello-sockets first")
         let server = ServerProcess()
         server.process.executableURL = binary
         server.process.arguments = ["--port", "0", "--no-watch"] + arguments
+        server.process.currentDirectoryURL = directory
+        server.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         server.process.standardError = server.stderr
         try server.process.run()
         test.addTeardownBlock { if server.process.isRunning { server.process.terminate() } }
@@ -37,6 +42,66 @@ final class ServerProcess: @unchecked Sendable {
         guard server.port != 0 else { throw StartFailed(log: server.log) }
         return server
     }
+
+    /// What a finished run of the binary printed, and its exit status.
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the binary to completion (bounded: killed after `timeout`) in `directory`, with `environment`
+    /// added to the test's own (a value of "" removes the variable).
+    static func run(
+        _ arguments: [String], in directory: URL, environment: [String: String] = [:], binary: URL = binary,
+        timeout: Duration = .seconds(60)
+    ) async throws -> Run {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "build hello-sockets first")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !$0.value.isEmpty }
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes on threads of their own while it runs: a full pipe would block the child.
+        let stdout = Self.drain(output), stderr = Self.drain(errors)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: await stdout.value, stderr: await stderr.value)
+    }
+
+    /// Reads a pipe to its end on a thread of its own (a blocking read must not hold a cooperative-pool thread).
+    private final class Drain: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data: Data?
+
+        init(_ pipe: Pipe) {
+            let handle = pipe.fileHandleForReading
+            Thread { [self] in
+                let all = handle.readDataToEndOfFile()
+                lock.withLock { data = all }
+            }.start()
+        }
+
+        /// Everything read, once the writer closed the pipe (bounded wait).
+        var value: String {
+            get async {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while lock.withLock({ data == nil }) && ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                return String(decoding: lock.withLock { data } ?? Data(), as: UTF8.self)
+            }
+        }
+    }
+
+    private static func drain(_ pipe: Pipe) -> Drain { Drain(pipe) }
 
     struct StartFailed: Error, CustomStringConvertible {
         let log: String

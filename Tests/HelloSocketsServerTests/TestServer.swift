@@ -24,10 +24,11 @@ final class TestServer {
         maxConnections: Int = 16_384,
         handshakeTimeout: TimeAmount = .seconds(10),
         maxChannels: Int = 100,
+        log: CapturedLog? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
-        var logger = Logger(label: "test-server")
-        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug
+        var logger = log?.logger ?? Logger(label: "test-server")
+        if log == nil { logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG"] == nil ? .critical : .debug }
         var configuration = ServerConfiguration(
             host: "127.0.0.1",
             port: 0,

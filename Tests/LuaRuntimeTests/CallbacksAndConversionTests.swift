@@ -296,14 +296,16 @@ final class CallbacksAndConversionTests: XCTestCase {
         let (registry, vm) = try makeVM(["socket.lua": socket, "echo.lua": Self.echo])
         XCTAssertNotNil(registry.socketScript)
         XCTAssertNil(registry.route("socket"))
-        XCTAssertEqual(vm.connect(params: j(["token": "secret"]), connectInfo: empty),
+        XCTAssertEqual(vm.connect(params: j(["token": "secret"]), connectInfo: empty) { _ in },
                        .ok(assigns: j(["user_id": 7]), id: "user_socket:7"))
-        XCTAssertEqual(vm.connect(params: j(["token": "nope"]), connectInfo: empty), .error(j(["reason": "unauthorized"])))
-        guard case .crashed(let error) = vm.connect(params: j(["token": "crash"]), connectInfo: empty) else { return XCTFail() }
+        XCTAssertEqual(vm.connect(params: j(["token": "nope"]), connectInfo: empty) { _ in }, .error(j(["reason": "unauthorized"])))
+        guard case .crashed(let error) = vm.connect(params: j(["token": "crash"]), connectInfo: empty, completion: { _ in }) else {
+            return XCTFail()
+        }
         XCTAssertTrue(error.message.hasPrefix("channels/socket.lua:4: bad token"), error.message)
         // Without socket.lua everything is accepted.
         let (_, plain) = try makeVM(["echo.lua": Self.echo])
-        XCTAssertEqual(plain.connect(params: empty, connectInfo: empty), .ok(assigns: empty, id: nil))
+        XCTAssertEqual(plain.connect(params: empty, connectInfo: empty) { _ in }, .ok(assigns: empty, id: nil))
     }
 }
 

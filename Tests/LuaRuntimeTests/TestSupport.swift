@@ -11,10 +11,19 @@ final class FakeHost: ChannelHost {
         case asyncReply(ChannelID, JSONValue, String, JSONValue)
         case schedule(ChannelID, TimerID, Int)
         case cancel(TimerID)
+        case finished(ChannelID, SuspendedResult)
     }
     var calls: [Call] = []
+    /// A manual clock for `phx.rate`, in nanoseconds.
+    var clock: UInt64 = 0
+    var monotonicNanoseconds: UInt64 { clock }
+    /// Runs inside `push` (a connection that breaks while a callback pushes, say).
+    var duringPush: (() -> Void)?
 
-    func push(_ channel: ChannelID, event: String, payload: Payload) { calls.append(.push(channel, event, payload)) }
+    func push(_ channel: ChannelID, event: String, payload: Payload) {
+        calls.append(.push(channel, event, payload))
+        duringPush?()
+    }
     func broadcast(_ channel: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
         calls.append(.broadcast(channel, event, payload, excludeSelf: excludeSelf))
     }
@@ -25,6 +34,12 @@ final class FakeHost: ChannelHost {
         calls.append(.schedule(channel, timer, afterMilliseconds))
     }
     func cancelTimer(_ timer: TimerID) { calls.append(.cancel(timer)) }
+    func callbackFinished(_ channel: ChannelID, _ result: SuspendedResult) { calls.append(.finished(channel, result)) }
+
+    /// Results of callbacks that waited, in order.
+    var finished: [SuspendedResult] {
+        calls.compactMap { if case .finished(_, let r) = $0 { return r } else { return nil } }
+    }
 
     /// Timers scheduled so far, in order.
     var scheduled: [TimerID] {
@@ -52,9 +67,11 @@ func makeChannelsFolder(_ files: [String: String]) throws -> URL {
 }
 
 /// A registry and VM over the given scripts.
-func makeVM(_ files: [String: String], limits: LuaLimits = LuaLimits()) throws -> (ChannelRegistry, LuaVM) {
+func makeVM(
+    _ files: [String: String], limits: LuaLimits = LuaLimits(), services: ScriptServices = .none
+) throws -> (ChannelRegistry, LuaVM) {
     let registry = try ChannelRegistry(directory: try makeChannelsFolder(files), limits: limits)
-    return (registry, try LuaVM(scripts: registry, limits: limits))
+    return (registry, try LuaVM(scripts: registry, limits: limits, services: services))
 }
 
 /// Builds a JSONValue from Swift literals (kept out of JSONValue itself: PhoenixProtocol may add

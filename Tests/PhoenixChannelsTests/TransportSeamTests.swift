@@ -13,6 +13,8 @@ final class TransportSeamTests: XCTestCase {
         let id = "r1"
         var sent: [String] = []
         var closedWith: SocketCloseReason?
+        /// A manual clock (rate limits read it).
+        var now = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
         func send(_ frame: PhoenixFrame) { sent.append(String(buffer: frame.bytes)) }
         func send(_ shared: SharedFrame) { sent.append("shared " + String(buffer: shared.frame.bytes)) }
@@ -43,6 +45,7 @@ final class TransportSeamTests: XCTestCase {
         function channel.join(topic, payload, socket) return phx.ok() end
         function channel.handle_in(event, payload, socket)
           if event == "shout" then phx.broadcast(socket, "shout", payload) return end
+          if event == "limited" then return phx.ok({ allowed = phx.rate(socket, "k", 1, 2) }) end
           return phx.ok({ echo = payload })
         end
         return channel
@@ -61,18 +64,20 @@ final class TransportSeamTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func makeRuntime(bus: QueuedBus) throws -> LoopRuntime {
+    private func makeRuntime(bus: QueuedBus, limits: SocketLimits = SocketLimits()) throws -> LoopRuntime {
         let registry = try ChannelRegistry(directory: directory, displayPrefix: "channels", limits: LuaLimits())
         let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: Logger(label: "test"))
         let subscriptions = LoopSubscriptions()
         bus.subscriptions = subscriptions
-        return LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: bus)
+        return LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: bus, socketLimits: limits)
     }
 
-    private func open(_ params: [String: String], runtime: LoopRuntime) throws -> (PhoenixSocket, RecordingTransport) {
-        let socket = try SocketConnector.connect(
-            params: params, connectInfo: .emptyObject, runtime: runtime, logger: Logger(label: "test")
-        ).get()
+    private func open(
+        _ params: [String: String], runtime: LoopRuntime, logger: Logger = Logger(label: "test")
+    ) throws -> (PhoenixSocket, RecordingTransport) {
+        let socket = try XCTUnwrap(SocketConnector.connect(
+            params: params, connectInfo: .emptyObject, runtime: runtime, logger: logger, completion: { _ in }
+        )).get()
         let transport = RecordingTransport()
         socket.open(transport)
         return (socket, transport)
@@ -108,8 +113,8 @@ final class TransportSeamTests: XCTestCase {
         let runtime = try makeRuntime(bus: QueuedBus())
         let logger = Logger(label: "test")
         func refusal(_ params: [String: String]) -> ConnectRefusal? {
-            if case .failure(let refusal) = SocketConnector.connect(
-                params: params, connectInfo: .emptyObject, runtime: runtime, logger: logger)
+            if case .failure(let refusal)? = SocketConnector.connect(
+                params: params, connectInfo: .emptyObject, runtime: runtime, logger: logger, completion: { _ in })
             {
                 return refusal
             }
@@ -120,4 +125,110 @@ final class TransportSeamTests: XCTestCase {
         XCTAssertEqual(refusal(["vsn": "2.0.0", "user": "mallory"])?.description, #"connect refused by socket.lua: {"reason":"banned"}"#)
         XCTAssertNil(refusal(["user": "ana"]))  // no vsn: V1, as Phoenix
     }
+
+    // MARK: Rate limits (any transport)
+
+    func testJoinsPastTheJoinRateAreAnsweredRateLimited() throws {
+        let (socket, transport) = try open(["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus()))
+        for n in 1...25 { socket.receive(.text(ByteBuffer(string: #"["\#(n)","\#(n)","room:\#(n)","phx_join",{}]"#))) }
+        XCTAssertEqual(transport.sent.filter { $0.hasSuffix(#"{"response":{},"status":"ok"}]"#) }.count, 20, "the default burst")
+        XCTAssertEqual(transport.sent.last, #"["25","25","room:25","phx_reply",{"response":{"reason":"rate limited"},"status":"error"}]"#)
+        XCTAssertEqual(socket.metrics.joinsRateLimited, 5)
+        socket.receive(.text(ByteBuffer(string: #"["25","26","room:25","hi",{}]"#)))
+        XCTAssertEqual(transport.sent.last, #"[null,"26","room:25","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]"#)
+        transport.now = transport.now + .milliseconds(99)
+        socket.receive(.text(ByteBuffer(string: #"["27","27","room:27","phx_join",{}]"#)))
+        XCTAssertTrue(transport.sent.last?.contains("rate limited") == true)
+        transport.now = transport.now + .milliseconds(1)  // 10 a second: a token every 100 ms
+        socket.receive(.text(ByteBuffer(string: #"["28","28","room:28","phx_join",{}]"#)))
+        XCTAssertEqual(transport.sent.last, #"["28","28","room:28","phx_reply",{"response":{},"status":"ok"}]"#)
+        XCTAssertNil(transport.closedWith, "the socket stays open")
+    }
+
+    func testTheMessageRateMakesTheTransportWaitAndClosesPastTheGrace() throws {
+        let limits = SocketLimits(messageRate: 10, messageBurst: 3, throttleGrace: .seconds(2))
+        let (socket, transport) = try open(["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus(), limits: limits))
+        let start = transport.now
+        XCTAssertEqual((0..<3).map { _ in socket.admitMessage() }, [.proceed, .proceed, .proceed])
+        XCTAssertEqual(socket.admitMessage(), .wait(until: start + .milliseconds(100)))
+        XCTAssertEqual(socket.metrics.throttledSockets, 1)
+        transport.now = start + .milliseconds(100)
+        XCTAssertEqual(socket.admitMessage(), .proceed)
+        XCTAssertEqual(socket.metrics.throttledSockets, 0)
+        XCTAssertEqual(socket.metrics.throttledNanoseconds, 100_000_000)
+        // Kept over the rate: every wait honoured, and still closed once the grace is over.
+        var admission = socket.admitMessage()
+        while case .wait(let until) = admission {
+            transport.now = until
+            admission = socket.admitMessage()
+            if admission == .proceed { admission = socket.admitMessage() }
+        }
+        XCTAssertEqual(admission, .close(reason: "message rate exceeded: over 10/s for 2.1 s"))
+        XCTAssertEqual(transport.now, start + .milliseconds(2100))
+        XCTAssertEqual(socket.metrics.rateLimitCloses, 1)
+        XCTAssertEqual(socket.metrics.throttledSockets, 0)
+    }
+
+    func testAClosedSocketIsNoLongerCountedAsThrottled() throws {
+        let limits = SocketLimits(messageRate: 10, messageBurst: 1)
+        let (socket, transport) = try open(["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus(), limits: limits))
+        XCTAssertEqual(socket.admitMessage(), .proceed)
+        guard case .wait = socket.admitMessage() else { return XCTFail("expected to wait") }
+        XCTAssertEqual(socket.metrics.throttledSockets, 1)
+        transport.now = transport.now + .milliseconds(40)
+        socket.closed()
+        XCTAssertEqual(socket.metrics.throttledSockets, 0)
+        XCTAssertEqual(socket.metrics.throttledNanoseconds, 40_000_000)
+    }
+
+    func testNoLimitMeansNoLimit() throws {
+        let (socket, _) = try open(["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus(), limits: .unlimited))
+        XCTAssertTrue((0..<10_000).allSatisfy { _ in socket.admitMessage() == .proceed })
+    }
+
+    func testPhxRateRunsOnTheTransportsClock() throws {
+        let (socket, transport) = try open(["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus()))
+        socket.receive(.text(ByteBuffer(string: #"["1","1","room:a","phx_join",{}]"#)))
+        for ref in 2...4 { socket.receive(.text(ByteBuffer(string: #"["1","\#(ref)","room:a","limited",{}]"#))) }
+        transport.now = transport.now + .seconds(1)
+        socket.receive(.text(ByteBuffer(string: #"["1","5","room:a","limited",{}]"#)))
+        XCTAssertEqual(transport.sent.dropFirst().map { $0.contains(#""allowed":true"#) }, [true, true, false, true])
+    }
+
+    func testAnOffendingClientIsLoggedOnceAMinuteNotOnceAMessage() throws {
+        let log = RecordedLog()
+        let logger = Logger(label: "test") { _ in log }
+        let limits = SocketLimits(messageRate: 10, messageBurst: 1, throttleGrace: .zero, joinRate: 1, joinBurst: 1)
+        let (socket, transport) = try open(
+            ["vsn": "2.0.0"], runtime: try makeRuntime(bus: QueuedBus(), limits: limits), logger: logger)
+        func floodFor(seconds: Int) {
+            let end = transport.now + .seconds(Int64(seconds))
+            while transport.now < end {  // a join whenever the message rate lets one in: 10 a second
+                switch socket.admitMessage() {
+                case .proceed: socket.receive(.text(ByteBuffer(string: #"["1","1","room:a","phx_join",{}]"#)))
+                case .wait(let until): transport.now = until
+                case .close: return XCTFail("no grace: never closed")
+                }
+            }
+        }
+        floodFor(seconds: 30)  // some 300 pauses and 270 refused joins
+        XCTAssertEqual(log.messages, [
+            "client over the message rate: not reading it until it slows down",
+            "client over the join rate: joins answered rate limited",
+        ])
+        floodFor(seconds: 31)
+        XCTAssertEqual(log.messages.count, 4, "once more each, a minute after the first")
+    }
+}
+
+/// A log handler keeping the messages it is given.
+private final class RecordedLog: LogHandler, @unchecked Sendable {
+    var messages: [String] = []
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) { messages.append(event.message.description) }
 }

@@ -30,9 +30,12 @@ public final class RawClient: @unchecked Sendable {
 
     /// - Parameter receiveBufferSize: SO_RCVBUF for the socket, to make a stalled client stall sooner.
     /// - Parameter prepare: adds handlers before the client's own (e.g. a TLS client handler).
+    /// - Parameter localAddress: the source address to connect from (127.0.0.2, 127.0.0.3… are all
+    ///   local on Linux: per-address limits are tested with them).
     public static func connect(
         port: Int,
         receiveBufferSize: Int? = nil,
+        localAddress: String? = nil,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         prepare: (@Sendable (Channel) throws -> Void)? = nil
     ) async throws -> RawClient {
@@ -40,6 +43,9 @@ public final class RawClient: @unchecked Sendable {
         var bootstrap = ClientBootstrap(group: group)
         if let receiveBufferSize {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
+        }
+        if let localAddress {
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
         }
         let channel = try await bootstrap
             .channelInitializer { channel in

@@ -24,9 +24,10 @@ public final class WebSocketTestClient: @unchecked Sendable {
         port: Int,
         path: String,
         extraHeaders: [String] = [],
-        receiveBufferSize: Int? = nil
+        receiveBufferSize: Int? = nil,
+        localAddress: String? = nil
     ) async throws -> WebSocketTestClient {
-        let raw = try await RawClient.connect(port: port, receiveBufferSize: receiveBufferSize)
+        let raw = try await RawClient.connect(port: port, receiveBufferSize: receiveBufferSize, localAddress: localAddress)
         try await raw.send(upgradeRequest(path: path, extraHeaders: extraHeaders))
         let response = try await raw.receiveHTTPResponse()
         guard response.status == 101 else {

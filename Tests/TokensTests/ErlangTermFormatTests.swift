@@ -105,6 +105,10 @@ final class ErlangTermFormatTests: XCTestCase {
             ("map claiming more pairs than bytes", "83 74 00 00 00 03 61 01 61 02 61", .truncated(offset: 2)),
             ("atom that is not UTF-8", "83 77 01 ff", .badAtom(offset: 1)),
             ("FLOAT_EXT that is not a number", "83 63" + ascii31("one point five"), .badFloat(offset: 1)),
+            ("FLOAT_EXT infinity", "83 63" + ascii31("inf"), .badFloat(offset: 1)),
+            // fuzz-erlang-terms found it: a NaN (NaN != NaN broke the round trip); Erlang refuses NaN and infinity.
+            ("NEW_FLOAT_EXT NaN", "83 46 ff ff ff ff ff ff ff 1f", .badFloat(offset: 1)),
+            ("NEW_FLOAT_EXT infinity", "83 46 7f f0 00 00 00 00 00 00", .badFloat(offset: 1)),
         ]
         for (name, bytes, error) in cases {
             XCTAssertThrowsError(try ErlangTermFormat.decode(hex(bytes)), name) {

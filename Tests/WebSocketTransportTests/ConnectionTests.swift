@@ -14,7 +14,15 @@ private final class RecordingSession: WebSocketSession {
     var messages: [WebSocketMessage] = []
     var closed = false
     let echo: Bool
+    /// Answers to `webSocketAdmission`, in order (then `.proceed`), and how many were asked.
+    var admissions: [MessageAdmission] = []
+    var admissionsAsked = 0
     init(echo: Bool) { self.echo = echo }
+
+    func webSocketAdmission(_ connection: WebSocketConnection) -> MessageAdmission {
+        admissionsAsked += 1
+        return admissions.isEmpty ? .proceed : admissions.removeFirst()
+    }
 
     func webSocketDidOpen(_ connection: WebSocketConnection) {}
     func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
@@ -260,6 +268,95 @@ final class ConnectionTests: XCTestCase {
         var output = ByteBufferAllocator().buffer(capacity: 1 << 20)
         try? decompressor.inflate(from: &input, to: &output)
         return Array(output.readableBytesView)
+    }
+
+    // MARK: Pacing (a session's inbound rate limit)
+
+    private func texts(_ messages: [WebSocketMessage]) -> [String] {
+        messages.map { message in
+            switch message {
+            case .text(let text): return String(buffer: text)
+            case .binary(let data): return "binary \(data.readableBytes)"
+            }
+        }
+    }
+
+    /// The last `autoRead` the connection set on its channel (true when it never touched it).
+    private func autoRead(_ channel: EmbeddedChannel) -> Bool {
+        channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool ?? true
+    }
+
+    func testAMessageMadeToWaitIsHeldWithEverythingAfterItThenTakenInOrder() throws {
+        let harness = try Harness(echo: false)
+        harness.session.admissions = [.proceed, .wait(until: harness.loop.now + .milliseconds(500))]
+        // One read: two messages, a ping, a fragmented message, one more.
+        try harness.send(
+            FrameBytes.text("one") + FrameBytes.text("two") + FrameBytes.client(opcode: 9, [7])
+                + FrameBytes.text("thr", fin: false) + FrameBytes.client(opcode: 0, Array("ee".utf8), fin: true)
+                + FrameBytes.text("four"))
+        XCTAssertEqual(texts(harness.session.messages), ["one"])
+        XCTAssertFalse(autoRead(harness.channel), "the socket is not read while a message waits")
+        XCTAssertEqual(try harness.frames(), [], "the ping waits its turn too")
+        harness.loop.advanceTime(by: .milliseconds(450))
+        XCTAssertEqual(texts(harness.session.messages), ["one"])
+        harness.loop.advanceTime(by: .milliseconds(200))  // past the deadline (the wheel ticks every 100 ms here)
+        XCTAssertEqual(texts(harness.session.messages), ["one", "two", "three", "four"])
+        XCTAssertEqual(try harness.frames().map(\.opcode), [10], "the pong")
+        XCTAssertTrue(autoRead(harness.channel), "reading again")
+        XCTAssertEqual(harness.session.admissionsAsked, 5, "asked once per message (the waiting one twice), not per frame")
+        try harness.send(FrameBytes.text("five"))
+        XCTAssertEqual(texts(harness.session.messages).last, "five")
+    }
+
+    func testFramesReadWhilePausedJoinTheLine() throws {
+        let harness = try Harness(echo: false)
+        let now = harness.loop.now
+        harness.session.admissions = [.wait(until: now + .milliseconds(100)), .proceed, .wait(until: now + .milliseconds(300))]
+        try harness.send(FrameBytes.text("a"))
+        try harness.send(FrameBytes.text("b") + FrameBytes.text("c"))  // the rest of the same socket read
+        XCTAssertEqual(texts(harness.session.messages), [])
+        harness.loop.advanceTime(by: .milliseconds(250))
+        XCTAssertEqual(texts(harness.session.messages), ["a"], "b was made to wait in turn")
+        XCTAssertFalse(autoRead(harness.channel))
+        harness.loop.advanceTime(by: .milliseconds(200))
+        XCTAssertEqual(texts(harness.session.messages), ["a", "b", "c"])
+        XCTAssertTrue(autoRead(harness.channel))
+    }
+
+    func testTheSessionClosesAClientOverItsLimitWith1008() throws {
+        let harness = try Harness(echo: false)
+        harness.session.admissions = [.wait(until: harness.loop.now + .milliseconds(100)), .close(reason: "too fast")]
+        try harness.send(FrameBytes.text("a") + FrameBytes.text("b"))
+        harness.loop.advanceTime(by: .milliseconds(250))
+        let frames = try harness.frames()
+        XCTAssertEqual(frames.map(\.closeCode), [1008])
+        XCTAssertEqual(String(decoding: frames[0].payload.dropFirst(2), as: UTF8.self), "too fast")
+        XCTAssertEqual(texts(harness.session.messages), [], "held messages are not taken after the close")
+        XCTAssertFalse(harness.isOpen, "no wait for the client's close: it is not being read")
+    }
+
+    func testClosingWhilePausedReadsAgainToSeeThePeersClose() throws {
+        let harness = try Harness(echo: false)
+        harness.session.admissions = [.wait(until: harness.loop.now + .seconds(30))]
+        try harness.send(FrameBytes.text("a"))
+        XCTAssertFalse(autoRead(harness.channel))
+        harness.connection.close(code: .goingAway, reason: "shutting down")
+        XCTAssertTrue(autoRead(harness.channel))
+        try harness.send(FrameBytes.text("b") + FrameBytes.close(code: 1001))
+        XCTAssertEqual(try harness.frames().map(\.closeCode), [1001])
+        XCTAssertFalse(harness.isOpen, "the peer's close ends it at once")
+        XCTAssertEqual(texts(harness.session.messages), [], "data after our close is discarded (RFC 6455 §7.1.4)")
+    }
+
+    func testAPausedClientIsNotIdle() throws {
+        let harness = try Harness(configuration: WebSocketConfiguration(idleTimeout: .seconds(1)), echo: false)
+        harness.session.admissions = [.wait(until: harness.loop.now + .seconds(3))]
+        try harness.send(FrameBytes.text("a"))
+        harness.loop.advanceTime(by: .milliseconds(2500))
+        XCTAssertTrue(harness.isOpen, "it is sending; we are the ones not reading")
+        harness.loop.advanceTime(by: .milliseconds(600))
+        XCTAssertEqual(texts(harness.session.messages), ["a"])
+        XCTAssertTrue(harness.isOpen)
     }
 }
 

@@ -123,3 +123,23 @@ for shape in ["83 64 00 04 74 72 75 65", "83 73 03 6e 69 6c", "83 76 00 02 6f 6b
               "83 58 77 01 61 00 00 00 01 00 00 00 00 00 00 00 00", "83 68 02 74 00 00 00 01 61 01 61 02 6a",
               "83 74 00 00 00 02 77 04 64 61 74 61 61 01 77 06 73 69 67 6e 65 64 61 02"]:
     put("fuzz-erlang-terms", bytes(int(x, 16) for x in shape.split()))
+
+# --- fuzz-resp: [options (0x80: tight bounds; low 6 bits: read size - 1)] + a server's reply stream
+def resp(options, *replies):
+    put("fuzz-resp", bytes([options]) + b"".join(r.encode() if isinstance(r, str) else r for r in replies))
+def bulk(b):
+    b = b.encode() if isinstance(b, str) else b
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+def arr(*items):
+    return b"*%d\r\n" % len(items) + b"".join(i.encode() if isinstance(i, str) else i for i in items)
+resp(0, "+OK\r\n", "-ERR unknown command 'FOO'\r\n", ":42\r\n", ":-9223372036854775808\r\n", bulk("hello"), "$-1\r\n")
+resp(2, arr(bulk("a"), arr(":1\r\n", arr()), "$-1\r\n"), "*-1\r\n", arr(bulk(b"\x00\r\n\xff")))
+resp(0, arr(bulk("subscribe"), bulk("news"), ":1\r\n"), arr(bulk("message"), bulk("news"), bulk(b"\x00\x01payload")),
+     arr(bulk("pmessage"), bulk("n*"), bulk("news"), bulk("x")), arr(bulk("pong"), bulk("")))
+resp(6, "_\r\n#t\r\n,3.25\r\n,-inf\r\n,nan\r\n(-123456789012345678901234567890\r\n%1\r\n+k\r\n~2\r\n:1\r\n:2\r\n",
+     ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\np\r\n", "=8\r\ntxt:text\r\n", "!12\r\nERR blob\r\nx!\r\n", "|1\r\n+ttl\r\n:3\r\n:5\r\n")
+resp(0x80, bulk("x" * 65), "*9\r\n", "+" + "y" * 40 + "\r\n")
+resp(0x81, "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n")
+resp(0x83, arr(bulk("z" * 60), bulk("z" * 60), bulk("z" * 60), bulk("z" * 60), bulk("z" * 60)))
+resp(0, "$5\r\nhelloXX", ":12a\r\n")
+resp(1, "*2\r\n$3\r\nfoo\r\n")

@@ -10,8 +10,9 @@
 //  2. Enforce the limits: a counting allocator with a per-VM cap, an instruction-count hook, and
 //     step-counted string pattern functions (the count hook never fires inside C functions).
 //  3. Keep Lua errors (longjmp) away from Swift frames: Swift functions exposed to Lua are called
-//     through a C trampoline that raises on their behalf, and every call into script code goes
-//     through hs_call (lua_pcall with a traceback handler and a fresh budget).
+//     through a C trampoline that raises (or yields) on their behalf, and every call into script
+//     code goes through hs_call (lua_pcall with a traceback handler and a fresh budget) or
+//     hs_resume (a callback's coroutine, one resume slice under a fresh budget).
 
 /// Per-VM bookkeeping, owned by the VM's allocator. Read-only from Swift except `owner`.
 typedef struct hs_state {
@@ -27,8 +28,12 @@ typedef struct hs_state {
 } hs_state;
 
 /// A Swift function callable from Lua: returns the number of results, or -1 after pushing an
-/// error message (the trampoline then raises it with the caller's file:line).
+/// error message (the trampoline then raises it with the caller's file:line), or HS_YIELD to
+/// suspend the calling coroutine (the values given to its next resume become the results).
 typedef int (*hs_swift_fn)(lua_State *L, int fnid);
+
+/// What a Swift function returns to yield its coroutine (lua_yield is a longjmp: only C may call it).
+#define HS_YIELD (-2)
 
 /// Opens a VM with the counting allocator; NULL when out of memory. Libraries are opened and the
 /// string pattern functions replaced by bounded ones; `string.dump` is removed.
@@ -42,6 +47,16 @@ hs_state *hs_get_state(lua_State *L);
 /// instruction budget and the memory cap enforced. Returns the lua_pcall status; on error the
 /// message (with traceback) is on top.
 int hs_call(lua_State *L, int nargs, int nresults);
+
+/// Resumes coroutine `co` (a thread with the function and its `nargs` arguments, or the values
+/// for a yielded call, on its stack) for one slice: a fresh instruction budget, the memory cap
+/// enforced. Returns LUA_OK (finished: `*nresults` results on co's stack), LUA_YIELD (a Swift
+/// function suspended it), or an error status with the message and a traceback on co's top.
+int hs_resume(lua_State *co, lua_State *from, int nargs, int *nresults);
+
+/// `chunkname:line` of the function `level` levels up co's stack (1: the Lua code that called the
+/// running C function) into `buf`; 0 when there is no such level or it is not Lua code.
+int hs_where(lua_State *L, int level, char *buf, size_t buflen);
 
 /// Loads a text chunk (binary chunks are refused) named `chunkname` ("@channels/ping.lua").
 /// Never raises. Returns the lua_load status; the function or the error message is on top.

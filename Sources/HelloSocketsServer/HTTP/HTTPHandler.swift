@@ -21,46 +21,35 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         static let router = "http-router"
     }
 
-    private let configuration: ServerConfiguration
-    private let endpoints: [String: WebSocketEndpoint]
-    private let broadcastAPI: BroadcastAPI
-    private let connections: ConnectionTracker
+    /// The server-wide pieces, shared by every connection (the configuration this connection started with).
+    private let services: HTTPServices
+    private var configuration: ServerConfiguration { services.configuration }
+    private var endpoints: [String: WebSocketEndpoint] { services.endpoints }
+    private var broadcastAPI: BroadcastAPI { services.broadcastAPI }
+    private var connections: ConnectionTracker { services.connections }
+    /// Per client address limits; nil when off.
+    private var addressLimiter: AddressLimiter? { services.addressLimiter }
+    private var logger: Logger { services.logger }
+    private var observerHub: ObserverHub? { services.observerHub }
+    private var metrics: MetricsEndpoint? { services.metrics }
+    private var longPoll: LongPollEndpoint? { services.longPoll }
+    private var originCheck: OriginCheck? { services.originCheck }
     private let connectionID: String
-    private let logger: Logger
     /// The event loop's shared timers (the request timeout here, the WebSocket's timeouts after the upgrade).
     private let timerWheel: TimerWheel
-    /// Observes WebSocket connections (the feed, `--trace`); nil when both are off.
-    private let observerHub: ObserverHub?
-    /// `/metrics`; nil serves 404 there.
-    private let metrics: MetricsEndpoint?
     private var pendingHead: HTTPRequestHead?
-    /// check_origin (nil when off); the list was validated when the server started.
-    private lazy var originCheck: OriginCheck? = {
-        do { return try configuration.makeOriginCheck() } catch { return OriginCheck.sameHost }  // fail closed
-    }()
+    private var pendingRoute = Route.notFound
     private var body: [UInt8] = []
     private var bodyTooLarge = false
+    /// Whether an answer is still to come for a request of this connection (a held LongPoll GET).
+    private var answerPending = false
+    /// A request that arrived while an answer was pending (a pipelining client): served after it.
+    private var deferred: (head: HTTPRequestHead, route: Route, body: [UInt8], tooLarge: Bool)?
 
-    init(
-        configuration: ServerConfiguration,
-        endpoints: [String: WebSocketEndpoint],
-        broadcastAPI: BroadcastAPI,
-        connections: ConnectionTracker,
-        connectionID: String,
-        logger: Logger,
-        timerWheel: TimerWheel,
-        observerHub: ObserverHub? = nil,
-        metrics: MetricsEndpoint? = nil
-    ) {
-        self.timerWheel = timerWheel
-        self.metrics = metrics
-        self.connections = connections
-        self.observerHub = observerHub
-        self.configuration = configuration
-        self.endpoints = endpoints
-        self.broadcastAPI = broadcastAPI
+    init(services: HTTPServices, connectionID: String, timerWheel: TimerWheel) {
+        self.services = services
         self.connectionID = connectionID
-        self.logger = logger
+        self.timerWheel = timerWheel
     }
 
     /// Closes the connection unless a complete request arrives in time (slowloris guard; also keep-alive idle).
@@ -88,25 +77,42 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pendingHead = head
+            pendingRoute = Route(uri: head.uri, phoenixMounts: services.phoenixMounts, longPoll: longPoll != nil)
             body.removeAll(keepingCapacity: true)
             bodyTooLarge = false
         case .body(let chunk):
-            // Only the broadcast API reads a body; keep at most its limit.
-            if body.count + chunk.readableBytes <= BroadcastAPI.maxBodySize {
+            // The broadcast API and LongPoll POSTs read a body; keep at most their limit.
+            guard !bodyTooLarge else { return }
+            if body.count + chunk.readableBytes <= bodyLimit(of: pendingRoute) {
                 body += chunk.readableBytesView
             } else {
                 bodyTooLarge = true
+                body = []
             }
         case .end:
             guard let head = pendingHead else { return }
             pendingHead = nil
             if let requestTimer { timerWheel.cancel(requestTimer) }
-            respond(to: head, context: context)
+            guard !answerPending else {
+                // HTTP/1.1 answers in order: this one waits for the pending answer (browsers don't pipeline).
+                guard deferred == nil else {
+                    logger.warning("more than one request pipelined behind a LongPoll poll: closing",
+                                   metadata: ["conn": "\(connectionID)"])
+                    return context.close(promise: nil)
+                }
+                deferred = (head, pendingRoute, body, bodyTooLarge)
+                return
+            }
+            respond(to: head, route: pendingRoute, context: context)
         }
     }
 
-    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let route = Route(uri: head.uri, phoenixMounts: Set(endpoints.keys))
+    private func bodyLimit(of route: Route) -> Int {
+        if case .longPoll = route { return configuration.webSocket.maxMessageSize }
+        return BroadcastAPI.maxBodySize
+    }
+
+    private func respond(to head: HTTPRequestHead, route: Route, context: ChannelHandlerContext) {
         logger.debug("\(head.method) \(head.uri)", metadata: ["conn": "\(connectionID)"])
         switch route {
         case .index:
@@ -118,7 +124,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard !bodyTooLarge else {
                 return send(.payloadTooLarge, body: "Body over \(BroadcastAPI.maxBodySize) bytes.\n", head: head, context: context)
             }
-            let response = broadcastAPI.handle(head: head, body: body, peer: context.channel.remoteAddress)
+            let response = broadcastAPI.handle(head: head, body: body, peer: clientPeer(head, context))
             if response.status != .ok {
                 logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
             }
@@ -130,7 +136,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard head.method == .GET || head.method == .HEAD else {
                 return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
             }
-            guard APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: metrics.token) else {
+            guard APIAuthorization.allows(head, peer: clientPeer(head, context), token: metrics.token) else {
                 return send(.forbidden, body: "/metrics is open to loopback clients or with the API token.\n", head: head, context: context)
             }
             metrics.scrape(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
@@ -150,7 +156,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(.notFound, body: "The observer feed is off: start the server with --observe (it is on by default on loopback).\n",
                  head: head, context: context)
         case .observerFeed
-        where !APIAuthorization.allows(head, peer: context.channel.remoteAddress, token: configuration.apiToken, allowQuery: true):
+        where !APIAuthorization.allows(
+            head, peer: clientPeer(head, context), token: configuration.apiToken, allowQuery: true):
             logger.warning("observer feed refused: no API token", metadata: ["conn": "\(connectionID)"])
             send(.forbidden, body: "The observer feed is open to loopback clients or with the API token (?token= or Authorization: Bearer).\n",
                  head: head, context: context)
@@ -162,6 +169,29 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                             contentType: file.contentType, bytes: ByteBuffer(bytes: file.bytes), head: head, context: context)
             }
             send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
+        case .longPoll(let mount):
+            guard let longPoll else {
+                return send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
+            }
+            let request = LongPollRequest(
+                head: head, connectionID: connectionID, channel: context.channel, peer: context.channel.remoteAddress,
+                client: clientAddress(head, context), received: .now())
+            answerPending = true
+            longPoll.respond(
+                to: request, mount: mount, body: bodyTooLarge ? nil : ByteBuffer(bytes: body),
+                refusedOrigin: originCheck?.refusedOrigin(head)
+            ).assumeIsolated().whenSuccess { [self] answer in
+                answerPending = false
+                guard context.channel.isActive else { return }  // the client left while its poll was held
+                send(answer.status, headers: answer.headers, contentType: nil, bytes: answer.body, head: head,
+                     context: context)
+                if let next = deferred {
+                    deferred = nil
+                    if let requestTimer { timerWheel.cancel(requestTimer) }  // armed by `send` for a next request
+                    (body, bodyTooLarge) = (next.body, next.tooLarge)
+                    respond(to: next.head, route: next.route, context: context)
+                }
+            }
         case .echo, .phoenixSocket, .observerFeed:
             upgrade(head, route: route, context: context)
         }
@@ -180,6 +210,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 logger.warning("refused WebSocket: origin \(refused) not allowed", metadata: ["conn": "\(connectionID)", "origin": "\(refused)"])
                 return send(.forbidden, body: "Origin not allowed: \(refused)\n", head: head, context: context)
             }
+            // Per-address limits before the endpoint runs anything (a socket's connect is a script call).
+            if let addressLimiter, let client = clientAddress(head, context) {
+                if let refusal = addressLimiter.claim(client, connectionID: connectionID) {
+                    return send(.tooManyRequests, headers: refusal.headers, body: refusal.body, head: head, context: context)
+                }
+                context.channel.closeFuture.whenComplete { _ in addressLimiter.release(client) }
+            }
             let decision: SessionDecision
             switch route {
             case .phoenixSocket(let mount):
@@ -190,22 +227,50 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             default:
                 decision = .accept(EchoSession())
             }
-            switch decision {
-            case .reject(let status, let body):
-                logger.warning(
-                    "refused WebSocket connection",
-                    metadata: ["conn": "\(connectionID)", "status": "\(status.code)", "reason": "\(body.trimmed)"]
-                )
-                send(status, body: body, head: head, context: context)
-            case .accept(let session):
-                guard connections.claimWebSocket(for: context.channel) else {
-                    logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
-                    return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
-                }
-                let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
-                switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
-            }
+            proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
         }
+    }
+
+    /// Upgrades or refuses as the endpoint decided; a pending decision (a `connect` waiting for
+    /// I/O) is acted on when it comes, if the client is still there.
+    private func proceed(
+        _ decision: SessionDecision, head: HTTPRequestHead, route: Route, headers: HTTPHeaders,
+        deflate: PerMessageDeflate.Parameters?, context: ChannelHandlerContext
+    ) {
+        switch decision {
+        case .pending(let wait):
+            wait { [self] decision in
+                guard context.channel.isActive else { return }
+                proceed(decision, head: head, route: route, headers: headers, deflate: deflate, context: context)
+            }
+        case .reject(let status, let body):
+            // The path only: the query may carry a token.
+            let path = head.uri.prefix { $0 != "?" }
+            logger.warning(
+                "refused WebSocket connection to \(path) (\(status.code)): \(body.trimmed)",
+                metadata: ["conn": "\(connectionID)"])
+            send(status, body: body, head: head, context: context)
+        case .accept(let session):
+            guard connections.claimWebSocket(for: context.channel) else {
+                logger.warning("refused WebSocket: connection limit reached", metadata: ["conn": "\(connectionID)"])
+                return send(.serviceUnavailable, body: "Too many connections; try again later.\n", head: head, context: context)
+            }
+            let observer = route == .observerFeed ? nil : observerHub?.observer(for: connectionID, peer: context.channel.remoteAddress)
+            switchProtocols(headers: headers, deflate: deflate, session: session, context: context, request: head, observer: observer)
+        }
+    }
+
+    /// The client's address: the peer's, or behind a `--trusted-proxy` the one it reports.
+    private func clientAddress(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) -> IPAddress? {
+        ClientAddress.resolve(peer: context.channel.remoteAddress, headers: head.headers,
+                              trustedProxies: configuration.addressLimits.trustedProxies)
+    }
+
+    /// The client's address as a socket address, for the loopback rule of the admin endpoints: behind a
+    /// trusted proxy on this host every request comes from loopback, but the client is who the proxy names.
+    private func clientPeer(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) -> SocketAddress? {
+        guard !configuration.addressLimits.trustedProxies.isEmpty else { return context.channel.remoteAddress }
+        return clientAddress(head, context)?.socketAddress
     }
 
     /// Sends the 101 and swaps the HTTP handlers for the WebSocket ones.
@@ -273,16 +338,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         send(status, headers: headers, contentType: contentType, bytes: ByteBuffer(string: body), head: head, context: context)
     }
 
+    /// - Parameter contentType: nil when `headers` already say it, or there is no body.
     private func send(
         _ status: HTTPResponseStatus,
         headers: HTTPHeaders = HTTPHeaders(),
-        contentType: String,
+        contentType: String?,
         bytes: ByteBuffer,
         head: HTTPRequestHead,
         context: ChannelHandlerContext
     ) {
         var headers = headers
-        headers.replaceOrAdd(name: "Content-Type", value: contentType)
+        if let contentType { headers.replaceOrAdd(name: "Content-Type", value: contentType) }
         headers.replaceOrAdd(name: "Content-Length", value: "\(bytes.readableBytes)")
         let keepAlive = head.isKeepAlive
         headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")

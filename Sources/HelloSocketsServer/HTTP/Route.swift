@@ -1,7 +1,8 @@
 import NIOHTTP1
 
 /// Where an HTTP request goes. The folder layout mirrors this: `HTTP/` serves pages and
-/// upgrades, `Echo/` and `Phoenix/` are the WebSocket sessions behind the upgrade.
+/// upgrades, `Echo/` and `Phoenix/` are the WebSocket sessions behind the upgrade, `LongPoll/`
+/// Phoenix's HTTP transport.
 enum Route: Equatable {
     /// The start page.
     case index
@@ -13,6 +14,8 @@ enum Route: Equatable {
     case metrics
     /// A Phoenix socket endpoint, e.g. `/socket/websocket`; `mount` is `/socket`.
     case phoenixSocket(mount: String)
+    /// A Phoenix socket's LongPoll transport, e.g. `/socket/longpoll` (LongPoll/).
+    case longPoll(mount: String)
     /// `/observe`: the observer feed WebSocket (Observer/).
     case observerFeed
     /// A static file of the start page, e.g. `/js/phoenix-client.js` (Observer/Assets/).
@@ -21,10 +24,11 @@ enum Route: Equatable {
 
     /// The path without its query string.
     static func path(of uri: String) -> Substring {
-        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        uri[..<(uri.utf8.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex)]
     }
 
-    init(uri: String, phoenixMounts: Set<String>) {
+    /// - Parameter longPoll: whether `<mount>/longpoll` is served (`--no-longpoll` turns it off).
+    init(uri: String, phoenixMounts: Set<String>, longPoll: Bool = false) {
         let path = Route.path(of: uri)
         switch path {
         case "/", "/index.html": self = .index
@@ -42,6 +46,13 @@ enum Route: Equatable {
                     return
                 }
             }
+            if longPoll && path.hasSuffix("/longpoll") {
+                let mount = String(path.dropLast("/longpoll".count))
+                if phoenixMounts.contains(mount) {
+                    self = .longPoll(mount: mount)
+                    return
+                }
+            }
             self = .notFound
         }
     }
@@ -49,7 +60,7 @@ enum Route: Equatable {
     var isWebSocket: Bool {
         switch self {
         case .echo, .phoenixSocket, .observerFeed: return true
-        case .index, .broadcastAPI, .metrics, .notFound, .asset: return false
+        case .index, .broadcastAPI, .metrics, .notFound, .asset, .longPoll: return false
         }
     }
 }

@@ -8,6 +8,9 @@ enum SessionDecision {
     case accept(WebSocketSession)
     /// Refuse with this status and a short body (e.g. 403 when a socket's `connect` says no).
     case reject(HTTPResponseStatus, String)
+    /// Decided later, on the connection's loop (a `connect` waiting for I/O): the closure given
+    /// gets the decision.
+    case pending((@escaping (SessionDecision) -> Void) -> Void)
 }
 
 /// Something served behind a WebSocket upgrade (a Phoenix socket mount). Called on the connection's event loop.

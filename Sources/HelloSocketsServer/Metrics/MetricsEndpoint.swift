@@ -6,19 +6,28 @@ import PhoenixChannels
 struct MetricsEndpoint {
     let pubSub: PubSub
     let connections: ConnectionTracker
+    /// Per-address refusals (429s); nil when those limits are off.
+    let addressLimiter: AddressLimiter?
+    let longPollSessions: LongPollRegistry
     let reloads: ReloadEventHub
     let startedAt: NIODeadline
     /// `--api-token`: non-loopback scrapers need it (the broadcast API's rule).
-    let token: String?
+    var token: String?
 
     func scrape(on loop: EventLoop) -> EventLoopFuture<String> {
         let (connections, reloads, startedAt) = (self.connections, self.reloads, self.startedAt)
+        let refusals = addressLimiter?.refusals ?? [:]
         let queued = Self.queuedOutboundBytes(of: connections.open, on: loop)
-        return pubSub.gatherMetrics(on: loop).and(queued).map { metrics, queuedOutboundBytes in
+        let longPollEnds = longPollSessions.endedByReason(on: loop)
+        return pubSub.gatherMetrics(on: loop).and(queued).and(longPollEnds).map { gathered, longPollEnds in
+            let (metrics, queuedOutboundBytes) = gathered
             let counts = reloads.counts.withLockedValue { $0 }
             let figures = MetricsRenderer.ServerFigures(
                 webSocketConnections: connections.webSocketCount,
+                longPollSessions: connections.longPollSessionCount,
+                longPollEnds: longPollEnds,
                 queuedOutboundBytes: queuedOutboundBytes,
+                tooManyRequests: refusals,
                 reloads: (counts[.reloaded] ?? 0) + (counts[.added] ?? 0) + (counts[.removed] ?? 0) + (counts[.library] ?? 0),
                 reloadFailures: counts[.failed] ?? 0,
                 uptimeSeconds: Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9

@@ -5,7 +5,11 @@ import PhoenixChannels
 enum MetricsRenderer {
     struct ServerFigures {
         var webSocketConnections: Int
+        var longPollSessions: Int
+        var longPollEnds: [LongPollEnd: Int]
         var queuedOutboundBytes: Int
+        /// Upgrades answered 429, by the limit they ran into.
+        var tooManyRequests: [AddressLimiter.Reason: Int]
         var reloads: Int
         var reloadFailures: Int
         var uptimeSeconds: Double
@@ -30,6 +34,12 @@ enum MetricsRenderer {
             out += "\(name)_sum \(seconds(h.sumNanoseconds))\n\(name)_count \(cumulative)\n"
         }
         one("hellosockets_websocket_connections", "gauge", "Open WebSocket connections (all endpoints).", server.webSocketConnections)
+        one("hellosockets_longpoll_sessions", "gauge", "Open LongPoll sessions (all socket mounts).",
+            server.longPollSessions)
+        metric("hellosockets_longpoll_sessions_ended_total", "counter",
+               "LongPoll sessions ended, by reason (timeout: not polled for 1.5 windows; "
+                   + "overflow: past --max-outbound-buffer; rate_limited: over --client-message-rate past the grace).",
+               LongPollEnd.allCases.map { ("reason=\"\($0.rawValue)\"", "\(server.longPollEnds[$0] ?? 0)") })
         metric("hellosockets_channels_joined", "gauge", "Joined channels by the topic pattern of their script.",
                m.joinedByPattern.sorted { $0.key < $1.key }.map { ("pattern=\"\(escape($0.key))\"", "\($0.value)") })
         one("hellosockets_messages_in_total", "counter", "Phoenix messages received from clients.", m.messagesIn)
@@ -49,7 +59,25 @@ enum MetricsRenderer {
         one("hellosockets_outbound_queue_peak_bytes", "gauge",
             "Largest outbound queue of a closed Phoenix socket that went past --max-outbound-buffer (0: none did).",
             m.peakQueuedBytesPastMark)
+        one("hellosockets_throttled_sockets", "gauge",
+            "Phoenix sockets not being read now because they are over --client-message-rate.", m.throttledSockets)
+        metric("hellosockets_throttle_seconds_total", "counter",
+               "Seconds Phoenix sockets spent unread for being over the message rate.",
+               [("", seconds(m.throttledNanoseconds))])
+        one("hellosockets_rate_limit_closes_total", "counter",
+            "Phoenix sockets closed (1008) for staying over the message rate past --client-throttle-grace.",
+            m.rateLimitCloses)
+        one("hellosockets_joins_rate_limited_total", "counter", "Joins answered rate limited (--join-rate).",
+            m.joinsRateLimited)
+        metric("hellosockets_http_429_total", "counter", "WebSocket upgrades refused with 429, by reason.",
+               AddressLimiter.Reason.allCases.map {
+                   ("reason=\"\($0.rawValue)\"", "\(server.tooManyRequests[$0] ?? 0)")
+               })
         one("hellosockets_script_errors_total", "counter", "Channel script crashes (join, callbacks, timers).", m.scriptErrors)
+        one("hellosockets_http_requests_total", "counter", "phx.http.request calls finished (answered or failed).", m.httpRequests)
+        one("hellosockets_http_errors_total", "counter", "phx.http.request calls that failed (not allowed, refused, timeout…).",
+            m.httpErrors)
+        histogram("hellosockets_http_request_seconds", "phx.http.request time, from the call to the answer.", m.httpTime)
         metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
                [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])
         out += "# HELP hellosockets_uptime_seconds Seconds since the server started.\n# TYPE hellosockets_uptime_seconds gauge\n"

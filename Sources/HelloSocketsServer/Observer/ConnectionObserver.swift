@@ -142,7 +142,7 @@ final class ConnectionObserver: WebSocketFrameObserver {
         hub.publish(ObserverHub.encode(members), followID: followID)
     }
 
-    private static func addPayload(_ buffer: ByteBuffer, to members: inout [String: JSONValue]) {
+    static func addPayload(_ buffer: ByteBuffer, to members: inout [String: JSONValue]) {
         let count = min(buffer.readableBytes, ObserverHub.payloadLimit)
         let bytes = buffer.getBytes(at: buffer.readerIndex, length: count) ?? []
         members["truncated"] = .bool(count < buffer.readableBytes)
@@ -155,7 +155,7 @@ final class ConnectionObserver: WebSocketFrameObserver {
         }
     }
 
-    private static func headers(_ headers: HTTPHeaders, redacting: Bool) -> JSONValue {
+    static func headers(_ headers: HTTPHeaders, redacting: Bool) -> JSONValue {
         .array(headers.map { name, value in
             .array([.string(name), .string(redacting ? Redaction.header(name: name, value: value) : value)])
         })
@@ -205,7 +205,7 @@ final class ConnectionObserver: WebSocketFrameObserver {
         }
     }
 
-    private static func brief(_ buffer: ByteBuffer, text: Bool) -> String {
+    static func brief(_ buffer: ByteBuffer, text: Bool) -> String {
         let bytes = Array(buffer.readableBytesView)
         if text, let string = String(validating: bytes, as: UTF8.self) {
             return string.count > 2000 ? String(string.prefix(2000)) + "… (\(bytes.count) bytes)" : string

@@ -5,7 +5,8 @@ import NIOHTTP1
 /// - Query parameters whose name contains `token`, `secret`, `password` or `jwt` become `name=[redacted]`, except
 ///   the values `undefined`, `null` and the empty string, which carry no secret: the book's page connects with
 ///   `token=undefined` (its `window.userToken` is unset) and the observer keeps that visible on purpose.
-/// - `Authorization` and `Proxy-Authorization` headers become `[redacted]`.
+/// - `Authorization`, `Proxy-Authorization` and Phoenix's token headers (`X-Phoenix-Longpoll-Token`,
+///   `X-Phoenix-AuthToken`) become `[redacted]`.
 /// - `Cookie` keeps only the observer's own `hs_observe` cookie (the page's follow id); other cookies show as
 ///   `name=[redacted]`.
 enum Redaction {
@@ -40,7 +41,7 @@ enum Redaction {
     /// One header value, redacted by header name.
     static func header(name: String, value: String) -> String {
         switch name.lowercased() {
-        case "authorization", "proxy-authorization":
+        case "authorization", "proxy-authorization", "x-phoenix-longpoll-token", "x-phoenix-authtoken":
             return placeholder
         case "cookie":
             return value.split(separator: ";").map { part -> String in

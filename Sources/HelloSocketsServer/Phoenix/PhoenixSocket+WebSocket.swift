@@ -3,9 +3,9 @@ import NIOWebSocket
 import PhoenixChannels
 import WebSocketTransport
 
-/// A `PhoenixSocket` carried by a WebSocket: whole messages in, Phoenix frames out (the connection is
-/// its transport), close codes counted. A conformance rather than a wrapper: nothing more to keep per
-/// connection.
+/// A `PhoenixSocket` carried by a WebSocket: whole messages in (at the socket's rate), Phoenix frames
+/// out (the connection is its transport), close codes counted. A conformance rather than a wrapper: nothing
+/// more to keep per connection.
 extension PhoenixSocket: WebSocketSession {
     public func webSocketDidOpen(_ connection: WebSocketConnection) { open(connection) }
 
@@ -13,6 +13,15 @@ extension PhoenixSocket: WebSocketSession {
         switch message {
         case .text(let bytes): receive(.text(bytes))
         case .binary(let bytes): receive(.binary(bytes))
+        }
+    }
+
+    /// The socket's inbound rate limit, applied by the connection: a message over it waits, unread.
+    public func webSocketAdmission(_ connection: WebSocketConnection) -> MessageAdmission {
+        switch admitMessage() {
+        case .proceed: return .proceed
+        case .wait(let deadline): return .wait(until: deadline)
+        case .close(let reason): return .close(reason: reason)
         }
     }
 

@@ -29,6 +29,8 @@ final class ChannelReloader: @unchecked Sendable {
 
     private let mounts: [Mount]
     private let root: String
+    /// The channels folder as messages show it (as given).
+    private let displayRoot: String
     private let logger: Logger
     private let hub: ReloadEventHub
     private var watcher: DirectoryWatcher?
@@ -36,6 +38,7 @@ final class ChannelReloader: @unchecked Sendable {
     init(mounts: [Mount], channelsDirectory: URL, logger: Logger, hub: ReloadEventHub) {
         self.mounts = mounts
         self.root = channelsDirectory.standardizedFileURL.path
+        self.displayRoot = ChannelRegistry.displayPrefix(for: channelsDirectory)
         self.logger = logger
         self.hub = hub
     }
@@ -52,7 +55,8 @@ final class ChannelReloader: @unchecked Sendable {
             watchTree(mount.libDirectory)
         }
         watcher.start()
-        logger.info("hot reload: watching \(watcher.watchedDirectories.count) folders under \(root)")
+        let count = watcher.watchedDirectories.count
+        logger.info("hot reload: watching \(count) \(count == 1 ? "folder" : "folders") under \(displayRoot)")
     }
 
     func stop() {

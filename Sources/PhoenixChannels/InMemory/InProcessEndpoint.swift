@@ -1,4 +1,5 @@
 import Foundation
+import KeyValueStore
 import Logging
 import LuaRuntime
 import NIOCore
@@ -32,20 +33,44 @@ public final class InProcessEndpoint {
     private var nextConnection = 0
     private var draining = false
 
+    /// The `phx.kv` store the endpoint's channels use (an embedded one on the manual clock by default).
+    public let store: KeyValueStore
+
     /// An endpoint over an already loaded registry (one `LuaVM` of its own). `presenceBatchMilliseconds`
     /// is the server's `--presence-batch-ms` (0: a diff per change); its windows run on the manual clock.
+    /// `http` answers `phx.http.request` (nil: every request fails "unavailable"); `store` backs `phx.kv`
+    /// (default: a fresh embedded store whose TTLs run on the manual clock). Answers and the callback timeout
+    /// run on the manual clock and the endpoint's queue, as they would on an event loop.
     public init(
-        registry: ChannelRegistry, presenceBatchMilliseconds: Int = 0, logger: Logger = Logger(label: "InProcessEndpoint")
+        registry: ChannelRegistry, presenceBatchMilliseconds: Int = 0, logger: Logger = Logger(label: "InProcessEndpoint"),
+        http: ScriptHTTPClient? = nil, httpPolicy: HTTPPolicy = HTTPPolicy(), store: KeyValueStore? = nil,
+        callbackTimeoutMilliseconds: Int = 10_000
     ) throws {
         self.registry = registry
         self.logger = logger
-        let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: logger)
+        let clock = ManualClockReading()
+        self.store = store ?? EmbeddedStore(now: { clock.milliseconds })
+        clock.endpoint = nil
+        let services = ScriptServices(
+            executor: { [clock] body in clock.endpoint?.queue.append(body) },
+            schedule: { [clock] milliseconds, body in
+                clock.endpoint?.schedule(afterMilliseconds: milliseconds, body) ?? ManualTimer(due: 0, sequence: 0, body: {})
+            },
+            http: http, httpPolicy: httpPolicy, kv: self.store, callbackTimeoutMilliseconds: callbackTimeoutMilliseconds)
+        let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: logger, services: services)
         let bus = Bus(endpoint: self)
         let batching = PresenceTracker.Batching(milliseconds: presenceBatchMilliseconds) { [unowned self] ms, flush in
             _ = self.schedule(afterMilliseconds: ms, flush)
         }
         let presence = PresenceTracker(node: vm.node, pubSub: bus, batching: batching)
         self.runtime = LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: bus, presence: presence)
+        clock.endpoint = self
+    }
+
+    /// What the VM's services see of the endpoint (set once it exists): its queue and manual clock.
+    private final class ManualClockReading: @unchecked Sendable {
+        weak var endpoint: InProcessEndpoint?
+        var milliseconds: Int64 { Int64(endpoint?.now ?? 0) }
     }
 
     /// Loads the scripts of `directory` (as the server does for one socket mount) into a new endpoint.
@@ -67,7 +92,14 @@ public final class InProcessEndpoint {
     public func connect(
         params: [String: String] = [:], connectInfo: JSONValue = .emptyObject
     ) -> Result<InProcessConnection, ConnectRefusal> {
-        SocketConnector.authorize(params: params, connectInfo: connectInfo, runtime: runtime).map { connect(context: $0) }
+        var later: Result<SocketContext, ConnectRefusal>?
+        var now = SocketConnector.authorize(params: params, connectInfo: connectInfo, runtime: runtime) { later = $0 }
+        if now == nil {
+            runUntilIdle()  // connect waits: its answers (stubs) arrive through the queue
+            now = later ?? .failure(.crashed(ScriptError(
+                kind: .timeout, script: "socket.lua", message: "connect is still waiting (advance the manual clock first)")))
+        }
+        return now.map { $0.map { connect(context: $0) } } ?? .failure(.refused(.emptyObject))
     }
 
     /// A connection for a socket built directly (Phoenix.ChannelTest's `socket(Mod, id, assigns)`),
@@ -127,7 +159,7 @@ public final class InProcessEndpoint {
 
     // MARK: The manual clock
 
-    final class ManualTimer: PhoenixTimer {
+    final class ManualTimer: PhoenixTimer, ScriptCancellable {
         let due: Int
         let sequence: Int
         var body: (() -> Void)?
@@ -139,11 +171,16 @@ public final class InProcessEndpoint {
         func cancel() { body = nil }
     }
 
-    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
+    func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> ManualTimer {
         nextTimerSequence += 1
         let timer = ManualTimer(due: now + max(0, milliseconds), sequence: nextTimerSequence, body: body)
         timers.append(timer)
         return timer
+    }
+
+    /// Runs `body` once the manual clock has moved `milliseconds` on (a stub's delayed answer).
+    public func later(milliseconds: Int, _ body: @escaping () -> Void) {
+        _ = schedule(afterMilliseconds: milliseconds, body)
     }
 
     /// Timers still pending (not fired, not cancelled).
@@ -254,4 +291,7 @@ public final class InProcessConnection: PhoenixTransport {
     public func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer {
         endpoint.schedule(afterMilliseconds: milliseconds, body)
     }
+
+    /// The manual clock: rate limits (joins, `phx.rate`) refill only as `advanceTime` moves it.
+    public var now: NIODeadline { .uptimeNanoseconds(UInt64(endpoint.now) * 1_000_000) }
 }

@@ -65,6 +65,21 @@ public final class LoopMetrics {
     /// The largest outbound queue, in bytes, of a closed Phoenix socket whose client stopped reading
     /// (past `--max-outbound-buffer`): how far past the mark a slow client got before its 1008.
     public var peakQueuedBytesPastMark = 0
+    /// Sockets whose reading is paused now because they are over `--client-message-rate`.
+    public var throttledSockets = 0
+    /// Time sockets spent paused for the message rate, summed (added as each pause ends).
+    public var throttledNanoseconds: Int64 = 0
+    /// Sockets closed for staying over the message rate past `--client-throttle-grace`.
+    public var rateLimitCloses = 0
+    /// Joins answered `rate limited` (`--join-rate`).
+    public var joinsRateLimited = 0
+    /// `phx.http.request`s finished (and how many failed: refused, timeout, not allowed…), and their time.
+    public var httpRequests = 0
+    public var httpErrors = 0
+    public var httpTime = LoopHistogram(boundsNanoseconds: [
+        1_000_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000, 100_000_000, 250_000_000, 500_000_000,
+        1_000_000_000, 2_500_000_000, 10_000_000_000,
+    ])
 
     @inline(__always)
     public static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -101,6 +116,13 @@ public final class LoopMetrics {
         fanoutTime.merge(other.fanoutTime)
         closesByCode.merge(other.closesByCode, uniquingKeysWith: +)
         peakQueuedBytesPastMark = max(peakQueuedBytesPastMark, other.peakQueuedBytesPastMark)
+        throttledSockets += other.throttledSockets
+        throttledNanoseconds += other.throttledNanoseconds
+        rateLimitCloses += other.rateLimitCloses
+        joinsRateLimited += other.joinsRateLimited
+        httpRequests += other.httpRequests
+        httpErrors += other.httpErrors
+        httpTime.merge(other.httpTime)
     }
 }
 

@@ -13,6 +13,8 @@ public final class LoopRuntime {
     public let presence: PresenceTracker
     /// Channels one socket may have joined at once (Phoenix 1.8's `max_channels_per_transport`).
     public let maxChannelsPerSocket: Int
+    /// Each socket's inbound message and join rates.
+    public let socketLimits: SocketLimits
     /// Told about every script crash a socket of this runtime handles (ChannelTesting reports them).
     public var scriptErrorObserver: ((ScriptError) -> Void)?
     /// The open Phoenix sockets on this loop (hot reload closes the channels of a deleted script).
@@ -28,7 +30,8 @@ public final class LoopRuntime {
         subscriptions: LoopSubscriptions,
         pubSub: any PubSubAdapter,
         presence: PresenceTracker? = nil,
-        maxChannelsPerSocket: Int = 100
+        maxChannelsPerSocket: Int = 100,
+        socketLimits: SocketLimits = SocketLimits()
     ) {
         self.vm = vm
         self.registry = registry
@@ -38,6 +41,7 @@ public final class LoopRuntime {
         self.presence = presence ?? PresenceTracker(node: vm.node, pubSub: pubSub)
         self.maxChannelsPerSocket = maxChannelsPerSocket
         vm.presence = self.presence
+        self.socketLimits = socketLimits
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LuaRuntime
 
 /// Where a Phoenix socket is served and which scripts it runs.
 ///
@@ -20,7 +21,7 @@ public struct SocketMount: Equatable {
     public var displayPrefix: String
 
     public static func discover(in directory: URL) throws -> [SocketMount] {
-        let prefix = directory.standardizedFileURL.lastPathComponent
+        let prefix = ChannelRegistry.displayPrefix(for: directory)
         var mounts = [SocketMount(path: "/socket", directory: directory, displayPrefix: prefix)]
         let fm = FileManager.default
         for name in try fm.contentsOfDirectory(atPath: directory.path).sorted()

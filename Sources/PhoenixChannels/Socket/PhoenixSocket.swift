@@ -11,28 +11,6 @@ import PhoenixProtocol
 /// Wire rules follow PROTOCOL.md "Our rules": the reply to a join carries the join message's
 /// ref as its join_ref (Phoenix 1.4); control replies nobody owns carry a null join_ref.
 public final class PhoenixSocket {
-    /// A joined channel: its VM handle, the join_ref its frames carry, and its PubSub subscription.
-    final class JoinedChannel: TopicSubscriber {
-        let id: ChannelID
-        let topic: String
-        let joinRef: JSONValue
-        /// The topic pattern of the script serving it (`/metrics`' joined channels).
-        var pattern = ""
-        unowned let socket: PhoenixSocket
-        var timers: [TimerID: PhoenixTimer] = [:]
-        /// Who this channel is to the presence tracker, from its first `phx.presence.track` on.
-        var presenceOwner: PresenceOwner?
-
-        init(id: ChannelID, topic: String, joinRef: JSONValue, socket: PhoenixSocket) {
-            self.id = id
-            self.topic = topic
-            self.joinRef = joinRef
-            self.socket = socket
-        }
-
-        func deliver(_ broadcast: EncodedBroadcast) { socket.deliver(broadcast, to: self) }
-    }
-
     /// The socket's own id topic (`socket.lua`'s `id`): a `disconnect` broadcast there closes it.
     private final class IdentitySubscriber: TopicSubscriber {
         weak var socket: PhoenixSocket?
@@ -45,16 +23,19 @@ public final class PhoenixSocket {
     public let context: SocketContext
     private let serializer: any MessageSerializer
     private let serializerVersion: SerializerVersion
-    private let runtime: LoopRuntime
-    private let logger: Logger
+    let runtime: LoopRuntime
+    let logger: Logger
     /// What frames go out on: the server's WebSocket connection, or an in-memory one (`InProcessEndpoint`).
-    private var transport: PhoenixTransport?
+    private(set) var transport: PhoenixTransport?
     private var channels = JoinedChannels()
-    /// `phx.send_after` calls made inside `join`, before the channel is registered: scheduled once the join succeeds.
-    /// The channel whose `terminate` is running (already removed from `channels`), so it can still broadcast.
-    private var terminating: JoinedChannel?
+    /// Channels gone from `channels` whose `terminate` runs (or waits), so they can still broadcast;
+    /// and channels whose socket closed while a callback waited (terminate runs once it finished).
+    private var terminating: [JoinedChannel] = []
+    /// `phx.send_after` calls made inside `join` before the channel is registered: scheduled once it is.
     private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
     private let identity = IdentitySubscriber()
+    /// Where this socket stands with its message and join rates (PhoenixSocket+RateLimits.swift).
+    var rates = SocketRates()
 
     public init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
         self.context = context
@@ -72,6 +53,7 @@ public final class PhoenixSocket {
     /// The transport is ready: frames can go out.
     public func open(_ transport: PhoenixTransport) {
         self.transport = transport
+        rates = SocketRates(limits: runtime.socketLimits, now: transport.now.uptimeNanoseconds)
         runtime.sockets[ObjectIdentifier(self)] = self  // hot reload walks a loop's sockets
         if let id = context.id {
             identity.socket = self
@@ -79,34 +61,58 @@ public final class PhoenixSocket {
         }
     }
 
-    /// One frame from the client.
+    /// One frame from the client; undecodable input closes the socket (PROTOCOL.md rule 7: the
+    /// WebSocket closes with 1007 and says why).
     public func receive(_ frame: PhoenixFrame) {
+        do {
+            try decodeAndHandle(frame)
+        } catch {
+            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
+            transport?.close(.undecodable("\(error)"))
+        }
+    }
+
+    /// One frame from the client; undecodable input throws and changes nothing else, so the transport
+    /// decides (LongPoll answers the POST that carried it with the error and keeps the session).
+    public func decodeAndHandle(_ frame: PhoenixFrame) throws(MessageDecodingError) {
         let decoded: Message
         let metrics = runtime.metrics
         metrics.messagesIn &+= 1
         metrics.bytesIn &+= frame.bytes.readableBytes
-        do {
-            switch frame {
-            case .text(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeText($0) }
-            case .binary(let buffer): decoded = try buffer.withUnsafeReadableBytes { try serializer.decodeBinary($0) }
-            }
-        } catch {
-            // PROTOCOL.md rule 7: undecodable input closes the socket with 1007 and says why.
-            logger.warning("undecodable Phoenix message", metadata: ["conn": "\(transport?.id ?? "?")", "error": "\(error)"])
-            transport?.close(.undecodable("\(error)"))
-            return
+        // Through a Result: `withUnsafeReadableBytes` rethrows untyped errors.
+        typealias Decoding = Result<Message, MessageDecodingError>
+        switch frame {
+        case .text(let buffer):
+            decoded = try buffer.withUnsafeReadableBytes { bytes in
+                Decoding { () throws(MessageDecodingError) in try serializer.decodeText(bytes) }
+            }.get()
+        case .binary(let buffer):
+            decoded = try buffer.withUnsafeReadableBytes { bytes in
+                Decoding { () throws(MessageDecodingError) in try serializer.decodeBinary(bytes) }
+            }.get()
         }
         handle(decoded)
     }
 
-    /// The transport is gone: every channel terminates with `shutdown:closed`.
+    /// The transport is gone: every channel terminates with `shutdown:closed`. A channel whose
+    /// callback waits terminates once that finished (its mail is dropped: nobody is there to answer).
     public func closed() {
+        endThrottling()
         for channel in channels.all {
-            remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
+            if channel.waiting != nil {
+                detach(channel, closing: "shutdown:closed")
+            } else {
+                remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
+            }
         }
         if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
-        runtime.sockets[ObjectIdentifier(self)] = nil
         self.transport = nil
+        forgetIfDone()
+    }
+
+    /// The loop lets go of a closed socket once none of its channels' callbacks waits any more.
+    private func forgetIfDone() {
+        if transport == nil && terminating.isEmpty { runtime.sockets[ObjectIdentifier(self)] = nil }
     }
 
     // MARK: Incoming messages (Phoenix.Socket handle_in, in its clause order)
@@ -115,7 +121,23 @@ public final class PhoenixSocket {
         if message.topic == "phoenix" && message.event == PhoenixEvent.heartbeat {
             return sendReply(joinRef: .null, ref: message.ref, topic: "phoenix", status: "ok", response: .emptyObject)
         }
-        switch (message.event, channels[topic: message.topic]) {
+        let channel = channels[topic: message.topic]
+        if let channel, channel.isBusy {
+            // Its callback waits: this waits its turn, up to a bound (a client must not fill our memory).
+            guard channel.mailbox.count < JoinedChannel.mailboxLimit else {
+                logger.warning("mailbox full: message refused", metadata: ["topic": "\(channel.topic)", "event": "\(message.event)"])
+                return sendReply(joinRef: channel.joinRef, ref: message.ref, topic: channel.topic, status: "error",
+                                 response: .object(["reason": .string("mailbox full")]))
+            }
+            channel.mailbox.append(.message(message))
+            return
+        }
+        dispatch(message, to: channel)
+    }
+
+    /// Handles a message for `channel` (the topic's channel, nil when none), which is not busy.
+    private func dispatch(_ message: Message, to channel: JoinedChannel?) {
+        switch (message.event, channel) {
         case (PhoenixEvent.join, let existing):
             join(message, replacing: existing)
         case (PhoenixEvent.leave, let channel?):
@@ -128,6 +150,10 @@ public final class PhoenixSocket {
             let start = LoopMetrics.now()
             let result = runtime.vm.handleIn(channel.id, event: message.event, payload: message.payload, ref: message.ref)
             runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start)
+            if case .suspended = result {
+                channel.waiting = .handleIn(ref: message.ref)
+                return
+            }
             apply(result, to: channel, replyRef: message.ref)
         case (_, nil):
             sendUnmatched(message)
@@ -140,6 +166,11 @@ public final class PhoenixSocket {
         }
         // Phoenix 1.4: the join message's ref becomes the channel's join_ref.
         let joinRef = message.ref
+        // Each join runs a script: a socket may start only so many a second (the socket stays open).
+        guard admitJoin(topic: message.topic) else {
+            return sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+                             response: .object(["reason": .string("rate limited")]))
+        }
         // Phoenix 1.8.9+: a cap on channels per socket, so one client can't fill the VM with joins.
         if existing == nil && channels.count >= runtime.maxChannelsPerSocket {
             logger.warning("too many channels joined", metadata: ["topic": "\(message.topic)", "limit": "\(runtime.maxChannelsPerSocket)"])
@@ -148,9 +179,7 @@ public final class PhoenixSocket {
         }
         if let existing { remove(existing, terminating: "shutdown:duplicate_join") }
         timersFromJoin = []
-        defer { timersFromJoin = nil }
         let start = LoopMetrics.now()
-        defer { runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start) }
         let (id, result) = runtime.vm.join(
             script: script,
             topic: message.topic,
@@ -159,30 +188,56 @@ public final class PhoenixSocket {
             socket: context,
             host: self
         )
+        runtime.metrics.callbackTime.record(nanoseconds: LoopMetrics.now() - start)
+        let pendingTimers = timersFromJoin ?? []
+        timersFromJoin = nil
+        var channel: JoinedChannel?
+        if let id {
+            let joined = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
+            joined.pattern = script.topics.first { $0.matches(message.topic) }?.description ?? message.topic
+            channels.add(joined)
+            for pending in pendingTimers where pending.channel == id {
+                scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
+            }
+            channel = joined
+        }
+        if case .suspended = result, let channel {
+            // The join waits: messages for the topic queue in its mailbox until it is answered.
+            channel.joined = false
+            channel.waiting = .join(ref: message.ref, replacing: existing?.joinRef)
+            return
+        }
+        finishJoin(result, channel: channel, topic: message.topic, joinRef: joinRef, ref: message.ref,
+                   replacing: existing?.joinRef)
+    }
+
+    /// Answers a join (at once, or when a join that waited finished) and opens or forgets the channel.
+    private func finishJoin(
+        _ result: JoinResult, channel: JoinedChannel?, topic: String, joinRef: JSONValue, ref: JSONValue,
+        replacing: JSONValue?
+    ) {
         switch result {
         case .ok(let response):
-            if let id {
-                let channel = JoinedChannel(id: id, topic: message.topic, joinRef: joinRef, socket: self)
-                channel.pattern = script.topics.first { $0.matches(message.topic) }?.description ?? message.topic
+            if let channel {
+                channel.joined = true
                 runtime.metrics.joinedByPattern[channel.pattern, default: 0] += 1
-                channels.add(channel)
-                runtime.subscriptions.subscribe(channel, to: message.topic)
-                for pending in timersFromJoin ?? [] where pending.channel == id {
-                    scheduleTimer(id, timer: pending.timer, afterMilliseconds: pending.milliseconds)
-                }
+                runtime.subscriptions.subscribe(channel, to: topic)
             }
-            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "ok", response: response)
+            sendReply(joinRef: joinRef, ref: ref, topic: topic, status: "ok", response: response)
         case .error(let response):
-            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error", response: response)
+            sendReply(joinRef: joinRef, ref: ref, topic: topic, status: "error", response: response)
         case .crashed(let error):
-            logger.error("join crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(message.topic)"])
+            logger.error("join crashed: \(error)", metadata: ["conn": "\(transport?.id ?? "?")", "topic": "\(topic)"])
             runtime.metrics.scriptErrors &+= 1
             runtime.scriptErrorObserver?(error)
-            sendReply(joinRef: joinRef, ref: message.ref, topic: message.topic, status: "error",
+            sendReply(joinRef: joinRef, ref: ref, topic: topic, status: "error",
                         response: .object(["reason": .string("join crashed")]))
+        case .suspended:
+            break
         }
+        if let channel, !channel.joined { forget(channel) }
         // Duplicate join (PROTOCOL.md rule 5): the new reply first, then phx_close for the old join_ref.
-        if let existing { send(.channelClose(joinRef: existing.joinRef, topic: existing.topic)) }
+        if let replacing { send(.channelClose(joinRef: replacing, topic: topic)) }
     }
 
     private func sendUnmatched(_ message: Message) {
@@ -220,27 +275,126 @@ public final class PhoenixSocket {
             runtime.scriptErrorObserver?(error)
             remove(channel, terminating: nil)
             send(.channelError(joinRef: channel.joinRef, topic: channel.topic))
+        case .suspended:
+            break
         }
     }
 
     /// Forgets a channel; runs `terminate(reason)` unless it crashed (`reason` nil).
     private func remove(_ channel: JoinedChannel, terminating reason: String?) {
         guard channels.contains(channel) else { return }
-        channels.remove(channel)
-        runtime.metrics.joinedByPattern[channel.pattern, default: 1] -= 1
-        runtime.subscriptions.unsubscribe(channel, from: channel.topic)
-        for timer in channel.timers.values { timer.cancel() }
-        channel.timers.removeAll()
+        forget(channel)
         if let reason {
-            // terminate may still broadcast (e.g. "I left"), as in Phoenix; it is unsubscribed already.
-            terminating = channel
-            defer { terminating = nil }
-            runtime.vm.terminate(channel.id, reason: reason)
+            runTerminate(channel, reason: reason)
         } else {
             runtime.vm.discard(channel.id)
+            ended(channel)
         }
-        // As Phoenix.Tracker on the channel's exit: after terminate, every other member gets the leave diff.
-        if let owner = channel.presenceOwner { runtime.presence.untrackAll(owner) }
+    }
+
+    /// Runs `terminate` of a channel already off the socket. It may still broadcast (e.g. "I left"), as
+    /// in Phoenix, and may wait: the channel then lives on in the VM until it finished.
+    private func runTerminate(_ channel: JoinedChannel, reason: String) {
+        terminating.append(channel)
+        if runtime.vm.terminate(channel.id, reason: reason) {
+            terminating.removeAll { $0 === channel }
+            ended(channel)
+        } else {
+            channel.waiting = .terminate
+        }
+    }
+
+    /// The channel is gone for good (its terminate, if any, finished): as Phoenix.Tracker on the channel
+    /// process's exit, its presences are untracked and every other member gets the leave diff.
+    private func ended(_ channel: JoinedChannel) {
+        guard let owner = channel.presenceOwner else { return }
+        channel.presenceOwner = nil
+        runtime.presence.untrackAll(owner)
+    }
+
+    /// Takes a channel off the socket: unsubscribed, timers cancelled. Its queued client messages
+    /// are handled again as if they had just arrived (a later join of the topic, or "unmatched topic").
+    private func forget(_ channel: JoinedChannel) {
+        guard channels.contains(channel) else { return }
+        channels.remove(channel)
+        if channel.joined {
+            runtime.metrics.joinedByPattern[channel.pattern, default: 1] -= 1
+            runtime.subscriptions.unsubscribe(channel, from: channel.topic)
+        }
+        for timer in channel.timers.values { timer.cancel() }
+        channel.timers.removeAll()
+        let mail = channel.mailbox
+        channel.mailbox.removeAll()
+        for case .message(let message) in mail where transport != nil { handle(message) }
+    }
+
+    /// The socket closed while the channel's callback waits: off the socket now, terminated once it finished.
+    private func detach(_ channel: JoinedChannel, closing reason: String) {
+        channel.mailbox.removeAll()
+        forget(channel)
+        channel.closing = reason
+        terminating.append(channel)
+    }
+
+    // MARK: The mailbox
+
+    /// A callback that waited finished (`ChannelHost.callbackFinished`): its result takes effect,
+    /// then the channel's mail is handled in order until a callback waits again.
+    private func finished(_ channel: JoinedChannel, _ result: SuspendedResult) {
+        let waiting = channel.waiting
+        channel.waiting = nil
+        if case .terminated = result {
+            terminating.removeAll { $0 === channel }
+            ended(channel)
+            return forgetIfDone()
+        }
+        if let reason = channel.closing {
+            // The socket closed while this callback waited: its result goes nowhere, the channel ends now.
+            channel.closing = nil
+            terminating.removeAll { $0 === channel }
+            switch result {
+            case .callback(.crashed(let error)):
+                logger.error("channel crashed: \(error)", metadata: ["topic": "\(channel.topic)"])
+                runtime.vm.discard(channel.id)
+                ended(channel)
+            case .join(.error), .join(.crashed):
+                break  // never joined: nothing to terminate (join can't track)
+            default:
+                runTerminate(channel, reason: reason)
+            }
+            return forgetIfDone()
+        }
+        switch (waiting, result) {
+        case (.join(let ref, let replacing)?, .join(let result)):
+            finishJoin(result, channel: channel, topic: channel.topic, joinRef: channel.joinRef, ref: ref,
+                       replacing: replacing)
+        case (.handleIn(let ref)?, .callback(let result)):
+            apply(result, to: channel, replyRef: ref)
+        case (_, .callback(let result)):
+            apply(result, to: channel, replyRef: nil)
+        default:
+            break
+        }
+        drain(channel)
+    }
+
+    /// Queues a broadcast or a timer for a busy channel; past the bound it is dropped, with a warning.
+    private func queue(_ mail: JoinedChannel.Mail, for channel: JoinedChannel) {
+        guard channel.mailbox.count < JoinedChannel.mailboxLimit else {
+            return logger.warning("mailbox full: broadcast or timer dropped", metadata: ["topic": "\(channel.topic)"])
+        }
+        channel.mailbox.append(mail)
+    }
+
+    /// Handles the channel's mail in arrival order, until a callback waits or the channel is gone.
+    private func drain(_ channel: JoinedChannel) {
+        while channel.waiting == nil, channels.contains(channel), !channel.mailbox.isEmpty {
+            switch channel.mailbox.removeFirst() {
+            case .message(let message): dispatch(message, to: channel)
+            case .broadcast(let broadcast): handleOut(broadcast, channel)
+            case .timer(let timer): fire(timer, channel)
+            }
+        }
     }
 
     /// Hot reload: the script `scriptName` was deleted, so its joined channels end as if they
@@ -256,17 +410,29 @@ public final class PhoenixSocket {
 
     // MARK: Broadcasts
 
-    fileprivate func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
+    func deliver(_ broadcast: EncodedBroadcast, to channel: JoinedChannel) {
         guard channels.contains(channel) else { return }
         if runtime.vm.intercepts(channel.id, event: broadcast.event) {
-            let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
-            apply(result, to: channel, replyRef: nil)
+            if channel.isBusy { return queue(.broadcast(broadcast), for: channel) }
+            handleOut(broadcast, channel)
         } else if let frame = broadcast.frame(for: serializerVersion), let transport {
             let metrics = runtime.metrics
             metrics.messagesOut &+= 1
             metrics.bytesOut &+= frame.frame.bytes.readableBytes
             transport.send(frame)
         }
+    }
+
+    private func handleOut(_ broadcast: EncodedBroadcast, _ channel: JoinedChannel) {
+        let result = runtime.vm.handleOut(channel.id, event: broadcast.event, payload: broadcast.payload)
+        if case .suspended = result { return channel.waiting = .other }
+        apply(result, to: channel, replyRef: nil)
+    }
+
+    private func fire(_ timer: TimerID, _ channel: JoinedChannel) {
+        let result = runtime.vm.fireTimer(channel.id, timer: timer)
+        if case .suspended = result { return channel.waiting = .other }
+        apply(result, to: channel, replyRef: nil)
     }
 
     // MARK: Sending
@@ -314,7 +480,7 @@ extension PhoenixSocket: ChannelHost {
 
     /// A joined channel, or the one whose `terminate` is running (it may still broadcast and untrack).
     private func channelOrTerminating(_ id: ChannelID) -> JoinedChannel? {
-        channels[id: id] ?? terminating.flatMap { $0.id == id ? $0 : nil }
+        channels[id: id] ?? terminating.first(where: { $0.id == id })
     }
 
     public func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
@@ -335,10 +501,12 @@ extension PhoenixSocket: ChannelHost {
         guard let channel = channels[id: id], let transport else { return }
         channel.timers[timer] = transport.schedule(afterMilliseconds: milliseconds) { [weak self, weak channel] in
             guard let self, let channel, channel.timers.removeValue(forKey: timer) != nil else { return }
-            let result = self.runtime.vm.fireTimer(channel.id, timer: timer)
-            self.apply(result, to: channel, replyRef: nil)
+            if channel.isBusy { return self.queue(.timer(timer), for: channel) }
+            self.fire(timer, channel)
         }
     }
+
+    public var monotonicNanoseconds: UInt64 { (transport?.now ?? .now()).uptimeNanoseconds }
 
     public func cancelTimer(_ timer: TimerID) {
         timersFromJoin?.removeAll { $0.timer == timer }
@@ -378,5 +546,13 @@ extension PhoenixSocket: ChannelHost {
         } else {
             send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(listing.value)))
         }
+    }
+
+    public func callbackFinished(_ id: ChannelID, _ result: SuspendedResult) {
+        guard let channel = channelOrTerminating(id) else {
+            if case .terminated = result {} else { runtime.vm.discard(id) }  // nobody left to answer
+            return
+        }
+        finished(channel, result)
     }
 }

@@ -38,12 +38,28 @@ public protocol PhoenixTransport: AnyObject {
     func close(_ reason: SocketCloseReason)
     /// Runs `body` after `milliseconds`, on the socket's loop, unless cancelled first.
     func schedule(afterMilliseconds milliseconds: Int, _ body: @escaping () -> Void) -> PhoenixTimer
+    /// The clock of the socket's rate limits and timers (the in-memory transport's is manual).
+    var now: NIODeadline { get }
 }
 
 extension PhoenixTransport {
     public func makeFrameBuffer(capacity: Int) -> ByteBuffer {
         ByteBufferAllocator().buffer(capacity: capacity)
     }
+
+    public var now: NIODeadline { .now() }
+}
+
+/// What a transport does with the next message from its client (`PhoenixSocket.admitMessage()`,
+/// the inbound rate limit).
+public enum InboundAdmission: Equatable, Sendable {
+    /// Hand it to `receive` now.
+    case proceed
+    /// Hold it, and read nothing more from the client, until this time; then ask again. Nothing is
+    /// dropped or reordered: the client is slowed down (TCP backpressure, or a LongPoll POST answered later).
+    case wait(until: NIODeadline)
+    /// The client stayed over the limit past the grace: close it (a WebSocket with 1008 and this reason).
+    case close(reason: String)
 }
 
 /// A scheduled timer of a `PhoenixTransport`.

@@ -36,7 +36,7 @@ public enum ErlangTermFormat {
         case improperList(offset: Int)
         /// An atom whose name is not valid UTF-8.
         case badAtom(offset: Int)
-        /// An old-style float whose text is not a number.
+        /// A float that is NaN or infinite (Erlang has neither), or an old-style float whose text is not a number.
         case badFloat(offset: Int)
         /// Bytes after the term.
         case trailingBytes(offset: Int)
@@ -50,7 +50,7 @@ public enum ErlangTermFormat {
             case .unsupportedTag(let tag, let offset): return "unsupported term tag \(tag) at byte \(offset)"
             case .improperList(let offset): return "an improper list at byte \(offset)"
             case .badAtom(let offset): return "an atom that is not UTF-8 at byte \(offset)"
-            case .badFloat(let offset): return "a float that is not a number at byte \(offset)"
+            case .badFloat(let offset): return "a float that is not a finite number at byte \(offset)"
             case .trailingBytes(let offset): return "bytes after the term, from byte \(offset)"
             }
         }
@@ -140,10 +140,13 @@ public enum ErlangTermFormat {
                 let negative = try byte() != 0
                 return ErlangTermFormat.integer(negative: negative, littleEndian: Array(try take(length)))
             case Tag.newFloat:
-                return .float(Double(bitPattern: UInt64(try uint(4)) << 32 | UInt64(try uint(4))))
+                // Erlang has no NaN nor infinity: binary_to_term refuses them, and so do we.
+                let value = Double(bitPattern: UInt64(try uint(4)) << 32 | UInt64(try uint(4)))
+                guard value.isFinite else { throw .badFloat(offset: start) }
+                return .float(value)
             case Tag.float:
                 let text = String(decoding: try take(31).prefix { $0 != 0 }, as: UTF8.self)
-                guard let value = Double(text.trimmingSpaces) else { throw .badFloat(offset: start) }
+                guard let value = Double(text.trimmingSpaces), value.isFinite else { throw .badFloat(offset: start) }
                 return .float(value)
             case Tag.atom, Tag.smallAtom:
                 let name = try take(Int(try uint(tag == Tag.atom ? 2 : 1)))

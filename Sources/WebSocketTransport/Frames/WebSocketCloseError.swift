@@ -8,19 +8,22 @@ public enum WebSocketCloseError: Error, Equatable, CustomStringConvertible {
     case invalidPayload(String)
     /// 1009: a message over the size limit.
     case messageTooBig(limit: Int)
+    /// 1008: the peer broke a policy of the server (e.g. stayed over its message rate).
+    case policyViolation(String)
 
     public var code: WebSocketErrorCode {
         switch self {
         case .protocolError: return .protocolError
         case .invalidPayload: return .dataInconsistentWithMessage
         case .messageTooBig: return .messageTooLarge
+        case .policyViolation: return .policyViolation
         }
     }
 
     /// The reason sent in the close frame and logged.
     public var description: String {
         switch self {
-        case .protocolError(let reason), .invalidPayload(let reason): return reason
+        case .protocolError(let reason), .invalidPayload(let reason), .policyViolation(let reason): return reason
         case .messageTooBig(let limit): return "message larger than \(limit) bytes"
         }
     }

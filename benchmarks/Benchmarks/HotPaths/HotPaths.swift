@@ -131,11 +131,11 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: WebSocket handshake, once per connect: a browser's upgrade request → the 101's headers (checks,
     // Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), permessage-deflate negotiated); and the accept value alone.
     Benchmark("WebSocket handshake (browser upgrade request)") { benchmark in
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/socket/websocket?vsn=2.0.0", headers: [
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/socket/websocket?vsn=2.0.0", headers: HTTPHeaders([
             ("Host", "127.0.0.1:4000"), ("Connection", "Upgrade"), ("Upgrade", "websocket"),
             ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
             ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"),
-        ])
+        ]))
         for _ in benchmark.scaledIterations {
             blackHole(WebSocketHandshake.decide(head, deflate: .init()))
         }

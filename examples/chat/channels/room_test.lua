@@ -11,7 +11,7 @@ describe("room", function()
 
   it("joins with a name, is tracked, and gets the list", function()
     local alice = ct.subscribe_and_join("room:lobby", { name = " alice " })
-    assert.same({ name = "alice" }, alice.join_reply)
+    assert.same({ name = "alice", messages = {} }, alice.join_reply)
     ct.advance_time(0)
     -- Its own diff first, then the list, as Phoenix sends them.
     ct.assert_push(alice, "presence_diff", { joins = { alice = { metas = { { typing = false } } } }, leaves = {} })
@@ -84,5 +84,20 @@ describe("room", function()
     -- Saying it twice changes nothing.
     ct.assert_reply(bob:push("typing", { typing = true }), "ok", {})
     ct.refute_push(alice, "presence_diff", { joins = { bob = ct.any } })
+  end)
+
+  it("keeps the last 50 messages and gives them to newcomers", function()
+    local alice = ct.subscribe_and_join("room:lobby", { name = "alice" })
+    for i = 1, 52 do
+      ct.assert_reply(alice:push("new_msg", { body = "m" .. i }), "ok", {})
+    end
+    local bob = ct.subscribe_and_join("room:lobby", { name = "bob" })
+    local history = bob.join_reply.messages
+    assert.equal(50, #history)
+    assert.same({ user = "alice", body = "m3" }, history[1])
+    assert.same({ user = "alice", body = "m52" }, history[50])
+    assert.equal(50, #ct.kv.range("history:room:lobby", 100))
+    local carol = ct.subscribe_and_join("room:elsewhere", { name = "carol" })
+    assert.same({}, carol.join_reply.messages)
   end)
 end)

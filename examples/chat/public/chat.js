@@ -30,9 +30,11 @@ $("join-form").addEventListener("submit", (event) => {
   presence.onSync(renderMembers);
 
   channel.join()
-    .receive("ok", () => {
+    .receive("ok", ({ messages }) => {
       setStatus(`Joined ${topic} as ${name}.`);
       $("messages").replaceChildren();
+      // The room's last messages (kept by the server in phx.kv) come with the join reply.
+      for (const { user, body } of messages || []) addMessage(`${user}: ${body}`);
       $("chat").hidden = false;
       $("body").focus();
     })

@@ -71,6 +71,9 @@ private final class Host: ChannelHost {
     func asyncReply(_ channel: ChannelID, ref: JSONValue, status: String, response: JSONValue) {}
     func scheduleTimer(_ channel: ChannelID, timer: TimerID, afterMilliseconds: Int) {}
     func cancelTimer(_ timer: TimerID) {}
+    func callbackFinished(_ channel: ChannelID, _ result: SuspendedResult) {
+        propertyFailure("the echo channel never waits, yet a suspended callback finished: \(result)")
+    }
 }
 
 private final class Fixture {

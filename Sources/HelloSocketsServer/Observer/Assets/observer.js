@@ -1,5 +1,8 @@
 // The start page: connects like the book's app, then shows the handshake and every frame as the server saw
 // them, from the observer feed /observe (filtered to this page's own connection by the hs_observe cookie).
+// The WebSocket falls back to Phoenix's LongPoll when it fails, as phoenix.js's longPollFallbackMs does;
+// /?transport=longpoll uses LongPoll from the start, /?transport=websocket never falls back. Without the
+// feed (off, or blocked with the WebSocket), the frames shown are the browser's own.
 (function () {
   "use strict";
   const $ = (selector) => document.querySelector(selector);
@@ -48,6 +51,7 @@
   const pendingDeflated = new Map(); // conn -> row waiting for its inflated payload
   let frameCount = 0;
   let currentConn = null;
+  let feedOn = false;
 
   // ---- The observer feed ----------------------------------------------------------------------------------
   function openFeed() {
@@ -70,10 +74,11 @@
   }
 
   function setFeedStatus(on) {
+    feedOn = on;
     $("#feed-status").textContent = on ? "observer feed on" : "observer feed off";
     $("#feed-status").className = "pill " + (on ? "ok" : "bad");
     if (!on && frameCount === 0) {
-      $("#frames-empty").textContent = "The observer feed is off (the server listens off loopback without --observe), so the server's view of the frames cannot be shown. The connection still works: see DevTools' Network → WS tab.";
+      $("#frames-empty").textContent = "The observer feed is off (the server listens off loopback without --observe, or WebSockets are blocked), so the server's view of the frames cannot be shown: the frames below are the browser's.";
     }
   }
 
@@ -82,7 +87,10 @@
       case "open": return showHandshake(data);
       case "frame": return addFrame(data);
       case "message": return addMessage(data);
-      case "closed": return addNote(data, "TCP connection " + data.conn + " closed", "note-closed");
+      case "http": return addExchange(data);
+      case "closed":
+        if (data.transport === "longpoll") return addNote(data, `LongPoll session ${data.conn} ended (${data.reason})`, "note-closed");
+        return addNote(data, "TCP connection " + data.conn + " closed", "note-closed");
       case "dropped": return addNote(data, `${data.count} event(s) dropped: this page read the feed too slowly`, "note-dropped");
     }
   }
@@ -113,7 +121,10 @@
           el("h3", {}, "Response ", el("small", {}, "server → browser")),
           el("div", { class: "http" }, el("div", { class: "start-line ok" }, data.response.line),
             headerLines(data.response.headers, ["upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions"])),
-          el("p", { class: "explain" }, "After this 101 the TCP connection stops speaking HTTP: from here on both sides send WebSocket frames."))),
+          data.transport === "longpoll" ? httpBody(data.response.body) : null,
+          el("p", { class: "explain" }, data.transport === "longpoll"
+            ? "LongPoll: this 410 opened a session and gave its token. From here on every exchange is an HTTP request: the browser POSTs its frames and keeps a GET waiting for the server's (answered at once when frames are queued, else 204 after 10 s)."
+            : "After this 101 the TCP connection stops speaking HTTP: from here on both sides send WebSocket frames."))),
       data.accept ? el("div", { class: "derive" },
         el("h3", {}, "How Sec-WebSocket-Accept is derived ", el("small", {}, "RFC 6455 §4.2.2: proves the server understood the WebSocket request")),
         el("ol", {},
@@ -124,7 +135,20 @@
             el("span", { class: "check" }, "= the Sec-WebSocket-Accept header ✓")))) : null);
     box.setAttribute("data-ready", "true");
     box.setAttribute("data-conn", data.conn);
+    box.setAttribute("data-transport", data.transport || "websocket");
     addNote(data, `${data.conn} connected from ${data.peer}: ${data.request.line}`, "note-open");
+  }
+
+  function httpBody(body) {
+    return body ? el("div", { class: "http" }, el("div", { class: "hline" }, el("span", { class: "hvalue" }, body))) : null;
+  }
+
+  // One LongPoll request and its answer (frames follow as rows of their own). Empty polls hide with heartbeats.
+  function addExchange(data) {
+    const frames = data.frames === 1 ? "1 frame" : `${data.frames} frames`;
+    const held = data.held_ms > 0 ? ` · held ${data.held_ms} ms` : "";
+    const text = `${data.request.line.replace(/ HTTP\/1\.1$/, "")} → ${data.status ?? data.response.line} · ${frames}${held} (${data.http_conn})`;
+    addNote(data, text, data.status === 204 ? "note-poll-empty" : "note-http");
   }
 
   // ---- Frames -----------------------------------------------------------------------------------------------
@@ -211,9 +235,12 @@
       "data-event": msg ? msg.event : null, "data-topic": msg ? msg.topic : null, "data-ref": msg ? msg.ref : null,
       "data-reply-to": info.replyTo || null, "data-close-code": data.close_code ?? null,
     },
-      serverTimeCell(data.t,
+      (data.clock === "browser" ? browserTimeCell : serverTimeCell)(data.t,
         el("div", { class: "dir" }, data.dir === "in" ? el("span", { class: "arrow in" }, "browser → server") : el("span", { class: "arrow out" }, "server → browser"))),
-      el("td", { class: "hdr" },
+      data.transport === "longpoll" || data.clock === "browser" ? el("td", { class: "hdr" },
+        el("span", { class: "op op-" + data.opcode }, data.opcode),
+        data.transport === "longpoll" ? el("span", { class: "bit on", title: "LongPoll carries frames in HTTP bodies" }, data.dir === "in" ? "POST body" : "GET answer") : null,
+        el("span", { class: "len" }, data.length + " B")) : el("td", { class: "hdr" },
         el("span", { class: "op op-" + data.opcode, title: `opcode ${data.opcode_value}` }, data.opcode),
         el("span", { class: "bit" + (data.fin ? " on" : ""), title: "FIN: last frame of the message" }, "FIN " + (data.fin ? 1 : 0)),
         el("span", { class: "bit" + (data.rsv1 ? " on" : ""), title: "RSV1: payload compressed (permessage-deflate)" }, "RSV1 " + (data.rsv1 ? 1 : 0)),
@@ -261,13 +288,21 @@
   function append(row) {
     const body = $("#frames tbody");
     body.append(row);
-    if ($("#hide-heartbeats").checked && /heartbeat/.test(row.getAttribute("data-kind") || "")) row.hidden = true;
+    if ($("#hide-heartbeats").checked && isHeartbeatLike(row)) row.hidden = true;
     const scroller = $("#frames-scroll");
     if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 200) scroller.scrollTop = scroller.scrollHeight;
   }
 
+  // Heartbeats, and LongPoll's empty polls (its keep-alive).
+  const isHeartbeatLike = (row) => /heartbeat|poll-empty/.test(row.getAttribute("data-kind") || "");
+  const browserTimeCell = (micros, ...children) => el("td", { class: "time", title: "browser clock" }, clock(micros), ...children);
+
   // ---- The Phoenix connection and the controls ----------------------------------------------------------------
-  const socket = new Phoenix.Socket("/socket", { params: { token: window.userToken }, heartbeatIntervalMs: heartbeatMs });
+  const transportOption = query.get("transport");
+  const socket = new Phoenix.Socket("/socket", Object.assign(
+    { params: { token: window.userToken }, heartbeatIntervalMs: heartbeatMs },
+    transportOption === "longpoll" ? { transport: Phoenix.LongPoll }
+      : transportOption === "websocket" ? {} : { longPollFallbackMs: Number(query.get("fallback")) || 2500 }));
   const channels = new Map();
   window.helloSocket = socket;
 
@@ -291,7 +326,16 @@
     const row = [...document.querySelectorAll("#frames tr[data-reply-ref]")].reverse().find((r) => r.getAttribute("data-reply-ref") === ref);
     if (row && !row.querySelector(".rtt")) row.querySelector(".what-line .note").append(el("span", { class: "rtt" }, ` · browser round trip ${ms(value)}`));
   }
-  socket.onOpen(() => { setStatus("open", "ok"); $("#url").textContent = socket.endPointURL(); refreshTopics(); });
+  socket.onOpen(() => { setStatus(`open (${socket.transportName()})`, "ok"); $("#url").textContent = socket.transportURL(); refreshTopics(); });
+  socket.on("fallback", (reason) => result(`WebSocket unavailable (${reason}): falling back to LongPoll`, "status-error"));
+  // Without the feed, the browser's own view of the frames.
+  const browserFrame = (dir, text) => {
+    if (feedOn || text === null) return;
+    addFrame({ conn: "browser", clock: "browser", t: Date.now() * 1000, dir, opcode: "text", fin: true, transport: socket.transportName() === "LongPoll" ? "longpoll" : undefined,
+      length: new TextEncoder().encode(text).length, payload: text, encoding: "text" });
+  };
+  socket.on("send", (msg, text) => browserFrame("in", text));
+  socket.onMessage((msg, raw) => browserFrame("out", raw));
   socket.onClose((event) => { setStatus(`closed ${event.code}${event.reason ? " " + event.reason : ""}`, "bad"); result(`socket closed: code ${event.code}${event.reason ? ` "${event.reason}"` : ""}`, "status-error"); refreshTopics(); });
 
   function join(topic) {
@@ -352,7 +396,7 @@
     $("#close").onclick = () => socket.disconnect(Number($("#close-code").value), $("#close-reason").value);
     $("#reconnect").onclick = () => { if (!socket.conn) socket.connect(); };
     $("#hide-heartbeats").onchange = () => {
-      document.querySelectorAll("#frames tbody tr").forEach((row) => { row.hidden = $("#hide-heartbeats").checked && /heartbeat/.test(row.getAttribute("data-kind") || ""); });
+      document.querySelectorAll("#frames tbody tr").forEach((row) => { row.hidden = $("#hide-heartbeats").checked && isHeartbeatLike(row); });
     };
   }
 

@@ -1,9 +1,13 @@
 // HelloSockets' Phoenix client: a small, dependency-free subset of phoenix.js (MIT-licensed ideas, our code).
 // V2 serializer (text frames: [join_ref, ref, topic, event, payload]), join/push/receive with replies
-// matched by ref, a heartbeat (30 s by default), reconnect with backoff and rejoin, and Presence.
+// matched by ref, a heartbeat (30 s by default), reconnect with backoff and rejoin; WebSocket or Phoenix's
+// LongPoll transport, and phoenix.js's fallback from the one to the other; and Presence.
 //
 //   const socket = new Phoenix.Socket("/socket", {params: {token: window.userToken}});
 //   socket.connect();   // ws://HOST/socket/websocket?token=undefined&vsn=2.0.0
+//   // {transport: Phoenix.LongPoll}: http://HOST/socket/longpoll?… instead;
+//   // {longPollFallbackMs: 2500}: WebSocket first, LongPoll when it fails or isn't up in 2.5 s (remembered
+//   // for the tab's session, as phoenix.js does).
 //   const channel = socket.channel("ping", {});
 //   channel.join().receive("ok", (resp) => console.log("joined", resp));
 //   channel.push("ping", {}).receive("ok", (resp) => console.log(resp));  // {"ping":"pong"}
@@ -133,6 +137,95 @@
     }
   }
 
+  const CONNECTING = 0, OPEN = 1, CLOSED = 3;  // WebSocket's readyState values, shared by LongPoll
+
+  // Phoenix's LongPoll transport (phoenix.js 1.8's longpoll.js), with a WebSocket's interface: GET polls
+  // the session's frames (the first 410 opens it and gives its token), POST carries the frames this client
+  // sends, those sent in one task batched as ndjson lines, at most 100 per request. A 410 once a token is
+  // held means the session is gone: close with 3410, and the socket reconnects and rejoins.
+  class LongPoll {
+    constructor(endPoint) {
+      this.pollEndpoint = LongPoll.normalizeEndpoint(endPoint);
+      this.token = null;
+      this.skipHeartbeat = true;  // phoenix.js sends no heartbeats over LongPoll: polling is the keep-alive
+      this.readyState = CONNECTING;
+      this.timeout = 20000;       // phoenix.js's longpollerTimeout
+      this.controllers = new Set();
+      this.batch = null; this.awaitingAck = false; this.buffered = [];
+      this.onopen = this.onerror = this.onmessage = this.onclose = () => {};
+      setTimeout(() => this.poll(), 0);  // after the caller has set the handlers
+    }
+    static normalizeEndpoint(endPoint) {
+      return endPoint.replace("ws://", "http://").replace("wss://", "https://").replace(/(.*)\/websocket/, "$1/longpoll");
+    }
+    endpointURL() { return this.token ? `${this.pollEndpoint}&token=${encodeURIComponent(this.token)}` : this.pollEndpoint; }
+    isActive() { return this.readyState === OPEN || this.readyState === CONNECTING; }
+    poll() {
+      this.request("GET", { Accept: "application/json" }, null, (resp) => {
+        const status = resp ? resp.status : 0;
+        if (resp && status === 410 && this.token !== null) {
+          this.onerror(410);
+          return this.closeAndRetry(3410, "session_gone");
+        }
+        if (resp) this.token = resp.token;
+        switch (status) {
+          case 200: resp.messages.forEach((data) => setTimeout(() => this.onmessage({ data }), 0)); return this.poll();
+          case 204: return this.poll();
+          case 410: this.readyState = OPEN; this.onopen({}); return this.poll();
+          case 403: this.onerror(403); return this.close(1008, "forbidden", false);
+          default: this.onerror(status); return this.closeAndRetry(1011, "internal server error");
+        }
+      });
+    }
+    send(text) {
+      if (this.batch) return this.batch.push(text);
+      if (this.awaitingAck) return this.buffered.push(text);
+      this.batch = [text];
+      this.batchTimer = setTimeout(() => { const batch = this.batch; this.batch = null; this.post(batch); }, 0);
+    }
+    post(messages) {
+      this.awaitingAck = true;
+      const rest = messages.slice(100);
+      this.request("POST", { "Content-Type": "application/x-ndjson" }, messages.slice(0, 100).join("\n"), (resp) => {
+        if (!resp || resp.status !== 200) {
+          this.awaitingAck = false;
+          this.onerror(resp && resp.status);
+          return this.closeAndRetry(1011, "internal server error");
+        }
+        const next = rest.length > 0 ? rest : this.buffered;
+        if (next === this.buffered) this.buffered = [];
+        if (next.length > 0) this.post(next); else this.awaitingAck = false;
+      });
+    }
+    close(code, reason, wasClean) {
+      this.controllers.forEach((controller) => controller.abort());
+      this.controllers.clear();
+      clearTimeout(this.batchTimer);
+      this.batch = null; this.buffered = []; this.awaitingAck = false;
+      this.readyState = CLOSED;
+      this.onclose({ code: code || 1000, reason: reason || "", wasClean: wasClean !== false });
+    }
+    closeAndRetry(code, reason) { this.close(code, reason, false); }
+    // One request; `callback(json)` with the parsed answer, or null when there is none (network error).
+    request(method, headers, body, callback) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.timeout);
+      this.controllers.add(controller);
+      const done = (resp) => {
+        clearTimeout(timer);
+        this.controllers.delete(controller);
+        if (this.isActive()) callback(resp);
+      };
+      fetch(this.endpointURL(), { method, headers, body, signal: controller.signal, cache: "no-store" })
+        .then((response) => response.text())
+        .then((text) => { try { return JSON.parse(text); } catch (e) { return null; } })
+        .then(done, (error) => {
+          if (error.name === "AbortError" && this.isActive()) { this.onerror("timeout"); this.closeAndRetry(1005, "timeout"); }
+          else done(null);
+        });
+    }
+  }
+
   class Socket {
     constructor(endPoint, opts = {}) {
       this.endPoint = `${endPoint}/websocket`;
@@ -142,11 +235,17 @@
       this.reconnectAfterMs = opts.reconnectAfterMs || ((tries) => RECONNECT_AFTER[tries - 1] || 5000);
       this.rejoinAfterMs = opts.rejoinAfterMs || ((tries) => REJOIN_AFTER[tries - 1] || 10000);
       this.channels = []; this.ref = 0; this.conn = null; this.replies = new Map(); this.sendBuffer = [];
-      this.hooks = { open: [], close: [], error: [], message: [], send: [], reply: [] };
+      this.hooks = { open: [], close: [], error: [], message: [], send: [], reply: [], fallback: [] };
       this.heartbeatTimer = null; this.pendingHeartbeatRef = null; this.heartbeatSentAt = null;
       this.closeWasClean = false;
       this.reconnectTimer = new Timer(() => { this.conn = null; this.connect(); }, this.reconnectAfterMs);
+      this.transport = opts.transport || global.WebSocket || LongPoll;
+      this.longPollFallbackMs = opts.longPollFallbackMs;
+      this.fallbackTimer = null; this.primaryPassedHealthCheck = false;
+      this.sessionStore = opts.sessionStorage || global.sessionStorage;
     }
+    // "WebSocket" or "LongPoll": the transport in use (or to be used).
+    transportName() { return this.transport === LongPoll ? "LongPoll" : "WebSocket"; }
     // The URL phoenix.js builds: the user params first, then vsn.
     endPointURL() {
       let url = this.endPoint;
@@ -164,21 +263,79 @@
     onError(cb) { this.on("error", cb); } onMessage(cb) { this.on("message", cb); }
     trigger(kind, ...args) { this.hooks[kind].forEach((cb) => cb(...args)); }
     makeRef() { this.ref += 1; return String(this.ref); }
-    isConnected() { return !!this.conn && this.conn.readyState === WebSocket.OPEN; }
+    // The URL the transport in use talks to (LongPoll's, without its session token).
+    transportURL() { return this.transport === LongPoll ? LongPoll.normalizeEndpoint(this.endPointURL()) : this.endPointURL(); }
+    isConnected() { return !!this.conn && this.conn.readyState === OPEN; }
     connect() {
       if (this.conn) return;
+      if (this.longPollFallbackMs && this.transport !== LongPoll) this.connectWithFallback(this.longPollFallbackMs);
+      else this.transportConnect();
+    }
+    transportConnect() {
       this.closeWasClean = false;
-      const conn = new WebSocket(this.endPointURL());
+      const conn = new this.transport(this.endPointURL());
       this.conn = conn;
       conn.onopen = () => this.onConnOpen();
       conn.onerror = (error) => this.trigger("error", error);
       conn.onmessage = (event) => this.onConnMessage(event);
       conn.onclose = (event) => this.onConnClose(event, conn);
     }
+    // phoenix.js's connectWithFallback: the WebSocket first; LongPoll if it errors before opening, or if it
+    // hasn't answered a heartbeat within `afterMs` of opening (or at all). Falling back without the WebSocket
+    // ever working is remembered in sessionStorage: later connects of the tab go straight to LongPoll.
+    connectWithFallback(afterMs) {
+      clearTimeout(this.fallbackTimer);
+      (this.fallbackHooks || []).forEach(([kind, hook]) => this.off(kind, hook));
+      const memory = "phx:fallback:LongPoll";
+      let established = false, primary = true, healthCheck = null;
+      const fallback = (reason) => {
+        if (!primary) return;
+        primary = false;
+        clearTimeout(this.fallbackTimer);
+        this.off("error", onError);
+        if (healthCheck) this.off("message", healthCheck);
+        this.trigger("fallback", reason);
+        this.replaceTransport(LongPoll);
+        this.transportConnect();
+      };
+      const onError = () => { if (primary && !established) fallback("error"); };
+      const onOpen = () => {
+        established = true;
+        if (!primary) {  // LongPoll is up: remember it unless the WebSocket once worked
+          if (!this.primaryPassedHealthCheck && this.sessionStore) this.sessionStore.setItem(memory, "true");
+          return;
+        }
+        clearTimeout(this.fallbackTimer);
+        this.fallbackTimer = setTimeout(() => fallback("no heartbeat reply"), afterMs);
+        healthCheck = this.ping(() => { this.primaryPassedHealthCheck = true; clearTimeout(this.fallbackTimer); });
+      };
+      if (this.sessionStore && this.sessionStore.getItem(memory)) return fallback("memorized");
+      this.fallbackTimer = setTimeout(() => fallback("timeout"), afterMs);
+      this.on("error", onError);
+      this.on("open", onOpen);
+      this.fallbackHooks = [["error", onError], ["open", onOpen]];
+      this.transportConnect();
+    }
+    replaceTransport(transport) {
+      this.reconnectTimer.reset();
+      if (this.conn) { const conn = this.conn; this.conn = null; conn.onclose = () => {}; conn.close(); }
+      this.transport = transport;
+    }
+    // Sends a heartbeat; `callback(ms)` when its reply comes. Returns the message hook waiting for it.
+    ping(callback) {
+      if (!this.isConnected()) return null;
+      const ref = this.makeRef(), start = now();
+      const check = (msg) => { if (msg.ref === ref) { this.off("message", check); callback(now() - start); } };
+      this.on("message", check);
+      this.push({ join_ref: null, ref, topic: "phoenix", event: "heartbeat", payload: {} });
+      return check;
+    }
+    off(kind, callback) { this.hooks[kind] = this.hooks[kind].filter((cb) => cb !== callback); }
     // Closes on purpose: no reconnect. Browsers allow the codes 1000 and 3000-4999 here.
     disconnect(code, reason) {
       this.closeWasClean = true;
       this.reconnectTimer.reset();
+      clearTimeout(this.fallbackTimer);
       clearInterval(this.heartbeatTimer);
       if (this.conn) this.conn.close(code || 1000, reason || "");
     }
@@ -202,7 +359,7 @@
       this.pendingHeartbeatRef = null;
       this.sendBuffer.forEach((send) => send()); this.sendBuffer = [];
       clearInterval(this.heartbeatTimer);
-      this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
+      if (!this.conn.skipHeartbeat) this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
       this.trigger("open");
       this.channels.filter((c) => c.joinedOnce && c.state === "errored").forEach((c) => c.rejoin());
     }
@@ -220,7 +377,8 @@
       this.push({ join_ref: null, ref: this.pendingHeartbeatRef, topic: "phoenix", event: "heartbeat", payload: {} });
     }
     onConnMessage(event) {
-      if (typeof event.data !== "string") return;  // binary frames: not handled by this small client
+      // Binary frames (a WebSocket's, or base64 over LongPoll): not handled by this small client.
+      if (typeof event.data !== "string" || !event.data.startsWith("[")) return;
       const msg = Serializer.decode(event.data);
       if (msg.ref && msg.ref === this.pendingHeartbeatRef) {
         this.pendingHeartbeatRef = null;
@@ -325,5 +483,5 @@
     }
   }
 
-  global.Phoenix = { Socket, Channel, Push, Serializer, Presence };
+  global.Phoenix = { Socket, Channel, Push, Serializer, LongPoll, Presence };
 })(typeof window !== "undefined" ? window : globalThis);

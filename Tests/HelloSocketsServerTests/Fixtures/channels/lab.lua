@@ -32,6 +32,8 @@ function channel.handle_in(event, payload, socket)
     local timer = phx.send_after(socket, 30, "tick")
     phx.cancel_timer(timer)
     return phx.ok()
+  elseif event == "transport" then
+    return phx.ok({ transport = socket.assigns.transport })
   elseif event == "bytes" then
     phx.push(socket, "bytes", payload)
     return phx.noreply()

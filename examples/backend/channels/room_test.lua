@@ -1,0 +1,50 @@
+-- The backend-backed room (room.lua), with the backend stubbed. Run with:
+--   hello-sockets test examples/backend/channels
+local B = "http://127.0.0.1:4100"
+
+describe("room", function()
+  it("asks the backend before letting anyone in", function()
+    ct.http.stub("GET", B .. "/authorize?user=ada&room=lobby", { status = 200, body = '{"user":"ada","display":"Ada"}' })
+    local s = ct.subscribe_and_join("room:lobby", { user = "ada" })
+    assert.same({ display = "Ada" }, s.join_reply)
+    local made = ct.http.requests()
+    assert.equal(1, #made)
+    assert.equal("GET", made[1].method)
+  end)
+
+  it("refuses whom the backend refuses, with its reason", function()
+    ct.http.stub("GET", B .. "/authorize?user=bob&room=secret", { status = 403, body = '{"reason":"not allowed in this room"}' })
+    local s, reply = ct.subscribe_and_join("room:secret", { user = "bob" })
+    assert.falsy(s)
+    assert.same({ reason = "not allowed in this room" }, reply)
+  end)
+
+  it("refuses everyone while the backend is down", function()
+    ct.http.stub("GET", B .. "/authorize?user=ada&room=lobby", { error = "refused" })
+    local s, reply = ct.subscribe_and_join("room:lobby", { user = "ada" })
+    assert.falsy(s)
+    assert.same({ reason = "backend unavailable: refused" }, reply)
+  end)
+
+  it("stores each message in the backend before broadcasting it", function()
+    ct.http.stub("GET", B .. "/authorize?user=ada&room=lobby", { status = 200, body = '{"user":"ada","display":"Ada"}' })
+    ct.http.stub("POST", B .. "/messages", { status = 201, body = '{"id":7}', delay_ms = 50 })
+    local s = ct.subscribe_and_join("room:lobby", { user = "ada" })
+    local ref = s:push("new_msg", { body = "hi" })
+    ct.refute_reply(ref)                 -- the backend has not answered yet
+    ct.advance_time(50)
+    ct.assert_reply(ref, "ok", { id = 7 })
+    ct.assert_broadcast(s, "new_msg", { user = "Ada", body = "hi", id = 7 })
+    local made = ct.http.requests()
+    assert.equal("POST", made[2].method)
+    assert.same({ room = "lobby", user = "ada", body = "hi" }, phx.json.decode(made[2].body))
+  end)
+
+  it("keeps a message the backend did not store", function()
+    ct.http.stub("GET", B .. "/authorize?user=ada&room=lobby", { status = 200, body = '{"user":"ada","display":"Ada"}' })
+    ct.http.stub("POST", B .. "/messages", { error = "timeout" })
+    local s = ct.subscribe_and_join("room:lobby", { user = "ada" })
+    ct.assert_reply(s:push("new_msg", { body = "hi" }), "error", { reason = "not stored: timeout" })
+    ct.refute_broadcast(s, "new_msg")
+  end)
+end)
