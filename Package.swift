@@ -60,7 +60,14 @@ let package = Package(
             ]
         ),
         // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
-        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
+        .target(
+            name: "KeyValueStore",
+            dependencies: [
+                "PhoenixProtocol", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
         .target(
             name: "Tokens",
@@ -115,7 +122,7 @@ let package = Package(
             name: "HelloSocketsServer",
             dependencies: [
                 "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
-                "OutboundHTTP", "RateLimiting",
+                "OutboundHTTP", "RateLimiting", "RedisClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -146,7 +153,7 @@ let package = Package(
         .target(
             name: "ServerSettings",
             dependencies: [
-                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport", "PhoenixChannels",
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport", "PhoenixChannels", "RedisClient",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -166,7 +173,7 @@ let package = Package(
             ],
             plugins: ["BuildInfoPlugin"]
         ),
-        // Raw WebSocket client pieces shared by the test targets.
+        // Raw WebSocket client pieces and a throwaway redis-server, shared by the test targets.
         .target(
             name: "TestSupport",
             dependencies: [
@@ -210,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "RedisClientTests",
             dependencies: [
-                "RedisClient",
+                "RedisClient", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Logging
 import LuaRuntime
 import NIOCore
 import PhoenixChannels
+import RedisClient
 import WebSocketTransport
 
 /// Everything the server needs to know to start.
@@ -67,6 +68,9 @@ public struct ServerConfiguration: Sendable {
     public var httpMaxConcurrentPerLoop = 64
     /// How long one channel callback may take, its waits for I/O included (`--lua-callback-timeout`).
     public var luaCallbackTimeout: TimeAmount = .seconds(10)
+    /// The Redis server of the cluster (`--redis redis://…`): `phx.kv` is kept there, shared by every node using
+    /// it. Nil (default): one node, nothing to install, `phx.kv` in process.
+    public var redis: RedisConfiguration? = nil
     /// The embedded `phx.kv` store's size cap in bytes (`--kv-max-mb`).
     public var kvMaxBytes = 64 << 20
     /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys

@@ -2,6 +2,7 @@ import HelloSocketsServer
 import Logging
 import LuaRuntime
 import PhoenixChannels
+import RedisClient
 import WebSocketTransport
 
 // The one list of the server's settings. `--help`, the README's flag table (`scripts/settings-table.sh`),
@@ -225,6 +226,27 @@ extension Setting {
             help:
                 "Token (16+ characters) that opens POST /api/broadcast, /metrics and /observe to non-loopback clients.",
             secret: true, defaultText: "loopback clients only"
+        ),
+
+        // MARK: cluster
+        Setting(
+            "redis", .cluster, .text, placeholder: "URL",
+            help: "redis://[:password@]host:port[/db]: keep phx.kv in this Redis, shared by every node using it.",
+            secret: true, defaultText: "none (one node, phx.kv in process)",
+            check: { value in
+                guard case .text(let url) = value else { return nil }
+                do {
+                    _ = try RedisConfiguration(url: url)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            },
+            read: { $0.redis.map { .text($0.url) } },
+            write: { configuration, value in
+                if case .text(let url) = value { configuration.redis = try? RedisConfiguration(url: url) }
+            },
+            copy: { $0.redis = $1.redis }
         ),
 
         // MARK: observability
