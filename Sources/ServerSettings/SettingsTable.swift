@@ -248,6 +248,18 @@ extension Setting {
             },
             copy: { $0.redis = $1.redis }
         ),
+        Setting(
+            "cluster", .cluster, .text, placeholder: "NAME",
+            help: "Name of the cluster on that Redis (letters, digits, - and _): several clusters can share one Redis.",
+            check: { value in
+                guard case .text(let name) = value else { return nil }
+                return ServerConfiguration.isValidClusterName(name)
+                    ? nil : "\"\(name)\" is not 1 to 64 letters, digits, - or _"
+            },
+            read: { .text($0.clusterName) },
+            write: { configuration, value in if case .text(let name) = value { configuration.clusterName = name } },
+            copy: { $0.clusterName = $1.clusterName }
+        ),
 
         // MARK: observability
         .choice(
