@@ -215,6 +215,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KeyValueStoreTests",
+            dependencies: [
+                "KeyValueStore", "RedisClient", "PhoenixProtocol", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "RedisClientTests",
             dependencies: [
                 "RedisClient", "TestSupport",
