@@ -139,7 +139,9 @@ let package = Package(
         .target(
             name: "ChannelTestingCore",
             dependencies: [
-                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -165,6 +167,7 @@ let package = Package(
             name: "hello-sockets",
             dependencies: [
                 "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
+                "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -236,7 +239,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
+            dependencies: [
+                "ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime", "RedisClient",
+                "TestSupport",
+            ]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",

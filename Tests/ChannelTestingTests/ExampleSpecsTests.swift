@@ -1,5 +1,7 @@
 import ChannelTestingCore
 import Foundation
+import RedisClient
+import TestSupport
 import XCTest
 
 /// The examples' Lua specs (`examples/*/channels/*_test.lua`) pass, and the two runtime behaviours they
@@ -19,8 +21,24 @@ final class ExampleSpecsTests: XCTestCase {
 
     func testBackendTokensSpecsPass() async throws { try await assertSpecsPass("backend_tokens/channels", atLeast: 6) }
 
-    private func assertSpecsPass(_ folder: String, atLeast count: Int) async throws {
-        let runner = LuaSpecRunner(directory: Self.examples.appendingPathComponent(folder))
+    /// The same specs with `phx.kv` in a real Redis (`hello-sockets test --redis`): the stores answer alike, and
+    /// each test's keys are gone after it.
+    func testTheSameSpecsPassWithPhxKVInRedis() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let configuration = try RedisConfiguration(url: redis.url())
+        for (folder, count) in [
+            ("chat/channels", 8), ("counter/channels", 6), ("backend/channels", 5), ("backend_tokens/channels", 6),
+        ] {
+            try await assertSpecsPass(folder, atLeast: count, redis: configuration)
+        }
+        let keys = try Self.redisCLI(port: redis.port, "KEYS", "*")
+        XCTAssertEqual(keys.trimmingCharacters(in: .whitespacesAndNewlines), "", "keys left in Redis")
+    }
+
+    private func assertSpecsPass(_ folder: String, atLeast count: Int, redis: RedisConfiguration? = nil) async throws {
+        var runner = LuaSpecRunner(directory: Self.examples.appendingPathComponent(folder))
+        runner.redis = redis
         let results = try await runner.run()
         XCTAssertGreaterThanOrEqual(results.count, count, folder)
         for result in results where !result.passed {
@@ -63,5 +81,18 @@ final class ExampleSpecsTests: XCTestCase {
         let results = try await LuaSpecRunner(directory: folder).run()
         XCTAssertEqual(results.count, 2)
         for result in results where !result.passed { XCTFail(result.failureLine ?? result.name) }
+    }
+
+    /// `redis-cli -p PORT ARGS…`'s output.
+    static func redisCLI(port: Int, _ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["redis-cli", "-p", "\(port)"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 }
