@@ -32,8 +32,7 @@ final class ExampleSpecsTests: XCTestCase {
         ] {
             try await assertSpecsPass(folder, atLeast: count, redis: configuration)
         }
-        let keys = try Self.redisCLI(port: redis.port, "KEYS", "*")
-        XCTAssertEqual(keys.trimmingCharacters(in: .whitespacesAndNewlines), "", "keys left in Redis")
+        XCTAssertEqual(try redis.cli("KEYS", "*"), "", "keys left in Redis")
     }
 
     private func assertSpecsPass(_ folder: String, atLeast count: Int, redis: RedisConfiguration? = nil) async throws {
@@ -81,18 +80,5 @@ final class ExampleSpecsTests: XCTestCase {
         let results = try await LuaSpecRunner(directory: folder).run()
         XCTAssertEqual(results.count, 2)
         for result in results where !result.passed { XCTFail(result.failureLine ?? result.name) }
-    }
-
-    /// `redis-cli -p PORT ARGS…`'s output.
-    static func redisCLI(port: Int, _ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli", "-p", "\(port)"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }
