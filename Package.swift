@@ -60,7 +60,14 @@ let package = Package(
             ]
         ),
         // phx.kv's store: the protocol a Redis-backed store implements too, and the embedded store.
-        .target(name: "KeyValueStore", dependencies: ["PhoenixProtocol"]),
+        .target(
+            name: "KeyValueStore",
+            dependencies: [
+                "PhoenixProtocol", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Tokens from the application: Phoenix.Token (Plug.Crypto's format over Erlang terms) and JWTs (jwt-kit).
         .target(
             name: "Tokens",
@@ -116,7 +123,7 @@ let package = Package(
             name: "HelloSocketsServer",
             dependencies: [
                 "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
-                "OutboundHTTP", "RateLimiting",
+                "OutboundHTTP", "RateLimiting", "RedisClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -133,7 +140,9 @@ let package = Package(
         .target(
             name: "ChannelTestingCore",
             dependencies: [
-                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -147,7 +156,7 @@ let package = Package(
         .target(
             name: "ServerSettings",
             dependencies: [
-                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport", "PhoenixChannels",
+                "HelloSocketsServer", "LuaRuntime", "Tokens", "WebSocketTransport", "PhoenixChannels", "RedisClient",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,6 +168,7 @@ let package = Package(
             name: "hello-sockets",
             dependencies: [
                 "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
+                "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -167,7 +177,7 @@ let package = Package(
             ],
             plugins: ["BuildInfoPlugin"]
         ),
-        // Raw WebSocket client pieces shared by the test targets.
+        // Raw WebSocket client pieces and a throwaway redis-server, shared by the test targets.
         .target(
             name: "TestSupport",
             dependencies: [
@@ -209,9 +219,18 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KeyValueStoreTests",
+            dependencies: [
+                "KeyValueStore", "RedisClient", "PhoenixProtocol", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "RedisClientTests",
             dependencies: [
-                "RedisClient",
+                "RedisClient", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -221,12 +240,15 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
+            dependencies: [
+                "ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime", "RedisClient",
+                "TestSupport",
+            ]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting", "RedisClient",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

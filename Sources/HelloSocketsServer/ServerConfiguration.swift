@@ -2,6 +2,7 @@ import Logging
 import LuaRuntime
 import NIOCore
 import PhoenixChannels
+import RedisClient
 import WebSocketTransport
 
 /// Everything the server needs to know to start.
@@ -70,12 +71,24 @@ public struct ServerConfiguration: Sendable {
     public var httpMaxConcurrentPerLoop = 64
     /// How long one channel callback may take, its waits for I/O included (`--lua-callback-timeout`).
     public var luaCallbackTimeout: TimeAmount = .seconds(10)
+    /// The Redis server of the cluster (`--redis redis://…`): `phx.kv` is kept there, shared by every node using
+    /// it. Nil (default): one node, nothing to install, `phx.kv` in process.
+    public var redis: RedisConfiguration? = nil
+    /// The cluster's name (`--cluster`): several clusters can share one Redis; it prefixes every Redis channel
+    /// and key (`hs:NAME:`).
+    public var clusterName = "default"
     /// The embedded `phx.kv` store's size cap in bytes (`--kv-max-mb`).
     public var kvMaxBytes = 64 << 20
     /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
     /// (RS256, ES256…; re-read when it changes). Either replaces `lua.jwtVerifier` at start.
     public var jwtSecret: String? = nil
     public var jwtJWKSPath: String? = nil
+
+    /// Whether `name` can name a cluster: it becomes part of Redis channel and key names.
+    public static func isValidClusterName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+    }
 
     /// Whether the Origin of WebSocket upgrades is checked.
     public var checksOrigin: Bool { checkOrigin ?? !ObserverHub.isLoopback(host: host) }
@@ -109,5 +122,12 @@ public struct ServerConfiguration: Sendable {
         self.handshakeTimeout = handshakeTimeout
         self.shutdownTimeout = shutdownTimeout
         self.watchChannels = watchChannels
+    }
+}
+
+extension UInt8 {
+    fileprivate var isASCIIAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
     }
 }

@@ -9,7 +9,7 @@ import NIOCore
 public struct Setting: @unchecked Sendable {  // unchecked: the closures only capture key paths, which are immutable
     /// Where `--help` and the README list a setting.
     public enum Group: String, CaseIterable, Sendable {
-        case network, channels, limits, security, observability
+        case network, channels, limits, security, cluster, observability
     }
 
     /// The shape of a value and how it is spelled on the command line, in the environment and in the file.

@@ -112,6 +112,7 @@ extension Setting.Group {
         case .channels: return "Channels"
         case .limits: return "Limits"
         case .security: return "Security"
+        case .cluster: return "Cluster"
         case .observability: return "Observability"
         }
     }

@@ -2,6 +2,7 @@ import HelloSocketsServer
 import Logging
 import LuaRuntime
 import PhoenixChannels
+import RedisClient
 import WebSocketTransport
 
 // The one list of the server's settings. `--help`, the README's flag table (`scripts/settings-table.sh`),
@@ -229,6 +230,39 @@ extension Setting {
             help:
                 "Token (16+ characters) that opens POST /api/broadcast, /metrics and /observe to non-loopback clients.",
             secret: true, defaultText: "loopback clients only"
+        ),
+
+        // MARK: cluster
+        Setting(
+            "redis", .cluster, .text, placeholder: "URL",
+            help: "redis://[:password@]host:port[/db]: keep phx.kv in this Redis, shared by every node using it.",
+            secret: true, defaultText: "none (one node, phx.kv in process)",
+            check: { value in
+                guard case .text(let url) = value else { return nil }
+                do {
+                    _ = try RedisConfiguration(url: url)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            },
+            read: { $0.redis.map { .text($0.url) } },
+            write: { configuration, value in
+                if case .text(let url) = value { configuration.redis = try? RedisConfiguration(url: url) }
+            },
+            copy: { $0.redis = $1.redis }
+        ),
+        Setting(
+            "cluster", .cluster, .text, placeholder: "NAME",
+            help: "Name of the cluster on that Redis (letters, digits, - and _): several clusters can share one Redis.",
+            check: { value in
+                guard case .text(let name) = value else { return nil }
+                return ServerConfiguration.isValidClusterName(name)
+                    ? nil : "\"\(name)\" is not 1 to 64 letters, digits, - or _"
+            },
+            read: { .text($0.clusterName) },
+            write: { configuration, value in if case .text(let name) = value { configuration.clusterName = name } },
+            copy: { $0.clusterName = $1.clusterName }
         ),
 
         // MARK: observability

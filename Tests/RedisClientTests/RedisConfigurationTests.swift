@@ -30,6 +30,16 @@ final class RedisConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.serverDescription, "[::1]:6390")
     }
 
+    func testURLIsTheInverseOfParsing() throws {
+        for url in [
+            "redis://localhost:6379", "redis://:s3cr%40t%3A@10.0.0.5:6380/3", "redis://app:pw@redis.internal:7000",
+            "redis://[::1]:6390/1",
+        ] {
+            XCTAssertEqual(try RedisConfiguration(url: url).url, url)
+        }
+        XCTAssertEqual(try RedisConfiguration(url: "redis://h").url, "redis://h:6379")
+    }
+
     func testBadURLsSayWhatIsWrongWithoutThePassword() {
         let cases: [(String, String)] = [
             ("localhost:6379", "missing the redis:// scheme"),

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RedisClient
+import TestSupport
 import XCTest
 
 /// `RedisConnection` against a real `redis-server` the test starts on a free port.

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RedisClient
+import TestSupport
 import XCTest
 
 /// `RedisSubscriber` against a real `redis-server`: delivery, patterns, resubscription after Redis restarts.

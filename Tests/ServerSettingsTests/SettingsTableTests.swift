@@ -45,7 +45,7 @@ final class SettingsTableTests: XCTestCase {
     func testHelpGroupsEachFlagOnceWithItsDefaultOnce() {
         let help = SettingsHelp.flagList()
         let headings = help.split(separator: "\n").filter { $0.hasSuffix(":") && $0.uppercased() == $0 }
-        XCTAssertEqual(headings, ["NETWORK:", "CHANNELS:", "LIMITS:", "SECURITY:", "OBSERVABILITY:"])
+        XCTAssertEqual(headings, ["NETWORK:", "CHANNELS:", "LIMITS:", "SECURITY:", "CLUSTER:", "OBSERVABILITY:"])
         for setting in Setting.all {
             let usage = setting.kind.isToggle ? "--[no-]\(setting.name)" : "\(setting.flag) "
             XCTAssertEqual(

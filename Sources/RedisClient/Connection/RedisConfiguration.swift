@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Where a Redis server is and how to talk to it; made from a `redis://` URL or field by field.
@@ -43,6 +44,18 @@ public struct RedisConfiguration: Sendable, Hashable {
             password: parsed.password,
             database: parsed.database
         )
+    }
+
+    /// The `redis://` URL these fields make (the inverse of `init(url:)`, password included).
+    public var url: String {
+        func escaped(_ text: String) -> String {
+            text.addingPercentEncoding(withAllowedCharacters: .redisUserInfo) ?? text
+        }
+        var url = "redis://"
+        if let password { url += "\(username.map(escaped) ?? ""):\(escaped(password))@" }
+        url += serverDescription
+        if database != 0 { url += "/\(database)" }
+        return url
     }
 
     /// `host:port`, for logs and errors (never the password).
@@ -187,4 +200,10 @@ enum RedisURL {
         default: return nil
         }
     }
+}
+
+extension CharacterSet {
+    /// What may stand unescaped in a `redis://` URL's user or password.
+    fileprivate static let redisUserInfo = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }

@@ -1,5 +1,4 @@
 import Foundation
-import XCTest
 
 #if canImport(Glibc)
     import Glibc
@@ -7,15 +6,15 @@ import XCTest
 
 /// A `redis-server` of the test's own on a free 127.0.0.1 port, with no persistence; killed, paused, restarted on
 /// the same port, and stopped by the test.
-final class RedisServer {
-    let port: Int
-    let password: String?
+public final class RedisServer {
+    public let port: Int
+    public let password: String?
     private let arguments: [String]
     private let directory: URL
     private var process: Process?
 
     /// Starts a server (`requirepass` when `password` is given) and waits until it accepts connections.
-    static func start(password: String? = nil) throws -> RedisServer {
+    public static func start(password: String? = nil) throws -> RedisServer {
         var lastError: Error?
         // The port is free when picked, but another process may take it first: try a few.
         for _ in 0..<3 {
@@ -46,7 +45,7 @@ final class RedisServer {
     deinit { stop() }
 
     /// `redis://[:password@]127.0.0.1:port[/database]`.
-    func url(database: Int? = nil, password: String? = nil) -> String {
+    public func url(database: Int? = nil, password: String? = nil) -> String {
         let secret = password ?? self.password
         return "redis://\(secret.map { ":\($0)@" } ?? "")127.0.0.1:\(port)\(database.map { "/\($0)" } ?? "")"
     }
@@ -75,7 +74,7 @@ final class RedisServer {
     }
 
     /// SIGKILL: the server vanishes at once, as in a crash; its clients see their connections reset.
-    func kill() {
+    public func kill() {
         guard let process, process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -83,8 +82,8 @@ final class RedisServer {
     }
 
     /// SIGSTOP / SIGCONT: the server stops answering but keeps its connections open.
-    func pause() { signal(SIGSTOP) }
-    func resume() { signal(SIGCONT) }
+    public func pause() { signal(SIGSTOP) }
+    public func resume() { signal(SIGCONT) }
 
     private func signal(_ signal: Int32) {
         guard let process, process.isRunning else { return }
@@ -92,16 +91,31 @@ final class RedisServer {
     }
 
     /// Starts the server again on the same port (after `kill`), empty.
-    func restart() throws {
+    public func restart() throws {
         kill()
         try launch()
     }
 
     /// Stops the server (with SIGKILL: it keeps nothing, and it inherits the test thread's signal mask, in which
     /// SIGTERM may be blocked) and removes its folder.
-    func stop() {
+    public func stop() {
         kill()
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// What `redis-cli` prints for one command against this server (to look at keys as an operator would).
+    public func cli(_ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["redis-cli", "-p", "\(port)"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? [])
+            + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private static var binary: String? {
@@ -111,7 +125,7 @@ final class RedisServer {
     }
 
     /// A port nothing listens on now: bind port 0 on 127.0.0.1 and read what the kernel chose.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LaunchError.didNotStart("socket() failed") }
         defer { close(fd) }
@@ -146,9 +160,9 @@ final class RedisServer {
         return address
     }
 
-    enum LaunchError: Error, CustomStringConvertible {
+    public enum LaunchError: Error, CustomStringConvertible {
         case didNotStart(String)
-        var description: String {
+        public var description: String {
             switch self {
             case .didNotStart(let why): return why
             }
