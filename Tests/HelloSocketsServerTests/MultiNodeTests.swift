@@ -110,6 +110,31 @@ final class MultiNodeTests: XCTestCase {
         XCTAssertTrue(silent, "amy's socket was touched")
     }
 
+    func testTheObserverFeedNamesTheNodeServingThePage() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(2, redis: redis)
+        for (index, node) in nodes.enumerated() {
+            let feed = try await WebSocketTestClient.connect(port: node.port, path: "/observe")
+            let hello = try await feed.receiveText()
+            XCTAssertTrue(hello.contains(#""type":"hello""#), hello)
+            XCTAssertTrue(hello.contains(#""node":"node\#(index)""#), hello)
+            await feed.close()
+        }
+        let page = try await Self.get(port: nodes[0].port, path: "/js/observer.js").body
+        XCTAssertTrue(page.contains("data.node"), "the start page shows the node")
+    }
+
+    func testWithoutRedisThereIsNoClusterToShow() async throws {
+        let server = try await TestServer.start()
+        let cluster = try await Self.get(port: server.port, path: "/api/cluster")
+        XCTAssertEqual(cluster.status, 404)
+        XCTAssertTrue(cluster.body.contains("--redis"), cluster.body)
+        let metrics = try await Self.get(port: server.port, path: "/metrics").body
+        XCTAssertFalse(metrics.contains("hellosockets_cluster_"))
+        try await server.stop()
+    }
+
     // MARK: Faults
 
     func testRedisRestartMidStreamIsSurvivedAndItsLossesCountedExactly() async throws {
@@ -181,8 +206,12 @@ final class MultiNodeTests: XCTestCase {
             try await Self.node("node2", port: nodes[0].port)?["status"] as? String == "down"
         }
         let downAfter = ContinuousClock.now - killed
-        print("node2 SIGKILLed: declared down by node0 after \(downAfter)")
-        XCTAssertLessThan(downAfter, .seconds(6))
+        try await waitFor("node2 down on node1", timeout: .seconds(8)) {
+            try await Self.node("node2", port: nodes[1].port)?["status"] as? String == "down"
+        }
+        let downEverywhere = ContinuousClock.now - killed
+        print("node2 SIGKILLed: declared down by node0 after \(downAfter), by node1 after \(downEverywhere)")
+        XCTAssertLessThan(downEverywhere, .seconds(6))
         let status = try await Self.clusterStatus(port: nodes[1].port)
         XCTAssertEqual(status["nodes_up"] as? Int, 2)
 
@@ -193,6 +222,28 @@ final class MultiNodeTests: XCTestCase {
         }
         print("node1 SIGTERMed: dropped by node0 after \(ContinuousClock.now - stopped)")
         XCTAssertLessThan(ContinuousClock.now - stopped, .seconds(3), "a graceful stop is seen at once, not after the timeout")
+    }
+
+    func testAPausedNodeIsDownThenBackAndDoesNotBlameTheOthersForItsPause() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(redis: redis, extra: ["--node-down-after", "2"])
+        nodes[2].signal(SIGSTOP)
+        try await waitFor("node2 down on node0", timeout: .seconds(5)) {
+            try await Self.node("node2", port: nodes[0].port)?["status"] as? String == "down"
+        }
+        try await Task.sleep(for: .seconds(2))
+        nodes[2].signal(SIGCONT)
+        try await waitFor("node2 up again on node0", timeout: .seconds(5)) {
+            try await Self.node("node2", port: nodes[0].port)?["status"] as? String == "up"
+        }
+        // Resumed after 4 s of silence from everyone, it must not declare the others down.
+        for _ in 0..<10 {
+            let status = try await Self.clusterStatus(port: nodes[2].port)
+            XCTAssertEqual(status["nodes_up"] as? Int, 3, "the paused node blamed the others: \(status)")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        XCTAssertTrue(nodes[2].log.contains("was paused"), nodes[2].log)
     }
 
     // MARK: Helpers
