@@ -65,7 +65,11 @@
       try { feed = new WebSocket(`${scheme}://${location.host}/observe?follow=${followId}${tokenParam}`); } catch (e) { return done(false); }
       feed.onmessage = (event) => {
         const data = JSON.parse(event.data);
-        if (data.type === "hello") { setFeedStatus(true); done(true); }
+        if (data.type === "hello") {
+          // In a cluster, the node that serves this page (a load balancer may pick another on reconnect).
+          if (data.node) { $("#node-name").textContent = data.node; $("#node").hidden = false; }
+          setFeedStatus(true); done(true);
+        }
         onFeedEvent(data);
       };
       feed.onclose = () => { setFeedStatus(false); done(false); };
