@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
