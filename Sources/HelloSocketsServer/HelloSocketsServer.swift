@@ -69,6 +69,7 @@ public final class HelloSocketsServer: Sendable {
                 identity: NodeIdentity(name: nodeName),
                 heartbeatInterval: configuration.heartbeatInterval, downAfter: configuration.nodeDownAfter)
             let node = ClusterNode(settings: settings, redis: redis, eventLoop: group.next(), local: pubSub, logger: logger)
+            node.replicate(presence)
             self.cluster = node
             self.broadcaster = ClusterPubSub(local: pubSub, node: node)
         } else {
