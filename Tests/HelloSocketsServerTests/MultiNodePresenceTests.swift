@@ -130,8 +130,8 @@ final class MultiNodePresenceTests: XCTestCase {
         // Its clients answer the close as browsers do (closing their end), so its channels end at once.
         for member in members where member.name.hasPrefix("n1") { try await member.closeWhenAsked() }
         let others = members.filter { !$0.name.hasPrefix("n1") }
-        let left = try await converge(others, to: Set(others.map(\.name)), within: .seconds(5), "node1 stopped")
-        print("presence: node1 SIGTERMed, its members left every other node's lists after \(left)")
+        try await converge(others, to: Set(others.map(\.name)), within: .seconds(5), "node1 stopped")
+        print("presence: node1 SIGTERMed, its members left every other node's lists after \(ContinuousClock.now - stopping)")
         XCTAssertLessThan(ContinuousClock.now - stopping, .seconds(2), "a graceful stop is seen at once")
         let exit = try await nodes[1].waitForExit()
         XCTAssertEqual(exit, 0, nodes[1].log)
