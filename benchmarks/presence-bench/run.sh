@@ -62,7 +62,8 @@ for config in $CONFIGS; do
     wait_port "$port" "$SERVER_PID" || { cat "$TMP/server.log" >&2; exit 1; }
     timeout=$(( n / rate + 600 ))
     line=$("$BENCH_BIN" --url "ws://127.0.0.1:$port/socket/websocket?vsn=2.0.0" --clients "$n" --rate "$rate" \
-      --server-pid "$SERVER_PID" --timeout "$timeout" | grep '^RESULT' || echo "RESULT presence failed")
+      --server-pid "$SERVER_PID" --timeout "$timeout" | grep '^RESULT' || true)  # exits 1 when it did not converge
+    [ -n "$line" ] || line="RESULT presence failed"
     echo "N=$n batch=$batch rate=$rate run=$run $line" >&2
     echo "$n $batch $line" >>"$TMP/raw.txt"
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
