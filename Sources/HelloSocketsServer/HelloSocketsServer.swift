@@ -385,9 +385,9 @@ public final class HelloSocketsServer: Sendable {
             _ = try? await runtimes.onEveryLoop { $0.vm.beginShutdown() }.get()
         }
         try? await httpClient.shutdown()
+        for connection in keyValueConnections { try? await connection.close().get() }
         // Last: whatever the channels broadcast while closing has gone out; then the others drop this node at once.
         try? await cluster?.leave().get()
-        for connection in keyValueConnections { try? await connection.close().get() }
         try await group.shutdownGracefully()
     }
 
