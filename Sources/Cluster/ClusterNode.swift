@@ -328,14 +328,14 @@ public final class ClusterNode: @unchecked Sendable {
                 let delta = PresenceDelta(topic: topic, payload: payload, owner: PresenceReplicas.owner(header.origin))
             else { return dropMalformed(header) }
             apply(replicas.diff(delta, clock: UInt64(clock), from: header.origin, at: now), from: header.origin)
-        case .stateRequest?:
+        case .stateRequest? where kind == .node:
             sendState(to: header.origin)
-        case .state?:
+        case .state? where kind == .node:
             guard let clock = header.clock, clock >= 0, let state = parseJSON(body),
                 let entries = Self.entries(of: state, owner: PresenceReplicas.owner(header.origin))
             else { return dropMalformed(header) }
             apply(replicas.state(entries, clock: UInt64(clock), from: header.origin), from: header.origin)
-        case nil:
+        case .stateRequest?, .state?, nil:
             counters.dropped["kind", default: 0] += 1
         }
     }
