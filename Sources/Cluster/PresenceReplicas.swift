@@ -119,7 +119,8 @@ struct PresenceReplicas {
 
     private static func leaves(of replica: Replica) -> [PresenceDelta] {
         replica.entries.keys.sorted().map { topic in
-            PresenceDelta(topic: topic, joins: [], leaves: replica.entries[topic, default: [:]].values.sorted { $0.ref < $1.ref })
+            let entries = replica.entries[topic, default: [:]].values.sorted { $0.ref < $1.ref }
+            return PresenceDelta(topic: topic, joins: [], leaves: entries)
         }
     }
 }

@@ -20,15 +20,18 @@ final class PresenceReplicasTests: XCTestCase {
 
     private func summary(_ outcome: PresenceReplicas.Outcome) -> [String] {
         outcome.deltas.map { delta in
-            "\(delta.topic) +\(delta.joins.map(\.ref).joined(separator: ",")) -\(delta.leaves.map(\.ref).joined(separator: ","))"
+            let joins = delta.joins.map(\.ref).joined(separator: ",")
+            let leaves = delta.leaves.map(\.ref).joined(separator: ",")
+            return "\(delta.topic) +\(joins) -\(leaves)"
         } + (outcome.askForState ? ["sync?"] : [])
     }
 
     func testDiffsApplyInClockOrderAndAGapAsksForTheStateOnceUntilTheRetry() {
         var replicas = PresenceReplicas(retryAfter: .seconds(2))
         XCTAssertEqual(summary(replicas.heard(from: "web2", incarnation: "a1")), [])
-        XCTAssertEqual(summary(replicas.diff(joins(entry("ann", "R1")), clock: 1, from: "web2", at: start)), ["room:a +R1 -"])
-        XCTAssertEqual(summary(replicas.diff(joins(entry("ann", "R1")), clock: 1, from: "web2", at: start)), [], "again")
+        let ann = joins(entry("ann", "R1"))
+        XCTAssertEqual(summary(replicas.diff(ann, clock: 1, from: "web2", at: start)), ["room:a +R1 -"])
+        XCTAssertEqual(summary(replicas.diff(ann, clock: 1, from: "web2", at: start)), [], "again")
         XCTAssertEqual(summary(replicas.heartbeat(clock: 1, from: "web2", at: start)), [], "in step")
         // Clock 2 was lost: 3 is not applied; the state is asked for once, and again after the retry time.
         XCTAssertEqual(summary(replicas.diff(joins(entry("bob", "R3")), clock: 3, from: "web2", at: start)), ["sync?"])
@@ -48,9 +51,8 @@ final class PresenceReplicasTests: XCTestCase {
         XCTAssertEqual(summary(replicas.down("web2")), ["room:a + -R1,R2"])
         XCTAssertEqual(summary(replicas.down("web2")), [], "once")
         // Back: its messages are not applied; its state is asked for, and its presences join again.
-        XCTAssertEqual(summary(replicas.diff(
-            PresenceDelta(topic: "room:a", joins: [], leaves: [entry("bob", "R2")]), clock: 2, from: "web2", at: start)),
-            ["sync?"])
+        let bobLeaves = PresenceDelta(topic: "room:a", joins: [], leaves: [entry("bob", "R2")])
+        XCTAssertEqual(summary(replicas.diff(bobLeaves, clock: 2, from: "web2", at: start)), ["sync?"])
         XCTAssertEqual(summary(replicas.heartbeat(clock: 2, from: "web2", at: start)), [])
         XCTAssertEqual(summary(replicas.state([entry("ann", "R1")], clock: 2, from: "web2")), ["room:a +R1 -"])
         XCTAssertEqual(summary(replicas.heartbeat(clock: 2, from: "web2", at: start)), [])
@@ -62,7 +64,8 @@ final class PresenceReplicasTests: XCTestCase {
         _ = replicas.diff(joins(entry("ann", "R1")), clock: 1, from: "web2", at: start)
         XCTAssertEqual(summary(replicas.heard(from: "web2", incarnation: "b2")), ["room:a + -R1"])
         // The new incarnation starts empty at clock 0: its first diff applies.
-        XCTAssertEqual(summary(replicas.diff(joins(entry("ann", "R9")), clock: 1, from: "web2", at: start)), ["room:a +R9 -"])
+        let again = joins(entry("ann", "R9"))
+        XCTAssertEqual(summary(replicas.diff(again, clock: 1, from: "web2", at: start)), ["room:a +R9 -"])
         XCTAssertEqual(summary(replicas.remove("web2")), ["room:a + -R9"])
         XCTAssertEqual(summary(replicas.remove("web2")), [])
         // A node that is down when it says goodbye has no leaves left to send.
@@ -73,13 +76,15 @@ final class PresenceReplicasTests: XCTestCase {
     }
 
     func testAPresenceDiffHeaderCarriesTopicAndClock() throws {
-        var header = ClusterHeader(kind: .presenceDiff, origin: NodeIdentity(name: "web1", incarnation: "00ff"), sequence: 7)
+        let origin = NodeIdentity(name: "web1", incarnation: "00ff")
+        var header = ClusterHeader(kind: .presenceDiff, origin: origin, sequence: 7)
         header.topic = "room:lobby"
         header.clock = 88
         let message = header.message(body: ByteBuffer(string: #"{"joins":{},"leaves":{}}"#))
         XCTAssertEqual(
             String(buffer: message),
-            #"{"v":1,"k":"pd","n":"web1","i":"00ff","s":7,"t":"room:lobby","c":88}"# + "\n" + #"{"joins":{},"leaves":{}}"#)
+            #"{"v":1,"k":"pd","n":"web1","i":"00ff","s":7,"t":"room:lobby","c":88}"# + "\n"
+                + #"{"joins":{},"leaves":{}}"#)
         XCTAssertEqual(try ClusterHeader.parse(message).0, header)
     }
 }

@@ -10,10 +10,13 @@ final class MultiNodePresenceTests: XCTestCase {
     static let fixtureChannels = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/presence").path
     static let topic = "room:lobby"
+    private var topic: String { Self.topic }
 
     /// `count` nodes of a cluster of their own on `redis`, serving the presence fixture; returns once each lists
     /// every node as up.
-    private func startNodes(_ count: Int = 3, redis: RedisServer, extra: [String] = []) async throws -> [ServerProcess] {
+    private func startNodes(_ count: Int = 3, redis: RedisServer, extra: [String] = []) async throws
+        -> [ServerProcess]
+    {
         let cluster = "p\(UInt32.random(in: .min ... .max))"
         var nodes: [ServerProcess] = []
         for index in 0..<count {
@@ -44,14 +47,14 @@ final class MultiNodePresenceTests: XCTestCase {
             let done = try await member.pump(until: start + timeout) {
                 Set($0.keys) == keys && $0.values.allSatisfy { $0.count == 1 }
             }
-            XCTAssertTrue(done, "\(what): \(member.name) lists \(member.list.mapValues(\.count)), want \(keys.sorted())",
-                file: file, line: line)
+            let listed = member.list.mapValues(\.count)
+            XCTAssertTrue(done, "\(what): \(member.name) lists \(listed), not \(keys.sorted())", file: file, line: line)
         }
         let took = ContinuousClock.now - start
         let lists = try await members.asyncMap { try await $0.serverList() }
         for (member, list) in zip(members, lists) {
-            XCTAssertEqual(list, member.list, "\(what): the node of \(member.name) lists otherwise", file: file, line: line)
-            XCTAssertEqual(list, members[0].list, "\(what): \(member.name) and \(members[0].name)", file: file, line: line)
+            XCTAssertEqual(list, member.list, "\(what): \(member.name)'s node lists otherwise", file: file, line: line)
+            XCTAssertEqual(list, members[0].list, "\(what): \(member.name), \(members[0].name)", file: file, line: line)
         }
         return took
     }
@@ -64,13 +67,13 @@ final class MultiNodePresenceTests: XCTestCase {
         let joined = ContinuousClock.now
         for round in 0..<3 {
             for (index, node) in nodes.enumerated() {
-                members.append(try await RoomMember.join(port: node.port, name: "n\(index)m\(round)", topic: Self.topic))
+                members.append(try await RoomMember.join(port: node.port, name: "n\(index)m\(round)", topic: topic))
             }
         }
         let everyone = Set(members.map(\.name))
         let converged = try await converge(members, to: everyone, within: .seconds(10), "after the joins")
-        print("presence: 9 members on 3 nodes, every list complete \(ContinuousClock.now - joined) after the first join "
-            + "(\(converged) after the last)")
+        print("presence: 9 members on 3 nodes, every list complete \(ContinuousClock.now - joined) after the first "
+            + "join (\(converged) after the last)")
 
         // One member updates its meta, one leaves: the change reaches every list once.
         try await members[0].send(event: "status", payload: #"{"status":"away"}"#)
@@ -120,7 +123,7 @@ final class MultiNodePresenceTests: XCTestCase {
         var members: [RoomMember] = []
         for (index, node) in nodes.enumerated() {
             for round in 0..<2 {
-                members.append(try await RoomMember.join(port: node.port, name: "n\(index)m\(round)", topic: Self.topic))
+                members.append(try await RoomMember.join(port: node.port, name: "n\(index)m\(round)", topic: topic))
             }
         }
         try await converge(members, to: Set(members.map(\.name)), within: .seconds(10), "after the joins")
@@ -131,7 +134,7 @@ final class MultiNodePresenceTests: XCTestCase {
         for member in members where member.name.hasPrefix("n1") { try await member.closeWhenAsked() }
         let others = members.filter { !$0.name.hasPrefix("n1") }
         try await converge(others, to: Set(others.map(\.name)), within: .seconds(5), "node1 stopped")
-        print("presence: node1 SIGTERMed, its members left every other node's lists after \(ContinuousClock.now - stopping)")
+        print("presence: node1 SIGTERMed, its members left the others' lists after \(ContinuousClock.now - stopping)")
         XCTAssertLessThan(ContinuousClock.now - stopping, .seconds(2), "a graceful stop is seen at once")
         let exit = try await nodes[1].waitForExit()
         XCTAssertEqual(exit, 0, nodes[1].log)
@@ -159,7 +162,7 @@ final class MultiNodePresenceTests: XCTestCase {
         try redis.restart()
         let restarted = ContinuousClock.now
         try await converge(members, to: ["n0", "n2", "during"], within: .seconds(20), "after Redis came back")
-        print("presence: Redis killed for 1 s and restarted, every list complete again after \(ContinuousClock.now - restarted)")
+        print("presence: Redis killed for 1 s, every list right again \(ContinuousClock.now - restarted) after its restart")
     }
 
     private func waitFor(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
@@ -222,7 +225,9 @@ final class RoomMember {
     }
 
     /// Reads frames until `condition` holds for the list (true) or `deadline` passes (false).
-    func pump(until deadline: ContinuousClock.Instant, _ condition: ([String: Set<String>]) -> Bool) async throws -> Bool {
+    func pump(until deadline: ContinuousClock.Instant, _ condition: ([String: Set<String>]) -> Bool) async throws
+        -> Bool
+    {
         while true {
             if state != nil && condition(list) { return true }
             let left = deadline - ContinuousClock.now
