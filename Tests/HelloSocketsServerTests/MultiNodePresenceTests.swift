@@ -162,7 +162,7 @@ final class MultiNodePresenceTests: XCTestCase {
         try redis.restart()
         let restarted = ContinuousClock.now
         try await converge(members, to: ["n0", "n2", "during"], within: .seconds(20), "after Redis came back")
-        print("presence: Redis killed for 1 s, every list right again \(ContinuousClock.now - restarted) after its restart")
+        print("presence: Redis killed for 1 s, lists right \(ContinuousClock.now - restarted) after the restart")
     }
 
     private func waitFor(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
