@@ -35,17 +35,18 @@ final class MultiNodePresenceTests: XCTestCase {
         return nodes
     }
 
-    /// Waits until every member's list has exactly `keys`, each with one meta, and every node's own list (asked
-    /// through a member on it) equals them; returns how long that took.
+    /// Waits until every member's list has exactly `keys`, each with one meta (two for those in `twice`: tracked on
+    /// two nodes), and every node's own list (asked through a member on it) equals them; returns how long that took.
     @discardableResult
     private func converge(
-        _ members: [RoomMember], to keys: Set<String>, within timeout: Duration, _ what: String,
-        file: StaticString = #filePath, line: UInt = #line
+        _ members: [RoomMember], to keys: Set<String>, twice: Set<String> = [], within timeout: Duration,
+        _ what: String, file: StaticString = #filePath, line: UInt = #line
     ) async throws -> Duration {
         let start = ContinuousClock.now
+        let keys = keys.union(twice)
         for member in members {
-            let done = try await member.pump(until: start + timeout) {
-                Set($0.keys) == keys && $0.values.allSatisfy { $0.count == 1 }
+            let done = try await member.pump(until: start + timeout) { list in
+                Set(list.keys) == keys && list.allSatisfy { $0.value.count == (twice.contains($0.key) ? 2 : 1) }
             }
             let listed = member.list.mapValues(\.count)
             XCTAssertTrue(done, "\(what): \(member.name) lists \(listed), not \(keys.sorted())", file: file, line: line)
@@ -71,20 +72,26 @@ final class MultiNodePresenceTests: XCTestCase {
             }
         }
         let everyone = Set(members.map(\.name))
-        let converged = try await converge(members, to: everyone, within: .seconds(10), "after the joins")
-        print("presence: 9 members on 3 nodes, every list complete \(ContinuousClock.now - joined) after the first "
+        // One user in two tabs on two nodes: one key, two metas, on every node.
+        for node in [nodes[0], nodes[2]] {
+            members.append(try await RoomMember.join(port: node.port, name: "twin", topic: topic))
+        }
+        let converged = try await converge(
+            members, to: everyone, twice: ["twin"], within: .seconds(10), "after the joins")
+        print("presence: 11 members on 3 nodes, every list complete \(ContinuousClock.now - joined) after the first "
             + "join (\(converged) after the last)")
 
         // One member updates its meta, one leaves: the change reaches every list once.
         try await members[0].send(event: "status", payload: #"{"status":"away"}"#)
         await members[4].close()
         let remaining = members.filter { $0.name != members[4].name }
-        try await converge(remaining, to: everyone.subtracting([members[4].name]), within: .seconds(5), "after a leave")
+        let stayed = everyone.subtracting([members[4].name])
+        try await converge(remaining, to: stayed, twice: ["twin"], within: .seconds(5), "after a leave")
         XCTAssertTrue(remaining.allSatisfy { $0.metas[members[0].name]?.first?["status"] as? String == "away" })
 
         nodes[2].signal(SIGKILL)
         let killed = ContinuousClock.now
-        let survivors = remaining.filter { !$0.name.hasPrefix("n2") }
+        let survivors = remaining.filter { $0.port != nodes[2].port }
         let left = try await converge(
             survivors, to: Set(survivors.map(\.name)), within: .seconds(8), "after node2 was killed")
         print("presence: node2 SIGKILLed, its members left every other node's lists after \(left)")
@@ -182,6 +189,8 @@ final class MultiNodePresenceTests: XCTestCase {
 final class RoomMember {
     let name: String
     let topic: String
+    /// The node it is connected to.
+    let port: Int
     private let socket: WebSocketTestClient
     /// key → `phx_ref` → meta, nil until the state arrives.
     private var state: [String: [String: [String: Any]]]?
@@ -191,15 +200,16 @@ final class RoomMember {
     /// How many times each key joined this member's list (from nothing).
     private(set) var joinsSeen: [String: Int] = [:]
 
-    private init(name: String, topic: String, socket: WebSocketTestClient) {
+    private init(name: String, topic: String, port: Int, socket: WebSocketTestClient) {
         self.name = name
         self.topic = topic
+        self.port = port
         self.socket = socket
     }
 
     static func join(port: Int, name: String, topic: String) async throws -> RoomMember {
         let socket = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
-        let member = RoomMember(name: name, topic: topic, socket: socket)
+        let member = RoomMember(name: name, topic: topic, port: port, socket: socket)
         try await socket.send(text: #"["1","1","\#(topic)","phx_join",{"user":"\#(name)"}]"#)
         return member
     }
