@@ -109,6 +109,23 @@ final class PresenceWireTests: XCTestCase {
         try await alice.expectSilence(for: .milliseconds(500))
     }
 
+    /// A LongPoll session no longer polled ends like a closed socket: its channel's presence goes with it.
+    func testALongPollSessionThatEndsUntracksItsChannel() async throws {
+        try await start(configure: { $0.longPollWindow = .milliseconds(300) })
+        let alice = try await client("alice")
+        try await join(alice, "alice", state: #"{"alice":{"metas":[{"online_at":"fixed","phx_ref":"R1"}]}}"#)
+        let bob = try await LongPollTestClient.open(port: server.port, path: "/socket/longpoll?vsn=2.0.0")
+        try await bob.send(text: #"["1","1","room:lobby","phx_join",{"user":"bob"}]"#)
+        let reply = try await bob.receiveText()
+        XCTAssertEqual(reply, #"["1","1","room:lobby","phx_reply",{"response":{},"status":"ok"}]"#)
+        try await alice.expect(
+            #"[null,null,"room:lobby","presence_diff",{"joins":{"bob":{"metas":[{"online_at":"fixed","phx_ref":"R2"}]}},"leaves":{}}]"#)
+        // Bob polls no more: 1.5 windows later the session ends, and so does its channel.
+        try await alice.expect(
+            #"[null,null,"room:lobby","presence_diff",{"joins":{},"leaves":{"bob":{"metas":[{"online_at":"fixed","phx_ref":"R2"}]}}}]"#)
+        try await alice.expectSilence()
+    }
+
     func testTheSameKeyFromTwoTabsHasTwoMetas() async throws {
         try await start()
         let tab1 = try await client("tab1"), tab2 = try await client("tab2")
