@@ -149,6 +149,22 @@ final class MultiNodePresenceTests: XCTestCase {
         XCTAssertEqual(status["nodes_up"] as? Int, 2, "node1 said goodbye: \(status)")
     }
 
+    func testBatchedDiffsReplicateAsTheyAreSent() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(redis: redis, extra: ["--presence-batch-ms", "50"])
+        var members: [RoomMember] = []
+        for round in 0..<3 {
+            for (index, node) in nodes.enumerated() {
+                members.append(try await RoomMember.join(port: node.port, name: "n\(index)m\(round)", topic: topic))
+            }
+        }
+        // A leave in the same window as the joins: it may cancel out on its own node, never anywhere else.
+        await members[4].close()
+        members.remove(at: 4)
+        try await converge(members, to: Set(members.map(\.name)), within: .seconds(10), "with batching")
+    }
+
     func testPresenceResyncsAfterRedisIsKilledAndRestarted() async throws {
         let redis = try RedisServer.start()
         defer { redis.stop() }
