@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -256,7 +257,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["Cluster", "PhoenixProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["Cluster", "PhoenixChannels", "PhoenixProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",

@@ -26,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Channels one socket may have joined at once; one more join gets `too many channels joined`.
     public var maxChannelsPerSocket = 100
+    /// `--presence-batch-ms`: a topic's presence diffs within this window go out merged as one; 0 sends a
+    /// diff per change, as Phoenix does.
+    public var presenceBatchMilliseconds = 0
     /// Abuse limits: each Phoenix socket's message and join rates, and per client address (open
     /// WebSockets, new ones per second, trusted proxies).
     public var socketLimits = SocketLimits()

@@ -171,6 +171,8 @@ extension LuaVM {
                 throw ConversionProblem("binary data is only allowed as a whole payload")
             } else if hasMetatable(at: index, ref: internals.resultMT) {
                 throw ConversionProblem("cannot convert a phx result (phx.ok/reply/stop…) to JSON")
+            } else if let listing = presenceListing(at: index) {
+                return listing.value  // an untouched phx.presence.list: the shared list as it is
             } else {
                 tag = .none  // a script's own class: converted by content
             }

@@ -50,6 +50,10 @@ extension Setting {
         .toggle(
             "watch", .channels, \.watchChannels,
             help: "Hot reload: watch the channels folder and load edited scripts."),
+        .integer(
+            "presence-batch-ms", .channels, \.presenceBatchMilliseconds, range: 0...60_000, unit: "ms",
+            help: "Merge a topic's presence diffs within this many milliseconds into one (0: a diff per change, as Phoenix)."
+        ),
         .toggle(
             "longpoll", .network, \.longPoll,
             help: "Serve Phoenix's LongPoll transport at <socket>/longpoll beside each WebSocket."),
