@@ -257,7 +257,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["Cluster", "PhoenixProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["Cluster", "PhoenixChannels", "PhoenixProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",

@@ -12,6 +12,11 @@ public struct ClusterHeader: Sendable, Equatable {
         case broadcast = "b"
         case heartbeat = "hb"
         case goodbye = "bye"
+        /// On `bcast`: a change of the origin's presences, `t` the topic, `c` its clock after it.
+        case presenceDiff = "pd"
+        /// On `node:X`: a request for X's presences, and X's reply with `c` the clock they are at.
+        case stateRequest = "sync?"
+        case state = "sync"
     }
 
     /// `k`, as received: kinds this node does not handle yet (presence, LongPoll) are counted, not refused.
@@ -25,7 +30,8 @@ public struct ClusterHeader: Sendable, Equatable {
     public var topic: String?
     public var event: String?
     public var binaryBody = false
-    /// `c`, `m`, `bs` of a heartbeat: tracker clock, presences held, last `s` used on the broadcast channel.
+    /// `c`, `m`, `bs` of a heartbeat: tracker clock, presences held, last `s` used on the broadcast channel (`c` also
+    /// in a presence diff and a state transfer).
     public var clock: Int64?
     public var presences: Int64?
     public var broadcastSequence: UInt64?
@@ -57,7 +63,7 @@ public struct ClusterHeader: Sendable, Equatable {
         integer("s", Int64(truncatingIfNeeded: sequence))
         if let topic { string("t", topic) }
         if let event { string("e", event) }
-        if topic != nil { string("p", binaryBody ? "b" : "j") }
+        if kind == Kind.broadcast.rawValue { string("p", binaryBody ? "b" : "j") }
         if let clock { integer("c", clock) }
         if let presences { integer("m", presences) }
         if let broadcastSequence { integer("bs", Int64(truncatingIfNeeded: broadcastSequence)) }

@@ -89,12 +89,18 @@ public final class ClusterNode: @unchecked Sendable {
     private var downCheck: RepeatedTask?
     private var lastTick = NIODeadline.now()
     private var leaving = false
+    /// This node's presences, replicated to the others (`replicate(_:)`), and theirs as held here.
+    private var presence: PresenceTracker?
+    private var replicas: PresenceReplicas
+    /// The clock of the last `pd` this node published (a heartbeat's `c`).
+    private var publishedClock: UInt64 = 0
 
     public init(settings: Settings, redis: RedisConfiguration, eventLoop: EventLoop, local: PubSub, logger: Logger) {
         self.settings = settings
         self.channels = ClusterChannels(cluster: settings.cluster)
         self.eventLoop = eventLoop
         self.local = local
+        self.replicas = PresenceReplicas(retryAfter: .nanoseconds(2 * settings.heartbeatInterval.nanoseconds))
         var logger = logger
         logger[metadataKey: "node"] = "\(settings.identity.name)"
         self.logger = logger
@@ -110,8 +116,20 @@ public final class ClusterNode: @unchecked Sendable {
         relay.node = self
     }
 
-    private final class Relay: @unchecked Sendable {
+    private final class Relay: PresenceReplication, @unchecked Sendable {
         weak var node: ClusterNode?
+
+        func publish(_ delta: PresenceDelta, clock: UInt64) {
+            node?.publishPresenceDiff(delta, clock: clock)
+        }
+    }
+
+    /// Replicates `tracker`'s presences to the other nodes and lists theirs in it. Call before `start`.
+    public func replicate(_ tracker: PresenceTracker) {
+        let relay = Relay()
+        relay.node = self
+        tracker.replication = relay
+        eventLoop.execute { [self] in presence = tracker }
     }
 
     /// Connects both connections, subscribes and starts heartbeats and down detection. The future succeeds once
@@ -177,6 +195,20 @@ public final class ClusterNode: @unchecked Sendable {
         }
     }
 
+    /// Sends a change of this node's presences (called under the tracker's lock, in clock order: one hop, FIFO).
+    private func publishPresenceDiff(_ delta: PresenceDelta, clock: UInt64) {
+        eventLoop.execute { [self] in
+            publishedClock = clock
+            guard let body = try? JSONWriter.encode(delta.payload) else {
+                return logger.warning("cluster: presence diff on \(delta.topic) not sent: its metas are not JSON")
+            }
+            _ = publish(.presenceDiff, on: channels.broadcast, body: ByteBuffer(bytes: body)) { header in
+                header.topic = delta.topic
+                header.clock = Int64(truncatingIfNeeded: clock)
+            }
+        }
+    }
+
     /// The node's picture now.
     public func status() -> EventLoopFuture<Status> {
         eventLoop.submit { [self] in
@@ -231,8 +263,8 @@ public final class ClusterNode: @unchecked Sendable {
         guard publisherConnected, !leaving else { return }
         let lastBroadcast = sequences[channels.broadcast] ?? 0
         _ = publish(.heartbeat, on: channels.tracker, body: nil) { header in
-            header.clock = 0
-            header.presences = 0
+            header.clock = Int64(truncatingIfNeeded: publishedClock)
+            header.presences = Int64(presence?.localClock.presences ?? 0)
             header.broadcastSequence = lastBroadcast
         }
     }
@@ -274,6 +306,8 @@ public final class ClusterNode: @unchecked Sendable {
             logger.info("cluster: node \(header.origin) joined")
         }
         if arrival.cameBack { logger.notice("cluster: node \(header.origin) is up again") }
+        let now = NIODeadline.now()
+        apply(replicas.heard(from: header.origin, incarnation: header.incarnation), from: header.origin)
         let kind = kind(of: message.channel)
         countLoss(table.record(sequence: header.sequence, from: header.origin, on: message.channel), kind, header)
         switch ClusterHeader.Kind(rawValue: header.kind) {
@@ -286,12 +320,75 @@ public final class ClusterNode: @unchecked Sendable {
                 let gap = table.record(lastSequence: last, from: header.origin, on: channels.broadcast)
                 countLoss(gap, .broadcast, header)
             }
+            let clock = UInt64(clamping: header.clock ?? 0)
+            apply(replicas.heartbeat(clock: clock, from: header.origin, at: now), from: header.origin)
         case .goodbye?:
             _ = table.remove(header.origin)
+            apply(replicas.remove(header.origin), from: header.origin)
             logger.notice("cluster: node \(header.origin) left")
-        case nil:
+        case .presenceDiff?:
+            guard let topic = header.topic, let clock = header.clock, clock > 0,
+                let payload = parseJSON(body),
+                let delta = PresenceDelta(topic: topic, payload: payload, owner: PresenceReplicas.owner(header.origin))
+            else { return dropMalformed(header) }
+            apply(replicas.diff(delta, clock: UInt64(clock), from: header.origin, at: now), from: header.origin)
+        case .stateRequest? where kind == .node:
+            sendState(to: header.origin)
+        case .state? where kind == .node:
+            guard let clock = header.clock, clock >= 0, let state = parseJSON(body),
+                let entries = Self.entries(of: state, owner: PresenceReplicas.owner(header.origin))
+            else { return dropMalformed(header) }
+            apply(replicas.state(entries, clock: UInt64(clock), from: header.origin), from: header.origin)
+        case .stateRequest?, .state?, nil:
             counters.dropped["kind", default: 0] += 1
         }
+    }
+
+    // MARK: Presence replication (on eventLoop)
+
+    /// Applies the rules' outcome: the deltas to the tracker (which tells local subscribers), then a `sync?`.
+    private func apply(_ outcome: PresenceReplicas.Outcome, from origin: String) {
+        if let presence { for delta in outcome.deltas { presence.applyRemote(delta) } }
+        guard outcome.askForState, presence != nil, publisherConnected, !leaving else { return }
+        logger.debug("cluster: asking node \(origin) for its presences")
+        _ = publish(.stateRequest, on: channels.node(origin), body: nil) { _ in }
+    }
+
+    /// Answers a `sync?`: this node's own presences, `{"TOPIC":{"KEY":{"metas":[…]}}}`, and the clock they are at.
+    private func sendState(to requester: String) {
+        guard let presence, publisherConnected, !leaving else { return }
+        let (entries, clock) = presence.localState()
+        var byTopic: [String: [PresenceEntry]] = [:]
+        for entry in entries { byTopic[entry.topic, default: []].append(entry) }
+        guard let body = try? JSONWriter.encode(.object(byTopic.mapValues(PresenceEntry.list))) else {
+            return logger.warning("cluster: presences for node \(requester) not sent: a meta is not JSON")
+        }
+        _ = publish(.state, on: channels.node(requester), body: ByteBuffer(bytes: body)) { header in
+            header.clock = Int64(truncatingIfNeeded: clock)
+        }
+    }
+
+    private static func entries(of state: JSONValue, owner: PresenceOwner) -> [PresenceEntry]? {
+        guard case .object(let topics) = state else { return nil }
+        var entries: [PresenceEntry] = []
+        for (topic, list) in topics {
+            guard let listed = PresenceEntry.entries(of: list, topic: topic, owner: owner) else { return nil }
+            entries += listed
+        }
+        return entries
+    }
+
+    private func parseJSON(_ body: ByteBuffer) -> JSONValue? {
+        let parsed = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONParseError) in try JSONParser().parse(bytes) }
+        }
+        guard case .success(let value) = parsed else { return nil }
+        return value
+    }
+
+    private func dropMalformed(_ header: ClusterHeader) {
+        counters.dropped["malformed", default: 0] += 1
+        logger.debug("cluster: dropped a malformed \(header.kind) from node \(header.origin)")
     }
 
     private func deliver(_ header: ClusterHeader, body: ByteBuffer) {
@@ -303,10 +400,7 @@ public final class ClusterNode: @unchecked Sendable {
         if header.binaryBody {
             payload = .binary(Array(body.readableBytesView))
         } else {
-            let parsed = body.withUnsafeReadableBytes { bytes in
-                Result { () throws(JSONParseError) in try JSONParser().parse(bytes) }
-            }
-            guard case .success(let value) = parsed else {
+            guard let value = parseJSON(body) else {
                 counters.dropped["malformed", default: 0] += 1
                 logger.debug("cluster: broadcast \(event) on \(topic) from \(header.origin): payload not JSON")
                 return
@@ -321,6 +415,8 @@ public final class ClusterNode: @unchecked Sendable {
     private func countLoss(_ gap: UInt64, _ kind: ChannelKind, _ header: ClusterHeader) {
         guard gap > 0 else { return }
         counters.lost[kind, default: 0] += Int(gap)
+        // A lost message may have been a presence diff or a transfer: ask for the state.
+        apply(replicas.lost(from: header.origin, at: .now()), from: header.origin)
         let line: Logger.Message = """
             cluster: \(gap) message(s) from node \(header.origin) on \(kind.rawValue) never arrived (Redis pub/sub \
             keeps nothing while a link is down); counted in cluster_messages_lost_total
@@ -391,6 +487,7 @@ public final class ClusterNode: @unchecked Sendable {
         for replica in table.markDown(silentSince: now - settings.downAfter) {
             let silent = Double((now - replica.lastHeard).nanoseconds) / 1e9
             logger.warning("cluster: node \(replica.name) is down (silent for \(String(format: "%.1f", silent)) s)")
+            apply(replicas.down(replica.name), from: replica.name)
         }
     }
 }

@@ -25,12 +25,12 @@ public final class HelloSocketsServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
-    /// The node's presence state, one for every loop and socket mount (`Presence.list` from Swift).
-    public let presence: PresenceTracker
     /// Where broadcasts go: `pubSub`, or with `--redis` the cluster adapter (local at once, then every other node).
     private let broadcaster: any PubSubAdapter & Sendable
     /// This node's membership of the cluster (`--redis`); nil for a lone node.
     public let cluster: ClusterNode?
+    /// The node's presence state, one for every loop and socket mount (`Presence.list` from Swift).
+    public let presence: PresenceTracker
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
     /// `--max-connections-per-ip`, `--connect-rate-per-ip`; nil when both are off.
@@ -60,22 +60,25 @@ public final class HelloSocketsServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
+        let nodeName = configuration.redis == nil ? LuaVM.defaultNode : configuration.nodeName ?? NodeIdentity.defaultName()
+        // Diffs go to this node's subscribers through the local PubSub; with --redis the cluster replicates them (`pd`).
+        let batching = PresenceTracker.Batching(milliseconds: configuration.presenceBatchMilliseconds) { [group] ms, flush in
+            _ = group.next().scheduleTask(in: .milliseconds(Int64(ms)), flush)
+        }
+        self.presence = PresenceTracker(node: nodeName, pubSub: pubSub, batching: batching)
         if let redis = configuration.redis {
             let settings = ClusterNode.Settings(
                 cluster: configuration.clusterName,
-                identity: NodeIdentity(name: configuration.nodeName ?? NodeIdentity.defaultName()),
+                identity: NodeIdentity(name: nodeName),
                 heartbeatInterval: configuration.heartbeatInterval, downAfter: configuration.nodeDownAfter)
             let node = ClusterNode(settings: settings, redis: redis, eventLoop: group.next(), local: pubSub, logger: logger)
+            node.replicate(presence)
             self.cluster = node
             self.broadcaster = ClusterPubSub(local: pubSub, node: node)
         } else {
             self.cluster = nil
             self.broadcaster = pubSub
         }
-        let batching = PresenceTracker.Batching(milliseconds: configuration.presenceBatchMilliseconds) { [group] ms, flush in
-            _ = group.next().scheduleTask(in: .milliseconds(Int64(ms)), flush)
-        }
-        self.presence = PresenceTracker(pubSub: broadcaster, batching: batching)
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         self.addressLimiter = configuration.addressLimits.isActive
             ? AddressLimiter(limits: configuration.addressLimits, logger: logger) : nil

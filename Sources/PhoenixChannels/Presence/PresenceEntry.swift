@@ -47,15 +47,52 @@ public struct PresenceDelta: Equatable, Sendable {
         self.joins = joins
         self.leaves = leaves
     }
+
+    /// The `presence_diff` payload: `{"joins": {key: {"metas": […]}}, "leaves": {…}}`.
+    public var payload: JSONValue {
+        .object(["joins": PresenceEntry.list(joins), "leaves": PresenceEntry.list(leaves)])
+    }
+
+    /// A delta read from a `presence_diff` payload tracked by `owner`; nil when it is not one.
+    public init?(topic: String, payload: JSONValue, owner: PresenceOwner) {
+        guard let joins = PresenceEntry.entries(of: payload["joins"] ?? .emptyObject, topic: topic, owner: owner),
+              let leaves = PresenceEntry.entries(of: payload["leaves"] ?? .emptyObject, topic: topic, owner: owner)
+        else { return nil }
+        self.init(topic: topic, joins: joins, leaves: leaves)
+    }
+}
+
+extension PresenceEntry {
+    /// A topic's list as clients see it, `{key: {"metas": [meta, …]}}`.
+    public static func list(_ entries: [PresenceEntry]) -> JSONValue {
+        var byKey: PresencesByKey = [:]
+        for entry in entries { byKey.add(entry) }
+        return byKey.json
+    }
+
+    /// The entries of a list `{key: {"metas": [meta, …]}}` tracked by `owner`; nil when it is not such a list or
+    /// a meta has no `phx_ref`.
+    public static func entries(of list: JSONValue, topic: String, owner: PresenceOwner) -> [PresenceEntry]? {
+        guard case .object(let keys) = list else { return nil }
+        var entries: [PresenceEntry] = []
+        for (key, value) in keys {
+            guard case .array(let metas)? = value["metas"] else { return nil }
+            for meta in metas {
+                guard case .string(let ref)? = meta["phx_ref"] else { return nil }
+                entries.append(PresenceEntry(owner: owner, topic: topic, key: key, ref: ref, meta: meta))
+            }
+        }
+        return entries
+    }
 }
 
 /// The cluster's half of presence (issue 14 plugs in here): it ships this node's changes to the other
 /// nodes, whose trackers apply them with `applyRemote`.
 public protocol PresenceReplication: AnyObject, Sendable {
-    /// This node's presences on `delta.topic` changed and their diff just went out through the
-    /// `PubSubAdapter`. Called under the tracker's lock: enqueue the delta, never block or call back
-    /// into the tracker.
-    func publish(_ delta: PresenceDelta)
+    /// This node's presences on `delta.topic` changed, its diff was delivered here, and the node's clock is
+    /// now `clock`. Called under the tracker's lock, in clock order: enqueue, never block or call back into
+    /// the tracker.
+    func publish(_ delta: PresenceDelta, clock: UInt64)
 }
 
 /// `phx_ref` values: 16 url-safe base64 characters (12 bytes), unique on this node (a counter,

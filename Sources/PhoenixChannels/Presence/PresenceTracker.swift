@@ -16,15 +16,14 @@ import PhoenixProtocol
 /// applies the later diff to it lands on the truth whatever the order they arrive in.
 ///
 /// ## Replicas (the cluster, issue 14)
-/// Each node owns its entries (`owner.node == node`); nothing here changes for scripts or sockets when
-/// a cluster plugs in, at three points:
-/// 1. Publishing: set `replication`; every flush of local changes hands it the `PresenceDelta`, the
-///    same joins and leaves as the diff just broadcast (which the cluster's `PubSubAdapter` carries to
-///    the other nodes' subscribers, so they need no diff of their own).
-/// 2. Receiving: another node's delta goes to `applyRemote(_:)`; its entries enter both lists at once,
-///    without a broadcast. A node that joins the cluster sends `localEntries()` grouped by topic.
-/// 3. Node down: `dropNode(_:deliverLocally:)` removes that node's entries and sends their leave diffs
-///    to this node's subscribers only (every node does the same for its own).
+/// Each node owns its entries (`owner.node == node`) and counts its diffs (the **clock**); `pubSub` is
+/// this node's local PubSub, and nothing here changes for scripts or sockets when a cluster plugs in,
+/// at three points (docs/cluster-design.md, "Presence replication"):
+/// 1. Publishing: set `replication`; every flush of local changes hands it the `PresenceDelta` and the
+///    clock after it, the same joins and leaves as the diff just delivered here, for the other nodes.
+/// 2. Receiving: another node's changes go to `applyRemote(_:)`; its entries enter both lists at once
+///    and the diff goes to this node's subscribers (a node going down is a delta of leaves).
+/// 3. State transfer: `localState()` is this node's own entries and the clock they are at, read together.
 public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     /// The event of diffs.
     public static let diffEvent = "presence_diff"
@@ -72,6 +71,9 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     private var refs = PresenceRefs()
     private var nextChannel: UInt64 = 1
     private var replicationHook: PresenceReplication?
+    /// Diffs of this node's own entries sent so far, and how many own entries the published lists hold.
+    private var clock: UInt64 = 0
+    private var ownPresences = 0
 
     /// A tracker broadcasting diffs through `pubSub`; `batching` nil sends a diff per change (Phoenix).
     public init(node: String = LuaVM.defaultNode, pubSub: any PubSubAdapter, batching: Batching? = nil) {
@@ -196,7 +198,10 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
         state.listing = nil
         let payload = diff.payload
         pubSub.broadcast(topic: topic, event: Self.diffEvent, payload: .json(payload), excluding: excluding)
-        replicationHook?.publish(diff.delta(topic: topic))
+        clock += 1
+        let delta = diff.delta(topic: topic)
+        ownPresences += delta.joins.count - delta.leaves.count
+        replicationHook?.publish(delta, clock: clock)
         return payload
     }
 
@@ -223,53 +228,41 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
 
     // MARK: Replicas (see the type's comment)
 
-    /// Applies another node's delta to both lists, without a broadcast (its diff came through PubSub).
+    /// Applies another node's delta to both lists and delivers its diff to this node's subscribers: what
+    /// changed only (a leave of an entry not held or a join of one held already is left out), under the
+    /// lock, so a topic's diffs reach every loop in the order the lists changed.
     public func applyRemote(_ delta: PresenceDelta) {
         lock.withLock {
             let state = topics[delta.topic] ?? Topic()
-            for entry in delta.leaves where entry.owner.node != node {
-                state.current.remove(entry)
+            var diff = PresenceDiff()
+            for entry in delta.leaves where entry.owner.node != node && state.current.remove(entry) {
                 state.published.remove(entry)
                 forget(Place(topic: entry.topic, key: entry.key), of: entry.owner)
+                diff.leave(entry)
             }
             for entry in delta.joins where entry.owner.node != node {
+                guard state.current[entry.key]?.contains(where: { $0.ref == entry.ref }) != true else { continue }
                 state.current.add(entry)
                 state.published.add(entry)
                 places[entry.owner, default: []].append(Place(topic: entry.topic, key: entry.key))
+                diff.join(entry)
             }
             state.listing = nil
             topics[delta.topic] = state.isIdle ? nil : state
+            guard !diff.isEmpty else { return }
+            pubSub.broadcast(topic: delta.topic, event: Self.diffEvent, payload: .json(diff.payload), excluding: nil)
         }
     }
 
-    /// Another node is gone: its entries leave, and their leave diffs go to this node's subscribers
-    /// through `deliverLocally` (the local PubSub, not the cluster's).
-    public func dropNode(_ gone: String, deliverLocally: PubSubAdapter) {
+    /// This node's own published entries, every topic, and the clock they are at (a state transfer).
+    public func localState() -> (entries: [PresenceEntry], clock: UInt64) {
         lock.withLock {
-            var leaves: [String: PresencesByKey] = [:]
-            for (owner, owned) in places where owner.node == gone {
-                places[owner] = nil
-                for place in owned {
-                    guard let state = topics[place.topic],
-                          let entry = state.current[place.key]?.first(where: { $0.owner == owner }) else { continue }
-                    state.current.remove(entry)
-                    state.published.remove(entry)
-                    state.listing = nil
-                    leaves[place.topic, default: [:]].add(entry)
-                }
-            }
-            for (topic, byKey) in leaves {
-                if topics[topic]?.isIdle == true { topics[topic] = nil }
-                let payload = JSONValue.object(["joins": .emptyObject, "leaves": byKey.json])
-                deliverLocally.broadcast(topic: topic, event: Self.diffEvent, payload: .json(payload), excluding: nil)
-            }
+            (topics.values.flatMap { $0.published.presences.values.joined().filter { $0.owner.node == node } }, clock)
         }
     }
 
-    /// This node's own published entries, every topic (what a node joining the cluster is sent).
-    public func localEntries() -> [PresenceEntry] {
-        lock.withLock {
-            topics.values.flatMap { $0.published.presences.values.joined().filter { $0.owner.node == node } }
-        }
+    /// The clock and the number of this node's own published entries (a heartbeat's `c` and `m`).
+    public var localClock: (clock: UInt64, presences: Int) {
+        lock.withLock { (clock, ownPresences) }
     }
 }
