@@ -114,6 +114,17 @@ let package = Package(
             dependencies: [
                 "PhoenixProtocol", "LuaRuntime", "KeyValueStore", "RateLimiting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Several nodes on one Redis: node identity, the cluster message format, the Redis PubSub adapter,
+        // heartbeats and the node table (docs/cluster-design.md). No HTTP.
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "PhoenixProtocol", "PhoenixChannels", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -122,7 +133,7 @@ let package = Package(
             name: "HelloSocketsServer",
             dependencies: [
                 "WebSocketTransport", "PhoenixProtocol", "LuaRuntime", "PhoenixChannels", "Tokens", "KeyValueStore",
-                "OutboundHTTP", "RateLimiting", "RedisClient",
+                "OutboundHTTP", "RateLimiting", "RedisClient", "Cluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -243,6 +254,10 @@ let package = Package(
                 "ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime", "RedisClient",
                 "TestSupport",
             ]
+        ),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster", "PhoenixChannels", "PhoenixProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "HelloSocketsServerTests",

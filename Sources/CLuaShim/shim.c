@@ -188,6 +188,42 @@ void hs_push_swift_function(lua_State *L, hs_swift_fn fn, int fnid) {
     lua_pushcclosure(L, hs_trampoline, 2);
 }
 
+// MARK: - Boxes
+
+// A box's finalizer: hands the pointer back to the host exactly once. Finalizers run inside a
+// GC step, possibly in the middle of any allocation: `release` must not touch the Lua state.
+static int hs_box_gc(lua_State *L) {
+    void (*release)(void *) = (void (*)(void *))lua_touserdata(L, lua_upvalueindex(1));
+    void **slot = (void **)lua_touserdata(L, 1);
+    if (slot != NULL && *slot != NULL) {
+        void *object = *slot;
+        *slot = NULL;
+        release(object);
+    }
+    return 0;
+}
+
+void hs_push_box_metatable(lua_State *L, void (*release)(void *)) {
+    lua_createtable(L, 0, 2);
+    lua_pushlightuserdata(L, (void *)release);
+    lua_pushcclosure(L, hs_box_gc, 1);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "phx.box");
+    lua_setfield(L, -2, "__metatable");
+}
+
+void hs_push_box(lua_State *L, void *object, int metatable_ref) {
+    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 0);
+    *slot = object;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, metatable_ref);
+    lua_setmetatable(L, -2);
+}
+
+void *hs_box_object(lua_State *L, int idx) {
+    void **slot = (void **)lua_touserdata(L, idx);
+    return slot != NULL ? *slot : NULL;
+}
+
 // MARK: - Misc
 
 void hs_gc_collect(lua_State *L) { lua_gc(L, LUA_GCCOLLECT, 0); }

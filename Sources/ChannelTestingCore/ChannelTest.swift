@@ -92,6 +92,13 @@ public final class ChannelTest {
         await collect()
     }
 
+    /// `Presence.list(topic)`: `{key: {metas: [meta, …]}}` as clients have been told it (in memory; a live
+    /// server throws `ChannelTestError.unsupported`). Diffs arrive as ordinary pushes (`presence_diff`).
+    public func presenceList(_ topic: String) async throws -> JSONValue {
+        await collect()
+        return try await transport.presenceList(topic: topic)
+    }
+
     /// Answers `phx.http.request`s for `method url` with `response` from now on (in memory only):
     /// `try test.stubHTTP("GET", "http://backend/x", HTTPStubResponse(status: 200, body: "{}"))`.
     public func stubHTTP(_ method: String, _ url: String, _ response: HTTPStubResponse) throws {

@@ -396,6 +396,8 @@ final class SpecHost {
         case "broadcast":
             try await test.broadcast(try string(args, 0, op), try string(args, 1, op), object(arg(args, 2)))
             return .null
+        case "presence_list":
+            return try await test.presenceList(try string(args, 0, op))
         case "advance_time":
             let ms: Int
             switch arg(args, 0) {

@@ -45,6 +45,8 @@ public protocol ChannelTestTransport: AnyObject {
     func advanceTime(byMilliseconds milliseconds: Int) async throws
     /// Script crashes since the last call (in memory; live: always empty, they are in the server log).
     func takeScriptErrors() -> [ScriptError]
+    /// `Presence.list(topic)`: the topic's presences as clients have been told them (`{key: {metas: […]}}`).
+    func presenceList(topic: String) async throws -> JSONValue
     /// Answers `phx.http.request`s for `method url` with `response` (in memory; a live server makes
     /// real requests: throws `unsupported`).
     func stubHTTP(method: String, url: String, response: HTTPStubResponse) throws
@@ -52,6 +54,12 @@ public protocol ChannelTestTransport: AnyObject {
     func httpRequests() throws -> [ScriptHTTPRequest]
     /// The `phx.kv` store the channels use (in memory: the endpoint's; live: the server's when given).
     func keyValueStore() throws -> KeyValueStore
+}
+
+extension ChannelTestTransport {
+    public func presenceList(topic: String) async throws -> JSONValue {
+        throw ChannelTestError.unsupported("presence lists (the in-memory transport has them)")
+    }
 }
 
 /// One socket connection of a transport, speaking the V2 JSON serializer.
@@ -173,6 +181,10 @@ public final class InMemoryTransport: ChannelTestTransport {
     public func takeScriptErrors() -> [ScriptError] {
         defer { scriptErrors.removeAll() }
         return scriptErrors
+    }
+
+    public func presenceList(topic: String) async throws -> JSONValue {
+        endpoint.presence.list(topic: topic).value
     }
 
     public func stubHTTP(method: String, url: String, response: HTTPStubResponse) throws {

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import KeyValueStore
 import Logging
@@ -24,6 +25,12 @@ public final class HelloSocketsServer: Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let pubSub: PubSub
+    /// Where broadcasts go: `pubSub`, or with `--redis` the cluster adapter (local at once, then every other node).
+    private let broadcaster: any PubSubAdapter & Sendable
+    /// This node's membership of the cluster (`--redis`); nil for a lone node.
+    public let cluster: ClusterNode?
+    /// The node's presence state, one for every loop and socket mount (`Presence.list` from Swift).
+    public let presence: PresenceTracker
     private let listener = NIOLockedValueBox<Channel?>(nil)
     private let connections: ConnectionTracker
     /// `--max-connections-per-ip`, `--connect-rate-per-ip`; nil when both are off.
@@ -53,6 +60,25 @@ public final class HelloSocketsServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
         self.pubSub = PubSub(loops: group.makeIterator().map { $0 }, encoder: .webSocket)
+        let nodeName = configuration.redis == nil ? LuaVM.defaultNode : configuration.nodeName ?? NodeIdentity.defaultName()
+        // Diffs go to this node's subscribers through the local PubSub; with --redis the cluster replicates them (`pd`).
+        let batching = PresenceTracker.Batching(milliseconds: configuration.presenceBatchMilliseconds) { [group] ms, flush in
+            _ = group.next().scheduleTask(in: .milliseconds(Int64(ms)), flush)
+        }
+        self.presence = PresenceTracker(node: nodeName, pubSub: pubSub, batching: batching)
+        if let redis = configuration.redis {
+            let settings = ClusterNode.Settings(
+                cluster: configuration.clusterName,
+                identity: NodeIdentity(name: nodeName),
+                heartbeatInterval: configuration.heartbeatInterval, downAfter: configuration.nodeDownAfter)
+            let node = ClusterNode(settings: settings, redis: redis, eventLoop: group.next(), local: pubSub, logger: logger)
+            node.replicate(presence)
+            self.cluster = node
+            self.broadcaster = ClusterPubSub(local: pubSub, node: node)
+        } else {
+            self.cluster = nil
+            self.broadcaster = pubSub
+        }
         self.connections = ConnectionTracker(maxWebSockets: configuration.maxConnections)
         self.addressLimiter = configuration.addressLimits.isActive
             ? AddressLimiter(limits: configuration.addressLimits, logger: logger) : nil
@@ -76,7 +102,9 @@ public final class HelloSocketsServer: Sendable {
         self.longPollSessions = LongPollRegistry(loops: group.makeIterator().map { $0 })
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
-            ? ObserverHub(feedEnabled: feed, trace: configuration.trace ? .standardError : nil) : nil
+            ? ObserverHub(
+                feedEnabled: feed, trace: configuration.trace ? .standardError : nil, nodeName: cluster?.identity.name)
+            : nil
     }
 
     /// Replaces the configuration in force for what follows: connections accepted from now on get its limits,
@@ -111,13 +139,14 @@ public final class HelloSocketsServer: Sendable {
                 let topics = script.topics.map(\.description).joined(separator: ", ")
                 logger.info("\(mount.path): \(script.path) serves \(topics)")
             }
-            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, configuration, logger, self] loop in
+            let runtimes = try await LoopRuntimes.make(loops: loops) { [pubSub, broadcaster, presence, configuration, logger, self] loop in
                 let vm = try LuaVM(scripts: registry, limits: lua, logger: logger, services: scriptServices(on: loop))
                 return LoopRuntime(
                     vm: vm,
                     registry: registry,
                     subscriptions: pubSub.subscriptions(on: loop),
-                    pubSub: pubSub,
+                    pubSub: broadcaster,
+                    presence: presence,
                     maxChannelsPerSocket: configuration.maxChannelsPerSocket,
                     socketLimits: configuration.socketLimits
                 )
@@ -139,7 +168,10 @@ public final class HelloSocketsServer: Sendable {
             watcher.start()
             jwksWatcher.withLockedValue { $0 = watcher }
         }
-        let broadcastAPI = BroadcastAPI(pubSub: pubSub, token: configuration.apiToken)
+        if let cluster {
+            try? await cluster.start().get()
+        }
+        let broadcastAPI = BroadcastAPI(pubSub: broadcaster, token: configuration.apiToken)
         let longPoll = configuration.longPoll ? LongPollEndpoint(
             mounts: runtimesByMount,
             registry: longPollSessions,
@@ -163,9 +195,10 @@ public final class HelloSocketsServer: Sendable {
             observerHub: observerHub,
             metrics: MetricsEndpoint(
                 pubSub: pubSub, connections: connections, addressLimiter: addressLimiter,
-                longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt,
+                longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt, cluster: cluster,
                 token: configuration.apiToken),
-            longPoll: longPoll
+            longPoll: longPoll,
+            cluster: cluster
         )
         httpServices.withLockedValue { $0 = services }
         let tls = try Self.makeTLSContext(configuration)
@@ -353,6 +386,8 @@ public final class HelloSocketsServer: Sendable {
         }
         try? await httpClient.shutdown()
         for connection in keyValueConnections { try? await connection.close().get() }
+        // Last: whatever the channels broadcast while closing has gone out; then the others drop this node at once.
+        try? await cluster?.leave().get()
         try await group.shutdownGracefully()
     }
 

@@ -1,3 +1,4 @@
+import Cluster
 import Logging
 import LuaRuntime
 import NIOCore
@@ -25,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Channels one socket may have joined at once; one more join gets `too many channels joined`.
     public var maxChannelsPerSocket = 100
+    /// `--presence-batch-ms`: a topic's presence diffs within this window go out merged as one; 0 sends a
+    /// diff per change, as Phoenix does.
+    public var presenceBatchMilliseconds = 0
     /// Abuse limits: each Phoenix socket's message and join rates, and per client address (open
     /// WebSockets, new ones per second, trusted proxies).
     public var socketLimits = SocketLimits()
@@ -74,6 +78,13 @@ public struct ServerConfiguration: Sendable {
     /// The cluster's name (`--cluster`): several clusters can share one Redis; it prefixes every Redis channel
     /// and key (`hs:NAME:`).
     public var clusterName = "default"
+    /// This node's name in the cluster (`--node-name`); nil (default): the host name + `-` + 6 random base32
+    /// characters, new at each start.
+    public var nodeName: String? = nil
+    /// How long a node may stay silent before the others declare it down (`--node-down-after`).
+    public var nodeDownAfter: TimeAmount = .seconds(5)
+    /// How often a node says it is alive on the cluster's tracker channel (`--heartbeat-interval`).
+    public var heartbeatInterval: TimeAmount = .seconds(1)
     /// The embedded `phx.kv` store's size cap in bytes (`--kv-max-mb`).
     public var kvMaxBytes = 64 << 20
     /// `phx.jwt.verify`'s keys: an HMAC secret (HS256, at least 32 bytes) and a JWKS file of public keys
@@ -85,6 +96,11 @@ public struct ServerConfiguration: Sendable {
     public static func isValidClusterName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)
             && name.utf8.allSatisfy { $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+    }
+
+    /// Whether `name` can name a node: it becomes part of its Redis channel (`hs:CLUSTER:node:NAME`).
+    public static func isValidNodeName(_ name: String) -> Bool {
+        NodeIdentity.isValidName(name)
     }
 
     /// Whether the Origin of WebSocket upgrades is checked.

@@ -113,6 +113,13 @@ public protocol ChannelHost: AnyObject {
     func scheduleTimer(_ channel: ChannelID, timer: TimerID, afterMilliseconds: Int)
     /// `phx.cancel_timer`, or the channel ended: forget this timer (firing it later is harmless).
     func cancelTimer(_ timer: TimerID)
+    /// `phx.presence.track/update/untrack` for this channel under `key` on `topic` (nil: the channel's
+    /// own topic). Returns the new `phx_ref` (track, update) or nil (untrack).
+    func changePresence(_ channel: ChannelID, topic: String?, key: String, _ change: PresenceChange)
+        -> Result<String?, PresenceRefusal>
+    /// `phx.push(socket, event, phx.presence.list(…))`: a listing pushed as it is, so the host can send
+    /// bytes it encoded once for every channel that pushes the same list.
+    func push(_ channel: ChannelID, event: String, listing: PresenceListing)
     /// A callback that returned `.suspended` finished. Called on the VM's loop with the VM free
     /// again: the host may run the channel's next message from here.
     func callbackFinished(_ channel: ChannelID, _ result: SuspendedResult)
@@ -121,5 +128,15 @@ public protocol ChannelHost: AnyObject {
 }
 
 extension ChannelHost {
+    public func changePresence(_ channel: ChannelID, topic: String?, key: String, _ change: PresenceChange)
+        -> Result<String?, PresenceRefusal>
+    {
+        .failure(.unavailable)
+    }
+
+    public func push(_ channel: ChannelID, event: String, listing: PresenceListing) {
+        push(channel, event: event, payload: .json(listing.value))
+    }
+
     public var monotonicNanoseconds: UInt64 { DispatchTime.now().uptimeNanoseconds }
 }

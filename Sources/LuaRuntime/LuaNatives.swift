@@ -11,6 +11,7 @@ import PhoenixProtocol
 enum Native: Int32, CaseIterable {
     case push, broadcast, broadcastFrom, socketRef, replyTo, sendAfter, cancelTimer, log, loadLibrary
     case tokenSign, tokenVerify, jwtVerify
+    case presenceTrack, presenceUpdate, presenceUntrack, presenceList, presenceFill
     case httpRequest, jsonEncode, jsonDecode, kvGet, kvSet, kvIncr, kvDelete, kvPush, kvRange
     case rate
 
@@ -29,6 +30,11 @@ enum Native: Int32, CaseIterable {
         case .tokenSign: return "token_sign"
         case .tokenVerify: return "token_verify"
         case .jwtVerify: return "jwt_verify"
+        case .presenceTrack: return "presence_track"
+        case .presenceUpdate: return "presence_update"
+        case .presenceUntrack: return "presence_untrack"
+        case .presenceList: return "presence_list"
+        case .presenceFill: return "presence_fill"
         case .httpRequest: return "http_request"
         case .jsonEncode: return "json_encode"
         case .jsonDecode: return "json_decode"
@@ -41,6 +47,12 @@ enum Native: Int32, CaseIterable {
         case .rate: return "rate"
         }
     }
+}
+
+/// The finalizer of a box (`hs_push_box`): drops the reference the box held. Touches no Lua state.
+let releaseBoxedObject: @convention(c) (UnsafeMutableRawPointer?) -> Void = { pointer in
+    guard let pointer else { return }
+    Unmanaged<AnyObject>.fromOpaque(pointer).release()
 }
 
 /// The single C entry point for every native; finds the VM through the allocator's bookkeeping.
@@ -97,7 +109,7 @@ extension LuaVM {
     func callNative(_ native: Native) -> Int32 {
         let name = native.luaName
         switch native {
-        case .push, .broadcast, .broadcastFrom, .replyTo:
+        case .push, .broadcast, .broadcastFrom, .replyTo, .presenceTrack, .presenceUpdate, .presenceUntrack:
             sendsThisCallback += 1
             if sendsThisCallback > limits.maxSendsPerCallback {
                 return fail("more than \(limits.maxSendsPerCallback) messages sent in one callback")
@@ -121,6 +133,10 @@ extension LuaVM {
             }
             guard let event = string(at: 2) else {
                 return fail("bad argument #2 to '\(name)' (string expected, got \(describe(at: 2)))")
+            }
+            if native == .push, let listing = presenceListing(at: 3) {
+                state.host?.push(id, event: event, listing: listing)  // sent as encoded once per change
+                return 0
             }
             let payload: Payload
             do {
@@ -239,7 +255,138 @@ extension LuaVM {
             return tokenVerify()
         case .jwtVerify:
             return jwtVerify()
+
+        case .presenceTrack, .presenceUpdate, .presenceUntrack:
+            return changePresence(native)
+
+        case .presenceList:
+            return listPresence()
+
+        case .presenceFill:
+            return fillPresenceList()
         }
+    }
+
+    /// `phx.presence.track(socket, key, meta, topic?)`, `update(…)` and `untrack(socket, key, topic?)`.
+    private func changePresence(_ native: Native) -> Int32 {
+        let name = String(native.luaName.dropFirst("presence_".count))
+        guard let id = channel(forSocketAt: 1), let state = channels[id] else {
+            return fail("bad argument #1 to '\(name)' (socket expected, got \(describe(at: 1)))")
+        }
+        guard !state.joining else {
+            return fail("phx.presence.\(name) is not allowed in join "
+                + "(use phx.send_after(socket, 0, msg) and call it in handle_info, as Phoenix does)")
+        }
+        let key: String
+        switch lua_type(L, 2) {
+        case LUA_TSTRING:
+            key = string(at: 2) ?? ""
+        case LUA_TNUMBER:  // Phoenix lists keys as strings: user 42 is "42"
+            lua_pushvalue(L, 2)
+            key = string(converting: -1)
+            hs_pop(L, 1)
+        default:
+            return fail("bad argument #2 to '\(name)' (key expected: a string or a number, got \(describe(at: 2)))")
+        }
+        let change: PresenceChange
+        let topicIndex: Int32
+        if native == .presenceUntrack {
+            change = .untrack
+            topicIndex = 3
+        } else {
+            var meta: [String: JSONValue] = [:]
+            if lua_type(L, 3) > LUA_TNIL {
+                do {
+                    if case .object(let fields) = try readObject(at: 3, path: "meta") { meta = fields }
+                } catch {
+                    return fail("bad argument #3 to '\(name)' (\(error))")
+                }
+            }
+            change = native == .presenceTrack ? .track(meta: meta) : .update(meta: meta)
+            topicIndex = 4
+        }
+        var topic: String?
+        if lua_type(L, topicIndex) > LUA_TNIL {
+            guard let given = string(at: topicIndex), !given.isEmpty else {
+                return fail("bad argument #\(topicIndex) to '\(name)' (topic string expected, got \(describe(at: topicIndex)))")
+            }
+            topic = given
+        }
+        let result = state.host?.changePresence(id, topic: topic, key: key, change) ?? .failure(.unavailable)
+        switch result {
+        case .success(let ref?):
+            pushString(ref)
+            return 1
+        case .success(nil):
+            lua_pushboolean(L, 1)
+            return 1
+        case .failure(let refusal):
+            lua_pushnil(L)
+            pushString(refusal.rawValue)
+            return 2
+        }
+    }
+
+    /// `phx.presence.list(socket_or_topic)`: a proxy for the topic's shared list (see `SandboxPrelude`).
+    private func listPresence() -> Int32 {
+        let topic: String
+        if let id = channel(forSocketAt: 1), let state = channels[id] {
+            topic = state.topic
+        } else if let given = string(at: 1), !given.isEmpty {
+            topic = given
+        } else {
+            return fail("bad argument #1 to 'list' (socket or topic expected, got \(describe(at: 1)))")
+        }
+        guard let presence else { return fail("phx.presence.list: this VM has no presence tracker") }
+        let listing = presence.list(topic: topic)
+        lua_createtable(L, 0, 0)
+        hs_getref(L, internals.listMT)
+        lua_setmetatable(L, -2)
+        hs_getref(L, internals.lists)
+        lua_pushvalue(L, -2)
+        hs_push_box(L, Unmanaged.passRetained(listing as AnyObject).toOpaque(), internals.boxMT)
+        lua_rawset(L, -3)
+        hs_pop(L, 1)
+        return 1
+    }
+
+    /// The value at `index` as Lua's `tostring` writes it; a number is converted in place (pass a copy).
+    private func string(converting index: Int32) -> String {
+        var length = 0
+        guard let pointer = hs_tostring(L, index, &length) else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+    }
+
+    /// The shared list behind an untouched `phx.presence.list` proxy at `index`; nil for anything else.
+    func presenceListing(at index: Int32) -> PresenceListing? {
+        guard lua_type(L, index) == LUA_TTABLE, hasMetatable(at: index, ref: internals.listMT) else { return nil }
+        let absolute = lua_absindex(L, index)
+        hs_getref(L, internals.lists)
+        lua_pushvalue(L, absolute)
+        lua_rawget(L, -2)
+        defer { hs_pop(L, 2) }
+        guard lua_type(L, -1) == LUA_TUSERDATA, let object = hs_box_object(L, -1) else { return nil }
+        return Unmanaged<AnyObject>.fromOpaque(object).takeUnretainedValue() as? PresenceListing
+    }
+
+    /// Copies a proxy's list into the proxy itself, which becomes a plain `phx.object` (first use).
+    private func fillPresenceList() -> Int32 {
+        guard let listing = presenceListing(at: 1) else { return 0 }
+        hs_getref(L, internals.lists)
+        lua_pushvalue(L, 1)
+        lua_pushnil(L)
+        lua_rawset(L, -3)  // the box goes with the next collection
+        hs_pop(L, 1)
+        if case .object(let members) = listing.value {
+            for (key, member) in members {
+                pushString(key)
+                push(member)
+                lua_rawset(L, 1)
+            }
+        }
+        hs_getref(L, internals.objectMT)
+        lua_setmetatable(L, 1)
+        return 0
     }
 
     /// Forgets a pending timer (its message ref and its channel's record of it).

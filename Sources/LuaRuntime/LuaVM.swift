@@ -23,6 +23,10 @@ public final class LuaVM {
     public let scripts: ScriptProvider
     /// `phx.node`.
     public let node: String
+    /// The node name a VM gets unless told otherwise.
+    public static let defaultNode = "hello_sockets@127.0.0.1"
+    /// Where `phx.presence.list` reads (the node's presence tracker); nil: `phx.presence` is unavailable.
+    public var presence: PresenceDirectory?
 
     /// Registry refs to the prelude's private values.
     struct Internals {
@@ -30,6 +34,8 @@ public final class LuaVM {
         var resultMT: Int32 = 0, timerMT: Int32 = 0, refMT: Int32 = 0, sockets: Int32 = 0, instantiate: Int32 = 0
         var makeEnv: Int32 = 0
         var resetLoaded: Int32 = 0
+        /// `phx.presence.list` proxies: their metatable, the weak table proxy → box, the boxes' metatable.
+        var listMT: Int32 = 0, lists: Int32 = 0, boxMT: Int32 = 0
     }
     var internals = Internals()
 
@@ -103,7 +109,7 @@ public final class LuaVM {
     public init(
         scripts: ScriptProvider,
         limits: LuaLimits = LuaLimits(),
-        node: String = "hello_sockets@127.0.0.1",
+        node: String = LuaVM.defaultNode,
         logger: Logger = Logger(label: "LuaRuntime"),
         services: ScriptServices = .none
     ) throws {
@@ -155,8 +161,11 @@ public final class LuaVM {
         internals = Internals(
             null: ref("null"), arrayMT: ref("array_mt"), objectMT: ref("object_mt"), binaryMT: ref("binary_mt"),
             resultMT: ref("result_mt"), timerMT: ref("timer_mt"), refMT: ref("ref_mt"), sockets: ref("sockets"),
-            instantiate: ref("instantiate"), makeEnv: ref("make_env"), resetLoaded: ref("reset_loaded"))
+            instantiate: ref("instantiate"), makeEnv: ref("make_env"), resetLoaded: ref("reset_loaded"),
+            listMT: ref("list_mt"), lists: ref("lists"))
         hs_pop(L, 1)
+        hs_push_box_metatable(L, releaseBoxedObject)
+        internals.boxMT = hs_ref(L)
     }
 
     // MARK: - Loading scripts

@@ -113,7 +113,7 @@ extension LuaVM {
     func readObject(at index: Int32, path: String) throws -> JSONValue {
         let value = try readJSON(at: index, path: path)
         guard case .object = value else {
-            throw ConversionError(message: "\(path): must be an object (a map), got \(kindName(value))")
+            throw ConversionError(message: "\(path): must be an object (a map), got \(value.kindDescription)")
         }
         return value
     }
@@ -171,6 +171,8 @@ extension LuaVM {
                 throw ConversionProblem("binary data is only allowed as a whole payload")
             } else if hasMetatable(at: index, ref: internals.resultMT) {
                 throw ConversionProblem("cannot convert a phx result (phx.ok/reply/stop…) to JSON")
+            } else if let listing = presenceListing(at: index) {
+                return listing.value  // an untouched phx.presence.list: the shared list as it is
             } else {
                 tag = .none  // a script's own class: converted by content
             }
@@ -285,16 +287,5 @@ extension LuaVM {
         }
         let name = typeName(at: index)
         return (name.first.map { "aeiou".contains($0) } == true ? "an " : "a ") + name
-    }
-
-    private func kindName(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .integer, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
     }
 }

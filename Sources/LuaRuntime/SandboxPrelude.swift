@@ -40,12 +40,31 @@ enum SandboxPrelude {
     local ref_mt = { __name = "phx.socket_ref", __metatable = "phx.socket_ref" }
     local sockets = setmetatable({}, { __mode = "k" })   -- socket table -> channel id (set by Swift)
 
+    -- phx.presence.list returns a proxy: an empty table with list_mt, whose box (in `lists`, set by
+    -- Swift) holds the topic's shared list. The first use copies the list into the table, which then
+    -- becomes a plain phx.object; a proxy pushed untouched goes out as the bytes encoded once per change.
+    local fill = natives.presence_fill
+    local lists = setmetatable({}, { __mode = "k" })   -- proxy -> box (set by Swift)
+    local list_mt = {
+      __name = "phx.presence_list", __metatable = "phx.object",
+      __index = function(t, k) fill(t); return rawget(t, k) end,
+      __newindex = function(t, k, v) fill(t); rawset(t, k, v) end,
+      __pairs = function(t) fill(t); return next, t, nil end,
+      __len = function(t) fill(t); return #t end,
+    }
+    -- next(list) == nil must not mistake an untouched proxy for an empty list.
+    local function next_fn(t, k)
+      if dgetmt(t) == list_mt then fill(t) end
+      return next(t, k)
+    end
+
     local function shape(mt, fname)
       return function(t)
         if t == nil then return dsetmt({}, mt) end
         if type(t) ~= "table" or t == null then
           error("bad argument #1 to '" .. fname .. "' (table expected, got " .. type(t) .. ")", 2)
         end
+        if dgetmt(t) == list_mt then fill(t) end
         local current = dgetmt(t)
         if current ~= nil and current ~= array_mt and current ~= object_mt then
           error("bad argument #1 to '" .. fname .. "' (table already has a metatable)", 2)
@@ -86,6 +105,13 @@ enum SandboxPrelude {
       }, "phx.kv"),
       -- JWT: verify(token, {iss=, aud=, leeway_s=}?) -> claims | nil, reason
       jwt = readonly({ verify = natives.jwt_verify }, "phx.jwt"),
+      -- Phoenix.Presence: track(socket, key, meta, topic?) -> phx_ref | nil, "already tracked";
+      -- update(socket, key, meta, topic?) -> phx_ref | nil, "not tracked"; untrack(socket, key, topic?)
+      -- -> true | nil, "not tracked"; list(socket_or_topic) -> { key = { metas = { meta, ... } } }
+      presence = readonly({
+        track = natives.presence_track, update = natives.presence_update,
+        untrack = natives.presence_untrack, list = natives.presence_list,
+      }, "phx.presence"),
     }
     function phx.ok(reply) return result("reply", "ok", reply) end
     function phx.error(reply) return result("reply", "error", reply) end
@@ -131,7 +157,7 @@ enum SandboxPrelude {
       utf8 = readonly(utf8, "utf8"), coroutine = readonly(coroutine, "coroutine"),
       os = readonly({ time = os.time, clock = os.clock, date = os.date }, "os"),
       pairs = pairs, ipairs = ipairs, type = type, tostring = tostring, tonumber = tonumber, select = select,
-      error = error, assert = assert, pcall = pcall, xpcall = xpcall, next = next, rawequal = rawequal,
+      error = error, assert = assert, pcall = pcall, xpcall = xpcall, next = next_fn, rawequal = rawequal,
       rawget = rawget, rawlen = rawlen, setmetatable = safe_setmetatable, getmetatable = getmetatable,
       print = print_fn, phx = readonly(phx, "phx"), _VERSION = _VERSION,
     }
@@ -186,6 +212,7 @@ enum SandboxPrelude {
     return {
       null = null, array_mt = array_mt, object_mt = object_mt, binary_mt = binary_mt,
       result_mt = result_mt, timer_mt = timer_mt, ref_mt = ref_mt, sockets = sockets,
+      list_mt = list_mt, lists = lists,
       instantiate = instantiate, make_env = make_env,
       -- Hot reload: forget cached lib modules so the next require loads their new version.
       reset_loaded = function() loaded = {} end,

@@ -172,6 +172,8 @@ enum SpecPrelude {
     end
     function ct.broadcast(topic, event, payload) call("broadcast", topic, event, payload or {}) end
     function ct.advance_time(ms) call("advance_time", ms) end
+    -- Presence.list(topic): { key = { metas = { meta, ... } } } as clients have been told it.
+    function ct.presence_list(topic) return call("presence_list", topic) end
     -- phx.http.request answered by stubs: stub(method, url, {status, body, headers, delay_ms} | {error, delay_ms});
     -- requests() lists the requests made, {method, url, headers, body}, oldest first.
     ct.http = {

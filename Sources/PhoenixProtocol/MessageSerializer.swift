@@ -42,6 +42,10 @@ public protocol MessageSerializer: Sendable {
     ///
     /// On error `buffer` is left as it was.
     func encode(_ message: Message, into buffer: inout [UInt8]) throws(MessageEncodingError) -> FrameKind
+
+    /// Appends the encoding of `message` with `payloadJSON` (compact JSON text encoded earlier, e.g.
+    /// once for many recipients) in place of its payload, which is ignored. Always a text frame.
+    func encode(_ message: Message, payloadJSON: [UInt8], into buffer: inout [UInt8]) throws(MessageEncodingError)
 }
 
 extension MessageSerializer {

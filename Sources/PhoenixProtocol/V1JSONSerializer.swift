@@ -40,13 +40,28 @@ public struct V1JSONSerializer: MessageSerializer {
         guard case .json(let payload) = message.payload else {
             throw MessageEncodingError("the V1 serializer cannot send a binary payload (event \"\(message.event)\")")
         }
+        try encodeText(message, into: &buffer) { (buffer) throws(MessageEncodingError) in
+            try writeFrameJSON(payload, into: &buffer)
+        }
+        return .text
+    }
+
+    public func encode(_ message: Message, payloadJSON: [UInt8], into buffer: inout [UInt8]) throws(MessageEncodingError) {
+        try encodeText(message, into: &buffer) { buffer in buffer.append(contentsOf: payloadJSON) }
+    }
+
+    /// `{"event":…,"payload":…,"ref":…,"topic":…}`, the payload written by `writePayload`.
+    private func encodeText(
+        _ message: Message, into buffer: inout [UInt8],
+        writePayload: (inout [UInt8]) throws(MessageEncodingError) -> Void
+    ) throws(MessageEncodingError) {
         let start = buffer.count
         do {
             // Keys in byte order, as Jason writes the 4-key map: event, payload, ref, topic.
             buffer.append(contentsOf: Self.eventKey)
             JSONWriter.writeString(message.event, into: &buffer)
             buffer.append(contentsOf: Self.payloadKey)
-            try writeFrameJSON(payload, into: &buffer)
+            try writePayload(&buffer)
             buffer.append(contentsOf: Self.refKey)
             try writeFrameJSON(message.ref, into: &buffer)
             buffer.append(contentsOf: Self.topicKey)
@@ -56,7 +71,6 @@ public struct V1JSONSerializer: MessageSerializer {
             buffer.removeSubrange(start...)
             throw error
         }
-        return .text
     }
 
     private static let eventKey = Array("{\"event\":".utf8)

@@ -37,24 +37,38 @@ public struct V2JSONSerializer: MessageSerializer {
             try V2BinaryFrame.encode(message, data: data, into: &buffer)
             return .binary
         case .json(let payload):
-            let start = buffer.count
-            do {
-                buffer.append(UInt8(ascii: "["))
-                try writeFrameJSON(message.joinRef, into: &buffer)
-                buffer.append(UInt8(ascii: ","))
-                try writeFrameJSON(message.ref, into: &buffer)
-                buffer.append(UInt8(ascii: ","))
-                JSONWriter.writeString(message.topic, into: &buffer)
-                buffer.append(UInt8(ascii: ","))
-                JSONWriter.writeString(message.event, into: &buffer)
-                buffer.append(UInt8(ascii: ","))
+            try encodeText(message, into: &buffer) { (buffer) throws(MessageEncodingError) in
                 try writeFrameJSON(payload, into: &buffer)
-                buffer.append(UInt8(ascii: "]"))
-            } catch {
-                buffer.removeSubrange(start...)
-                throw error
             }
             return .text
+        }
+    }
+
+    public func encode(_ message: Message, payloadJSON: [UInt8], into buffer: inout [UInt8]) throws(MessageEncodingError) {
+        try encodeText(message, into: &buffer) { buffer in buffer.append(contentsOf: payloadJSON) }
+    }
+
+    /// `[join_ref, ref, topic, event, payload]`, the payload written by `writePayload`.
+    private func encodeText(
+        _ message: Message, into buffer: inout [UInt8],
+        writePayload: (inout [UInt8]) throws(MessageEncodingError) -> Void
+    ) throws(MessageEncodingError) {
+        let start = buffer.count
+        do {
+            buffer.append(UInt8(ascii: "["))
+            try writeFrameJSON(message.joinRef, into: &buffer)
+            buffer.append(UInt8(ascii: ","))
+            try writeFrameJSON(message.ref, into: &buffer)
+            buffer.append(UInt8(ascii: ","))
+            JSONWriter.writeString(message.topic, into: &buffer)
+            buffer.append(UInt8(ascii: ","))
+            JSONWriter.writeString(message.event, into: &buffer)
+            buffer.append(UInt8(ascii: ","))
+            try writePayload(&buffer)
+            buffer.append(UInt8(ascii: "]"))
+        } catch {
+            buffer.removeSubrange(start...)
+            throw error
         }
     }
 }

@@ -50,6 +50,10 @@ extension Setting {
         .toggle(
             "watch", .channels, \.watchChannels,
             help: "Hot reload: watch the channels folder and load edited scripts."),
+        .integer(
+            "presence-batch-ms", .channels, \.presenceBatchMilliseconds, range: 0...60_000, unit: "ms",
+            help: "Merge a topic's presence diffs within this many milliseconds into one (0: a diff per change, as Phoenix)."
+        ),
         .toggle(
             "longpoll", .network, \.longPoll,
             help: "Serve Phoenix's LongPoll transport at <socket>/longpoll beside each WebSocket."),
@@ -231,7 +235,8 @@ extension Setting {
         // MARK: cluster
         Setting(
             "redis", .cluster, .text, placeholder: "URL",
-            help: "redis://[:password@]host:port[/db]: keep phx.kv in this Redis, shared by every node using it.",
+            help: "redis://[:password@]host:port[/db]: join the cluster of every node using this Redis "
+                + "(broadcasts reach them all); keep phx.kv there.",
             secret: true, defaultText: "none (one node, phx.kv in process)",
             check: { value in
                 guard case .text(let url) = value else { return nil }
@@ -260,6 +265,25 @@ extension Setting {
             write: { configuration, value in if case .text(let name) = value { configuration.clusterName = name } },
             copy: { $0.clusterName = $1.clusterName }
         ),
+        Setting(
+            "node-name", .cluster, .text, placeholder: "NAME",
+            help: "This node's name in the cluster (letters, digits, ., - and _).",
+            defaultText: "host name + 6 random characters, new at each start",
+            check: { value in
+                guard case .text(let name) = value else { return nil }
+                return ServerConfiguration.isValidNodeName(name)
+                    ? nil : "\"\(name)\" is not 1 to 64 letters, digits, ., - or _"
+            },
+            read: { $0.nodeName.map(SettingValue.text) },
+            write: { configuration, value in if case .text(let name) = value { configuration.nodeName = name } },
+            copy: { $0.nodeName = $1.nodeName }
+        ),
+        .fractionalSeconds(
+            "node-down-after", .cluster, \.nodeDownAfter, range: 0.5...3_600,
+            help: "A node silent this long is declared down by the others."),
+        .fractionalSeconds(
+            "heartbeat-interval", .cluster, \.heartbeatInterval, range: 0.05...600,
+            help: "How often each node says it is alive (keep it well under --node-down-after)."),
 
         // MARK: observability
         .choice(

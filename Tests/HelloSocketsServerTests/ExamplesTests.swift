@@ -82,13 +82,15 @@ final class ExamplesTests: XCTestCase {
             let aliceJoined = try await alice.receiveText()
             XCTAssertEqual(
                 aliceJoined, #"["1","1","room:lobby","phx_reply",{"response":{"messages":[],"name":"alice"},"status":"ok"}]"#)
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice"]}]"#)
+            // Presence: alice's own diff, then the room's list (who is here, each with a phx_ref).
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"alice":\{"metas":\[\{"online_at":\d+,"phx_ref":"[\w-]{16}","typing":false\}\]\}\},"leaves":\{\}\}\]$"#)
+            try await Self.receive(alice, matching: #"^\["1",null,"room:lobby","presence_state",\{"alice":\{"metas":\[\{[^]]*"typing":false\}\]\}\}\]$"#)
 
             try await bob.send(text: #"["7","7","room:lobby","phx_join",{"name":"bob"}]"#)
             try await Self.receive(
                 bob, until: #"["7","7","room:lobby","phx_reply",{"response":{"messages":[],"name":"bob"},"status":"ok"}]"#)
-            try await Self.receive(bob, until: #"["7",null,"room:lobby","presence",{"users":["alice","bob"]}]"#)
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice","bob"]}]"#)
+            try await Self.receive(bob, matching: #"^\["7",null,"room:lobby","presence_state",\{"alice":\{"metas":\[\{[^]]*\}\]\},"bob":\{"metas":\[\{[^]]*\}\]\}\}\]$"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"bob":.*"leaves":\{\}\}\]$"#)
 
             // A nameless join is refused.
             try await bob.send(text: #"["8","8","room:other","phx_join",{}]"#)
@@ -100,16 +102,22 @@ final class ExamplesTests: XCTestCase {
             try await Self.receive(bob, until: #"[null,null,"room:lobby","new_msg",{"body":"hi alice","user":"bob"}]"#)
             try await Self.receive(alice, until: #"[null,null,"room:lobby","new_msg",{"body":"hi alice","user":"bob"}]"#)
 
-            // A newcomer gets the room's recent messages in the join reply (phx.kv, shared by every loop's VM).
+            // Typing is a presence update: one diff, the new meta in joins, the old in leaves.
+            try await bob.send(text: #"["7","10","room:lobby","typing",{"typing":true}]"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{"bob":\{"metas":\[\{[^]]*"phx_ref_prev":[^]]*"typing":true\}\]\}\},"leaves":\{"bob":\{"metas":\[\{[^]]*"typing":false\}\]\}\}\}\]$"#)
+
+            // A newcomer gets the room's recent messages in the join reply (phx.kv, shared by every loop's VM);
+            // once it is on the list, its connection closing takes it off everyone's.
             let carol = try await WebSocketTestClient.connect(port: port, path: "/socket/websocket?vsn=2.0.0")
             try await carol.send(text: #"["1","1","room:lobby","phx_join",{"name":"carol"}]"#)
             try await Self.receive(carol, until: #"["1","1","room:lobby","phx_reply",{"response":{"messages":[{"body":"hi alice","user":"bob"}],"name":"carol"},"status":"ok"}]"#)
+            try await Self.receive(carol, matching: #"^\["1",null,"room:lobby","presence_state",.*"carol":.*\]$"#)
             await carol.raw.close()
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice","bob"]}]"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{\},"leaves":\{"carol":.*\]$"#)
 
             // Bob's connection goes away: alice's list follows.
             await bob.raw.close()
-            try await Self.receive(alice, until: #"["1",null,"room:lobby","presence",{"users":["alice"]}]"#)
+            try await Self.receive(alice, matching: #"^\[null,null,"room:lobby","presence_diff",\{"joins":\{\},"leaves":\{"bob":.*\]$"#)
             await alice.raw.close()
         }
     }
@@ -228,14 +236,31 @@ final class ExamplesTests: XCTestCase {
         _ client: WebSocketTestClient, until expected: String, timeout: Duration = .seconds(5),
         file: StaticString = #filePath, line: UInt = #line
     ) async throws {
+        try await receive(client, expecting: expected, timeout: timeout, file: file, line: line) { $0 == expected }
+    }
+
+    /// Reads text frames until one matches the regular expression `pattern`; fails listing what came instead.
+    static func receive(
+        _ client: WebSocketTestClient, matching pattern: String, timeout: Duration = .seconds(5),
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        try await receive(client, expecting: "a frame matching \(pattern)", timeout: timeout, file: file, line: line) {
+            $0.range(of: pattern, options: .regularExpression) != nil
+        }
+    }
+
+    private static func receive(
+        _ client: WebSocketTestClient, expecting description: String, timeout: Duration, file: StaticString,
+        line: UInt, _ accepts: (String) -> Bool
+    ) async throws {
         var seen: [String] = []
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let frame = try? await client.receiveFrame(timeout: deadline - ContinuousClock.now) else { break }
-            if frame.text == expected { return }
+            if accepts(frame.text) { return }
             seen.append(frame.text)
         }
-        XCTFail("expected \(expected); received instead: \(seen)", file: file, line: line)
+        XCTFail("expected \(description); received instead: \(seen)", file: file, line: line)
         throw CancellationError()
     }
 }

@@ -288,6 +288,27 @@ final class Browser {
         }
     }
 
+    /// Opens another tab at `url`: its target id and DevTools session.
+    func newPage(_ url: String) async throws -> (id: String, page: DevToolsPage) {
+        let raw = try await RawClient.connect(port: port)
+        try await raw.send("PUT /json/new?\(url) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let response = try await raw.receiveHTTPResponse()
+        await raw.close()
+        guard let target = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
+              let id = target["id"] as? String else {
+            throw DevToolsPage.ProtocolError(description: "no new tab: \(response.statusLine) \(response.body)")
+        }
+        return (id, DevToolsPage(client: try await WebSocketTestClient.connect(port: port, path: "/devtools/page/\(id)")))
+    }
+
+    /// Closes a tab (its page's connections go with it).
+    func closePage(_ id: String) async throws {
+        let raw = try await RawClient.connect(port: port)
+        try await raw.send("GET /json/close/\(id) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        _ = try await raw.receiveHTTPResponse()
+        await raw.close()
+    }
+
     func stop() {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()

@@ -39,8 +39,24 @@ async def main():
         join_ref = next_ref()
         await send(join_ref, join_ref, topic, "phx_join", {"name": args.name})
         message_ref = None
+        # Who is here, kept as phoenix.js's Presence keeps it: name -> phx_refs of its metas (one per tab).
+        # Diffs that arrive before the presence_state of our join wait for it.
+        here, pending, synced = {}, [], False
+
+        def apply_diff(diff):
+            for name, presence in diff["joins"].items():
+                refs = [meta["phx_ref"] for meta in presence["metas"]]
+                here[name] = [r for r in here.get(name, []) if r not in refs] + refs
+            for name, presence in diff["leaves"].items():
+                gone = {meta["phx_ref"] for meta in presence["metas"]}
+                left = [r for r in here.get(name, []) if r not in gone]
+                if left:
+                    here[name] = left
+                else:
+                    here.pop(name, None)
+
         async def listen():
-            nonlocal message_ref
+            nonlocal message_ref, synced
             async for text in ws:
                 _, ref, _, event, payload = json.loads(text)
                 if event == "phx_reply" and ref == join_ref:
@@ -54,8 +70,21 @@ async def main():
                     print(f"not sent: {payload['response']}", flush=True)
                 elif event == "new_msg":
                     print(f"{payload['user']}: {payload['body']}", flush=True)
-                elif event == "presence":
-                    print("here now:", ", ".join(payload["users"]), flush=True)
+                elif event == "presence_state":
+                    here.clear()
+                    here.update({name: [m["phx_ref"] for m in p["metas"]] for name, p in payload.items()})
+                    for diff in pending:
+                        apply_diff(diff)
+                    pending.clear()
+                    synced = True
+                    print("here now:", ", ".join(sorted(here)), flush=True)
+                elif event == "presence_diff" and not synced:
+                    pending.append(payload)
+                elif event == "presence_diff":
+                    before = sorted(here)
+                    apply_diff(payload)
+                    if sorted(here) != before:
+                        print("here now:", ", ".join(sorted(here)), flush=True)
 
         beats = asyncio.create_task(heartbeats())
         try:

@@ -65,6 +65,14 @@ int hs_load(lua_State *L, const char *source, size_t length, const char *chunkna
 /// Pushes a Swift function as a Lua C closure (through the raising trampoline).
 void hs_push_swift_function(lua_State *L, hs_swift_fn fn, int fnid);
 
+/// Pushes a new metatable for boxes: full userdata holding one pointer to an object the host owns a
+/// reference to. Its `__gc` calls `release(pointer)` once, when Lua collects the box (or closes the VM).
+void hs_push_box_metatable(lua_State *L, void (*release)(void *));
+/// Pushes a box holding `object`, with the metatable at registry ref `metatable_ref`.
+void hs_push_box(lua_State *L, void *object, int metatable_ref);
+/// The pointer held by the box at `idx` (NULL once released); the caller checks the metatable first.
+void *hs_box_object(lua_State *L, int idx);
+
 /// Full garbage collection (lua_gc is variadic).
 void hs_gc_collect(lua_State *L);
 /// Bytes in use by the VM.

@@ -8,7 +8,7 @@ import PhoenixProtocol
 ///
 /// Open to loopback clients; others must send `Authorization: Bearer <token>` matching `--api-token`.
 struct BroadcastAPI {
-    let pubSub: PubSub
+    let pubSub: any PubSubAdapter & Sendable
     let token: String?
 
     /// Largest request body accepted.
@@ -35,7 +35,7 @@ struct BroadcastAPI {
         let payload = request["payload"] ?? .emptyObject
         // Phoenix 1.4 requires a map payload for broadcasts.
         guard case .object = payload else { return failure("\"payload\" must be a JSON object") }
-        pubSub.broadcast(topic: topic, event: event, payload: .json(payload))
+        pubSub.broadcast(topic: topic, event: event, payload: .json(payload), excluding: nil)
         return Response(status: .ok, body: #"{"status":"ok"}"#)
     }
 

@@ -1,3 +1,4 @@
+import Cluster
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -129,6 +130,22 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 logger.warning("broadcast API refused: \(response.body)", metadata: ["conn": "\(connectionID)"])
             }
             send(response.status, contentType: "application/json", body: response.body, head: head, context: context)
+        case .clusterAPI:
+            guard head.method == .GET || head.method == .HEAD else {
+                return send(.methodNotAllowed, body: "Only GET is served here.\n", head: head, context: context)
+            }
+            guard APIAuthorization.allows(head, peer: clientPeer(head, context), token: configuration.apiToken) else {
+                return send(.forbidden, body: "/api/cluster is open to loopback clients or with the API token.\n",
+                            head: head, context: context)
+            }
+            guard let cluster = services.cluster else {
+                return send(.notFound, contentType: "application/json",
+                            body: #"{"error":"this node is not in a cluster (start it with --redis URL)"}"#,
+                            head: head, context: context)
+            }
+            cluster.status().hop(to: context.eventLoop).assumeIsolated().whenSuccess { [self] status in
+                send(.ok, contentType: "application/json", body: ClusterAPI.render(status), head: head, context: context)
+            }
         case .metrics:
             guard let metrics else {
                 return send(.notFound, body: "Not found: /metrics\n", head: head, context: context)

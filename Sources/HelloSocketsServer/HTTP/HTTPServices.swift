@@ -1,3 +1,4 @@
+import Cluster
 import Logging
 
 /// What every HTTP connection of the server shares: the configuration, the endpoints behind the routes and
@@ -20,6 +21,8 @@ final class HTTPServices: Sendable {
     let metrics: MetricsEndpoint?
     /// `<mount>/longpoll`; nil with `--no-longpoll`.
     let longPoll: LongPollEndpoint?
+    /// This node's cluster membership (`GET /api/cluster`); nil without `--redis`.
+    let cluster: ClusterNode?
     /// check_origin (nil when off). The list was validated when the server started; should it not parse, the
     /// check falls back to the same-host rule (closed rather than open).
     let originCheck: OriginCheck?
@@ -33,7 +36,8 @@ final class HTTPServices: Sendable {
         logger: Logger,
         observerHub: ObserverHub? = nil,
         metrics: MetricsEndpoint? = nil,
-        longPoll: LongPollEndpoint? = nil
+        longPoll: LongPollEndpoint? = nil,
+        cluster: ClusterNode? = nil
     ) {
         self.configuration = configuration
         self.endpoints = endpoints
@@ -45,6 +49,7 @@ final class HTTPServices: Sendable {
         self.observerHub = observerHub
         self.metrics = metrics
         self.longPoll = longPoll
+        self.cluster = cluster
         self.originCheck = (try? configuration.makeOriginCheck()) ?? (configuration.checksOrigin ? .sameHost : nil)
     }
 
@@ -55,6 +60,7 @@ final class HTTPServices: Sendable {
         metrics?.token = configuration.apiToken
         return HTTPServices(
             configuration: configuration, endpoints: endpoints, broadcastAPI: broadcastAPI, connections: connections,
-            addressLimiter: addressLimiter, logger: logger, observerHub: observerHub, metrics: metrics, longPoll: longPoll)
+            addressLimiter: addressLimiter, logger: logger, observerHub: observerHub, metrics: metrics, longPoll: longPoll,
+            cluster: cluster)
     }
 }

@@ -10,6 +10,8 @@ enum Route: Equatable {
     case echo
     /// `POST /api/broadcast`: Endpoint.broadcast from outside a channel.
     case broadcastAPI
+    /// `GET /api/cluster`: the nodes of the cluster (same access rule as the broadcast API).
+    case clusterAPI
     /// `GET /metrics`: Prometheus text format (same access rule as the broadcast API).
     case metrics
     /// A Phoenix socket endpoint, e.g. `/socket/websocket`; `mount` is `/socket`.
@@ -34,6 +36,7 @@ enum Route: Equatable {
         case "/", "/index.html": self = .index
         case "/echo": self = .echo
         case "/api/broadcast": self = .broadcastAPI
+        case "/api/cluster": self = .clusterAPI
         case "/metrics": self = .metrics
         case "/observe": self = .observerFeed
         case _ where ObserverAssets.file(at: path) != nil: self = .asset(path: String(path))
@@ -60,7 +63,7 @@ enum Route: Equatable {
     var isWebSocket: Bool {
         switch self {
         case .echo, .phoenixSocket, .observerFeed: return true
-        case .index, .broadcastAPI, .metrics, .notFound, .asset, .longPoll: return false
+        case .index, .broadcastAPI, .clusterAPI, .metrics, .notFound, .asset, .longPoll: return false
         }
     }
 }

@@ -1,3 +1,4 @@
+import Cluster
 import NIOCore
 import PhoenixChannels
 
@@ -11,6 +12,8 @@ struct MetricsEndpoint {
     let longPollSessions: LongPollRegistry
     let reloads: ReloadEventHub
     let startedAt: NIODeadline
+    /// The cluster's figures, with `--redis`.
+    let cluster: ClusterNode?
     /// `--api-token`: non-loopback scrapers need it (the broadcast API's rule).
     var token: String?
 
@@ -19,8 +22,9 @@ struct MetricsEndpoint {
         let refusals = addressLimiter?.refusals ?? [:]
         let queued = Self.queuedOutboundBytes(of: connections.open, on: loop)
         let longPollEnds = longPollSessions.endedByReason(on: loop)
-        return pubSub.gatherMetrics(on: loop).and(queued).and(longPollEnds).map { gathered, longPollEnds in
-            let (metrics, queuedOutboundBytes) = gathered
+        let clusterStatus = cluster.map { $0.status().hop(to: loop).map(Optional.some) } ?? loop.makeSucceededFuture(nil)
+        return pubSub.gatherMetrics(on: loop).and(queued).and(longPollEnds).and(clusterStatus).map { all, clusterStatus in
+            let ((metrics, queuedOutboundBytes), longPollEnds) = all
             let counts = reloads.counts.withLockedValue { $0 }
             let figures = MetricsRenderer.ServerFigures(
                 webSocketConnections: connections.webSocketCount,
@@ -33,6 +37,7 @@ struct MetricsEndpoint {
                 uptimeSeconds: Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
             )
             return MetricsRenderer.render(metrics, server: figures)
+                + (clusterStatus.map(MetricsRenderer.render(cluster:)) ?? "")
         }
     }
 

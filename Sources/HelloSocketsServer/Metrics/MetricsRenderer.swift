@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import PhoenixChannels
 
@@ -15,24 +16,68 @@ enum MetricsRenderer {
         var uptimeSeconds: Double
     }
 
-    static func render(_ m: LoopMetrics, server: ServerFigures) -> String {
+    /// Appends metrics in the text format.
+    private struct Writer {
         var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+
+        mutating func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for s in samples { out += s.labels.isEmpty ? "\(name) \(s.value)\n" : "\(name){\(s.labels)} \(s.value)\n" }
         }
-        func one(_ name: String, _ type: String, _ help: String, _ value: Int) { metric(name, type, help, [("", "\(value)")]) }
-        func histogram(_ name: String, _ help: String, _ h: LoopHistogram) {
+
+        mutating func one(_ name: String, _ type: String, _ help: String, _ value: Int) {
+            metric(name, type, help, [("", "\(value)")])
+        }
+
+        mutating func histogram(_ name: String, _ help: String, _ h: LoopHistogram) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
             var cumulative = 0
             for (i, bound) in h.bounds.enumerated() {
                 cumulative += h.counts[i]
-                out += "\(name)_bucket{le=\"\(seconds(bound))\"} \(cumulative)\n"
+                out += "\(name)_bucket{le=\"\(MetricsRenderer.seconds(bound))\"} \(cumulative)\n"
             }
             cumulative += h.counts[h.bounds.count]
             out += "\(name)_bucket{le=\"+Inf\"} \(cumulative)\n"
-            out += "\(name)_sum \(seconds(h.sumNanoseconds))\n\(name)_count \(cumulative)\n"
+            out += "\(name)_sum \(MetricsRenderer.seconds(h.sumNanoseconds))\n\(name)_count \(cumulative)\n"
         }
+    }
+
+    /// The cluster's figures (`--redis`), from the node's status.
+    static func render(cluster status: ClusterNode.Status) -> String {
+        var w = Writer()
+        let c = status.counters
+        w.one("hellosockets_cluster_nodes_up", "gauge", "Nodes of the cluster up, this one included.", status.nodesUp)
+        w.one("hellosockets_cluster_nodes_down", "gauge", "Nodes heard from before, silent past --node-down-after.",
+              status.nodes.count + 1 - status.nodesUp)
+        w.metric("hellosockets_cluster_redis_connected", "gauge", "Whether each Redis connection is up (1) or not (0).", [
+            ("connection=\"publisher\"", status.publisherConnected ? "1" : "0"),
+            ("connection=\"subscriber\"", status.subscriberConnected ? "1" : "0"),
+        ])
+        w.one("hellosockets_cluster_messages_published_total", "counter", "Messages this node published to the cluster.",
+              c.published)
+        w.one("hellosockets_cluster_publish_failed_total", "counter",
+              "Messages this node could not publish (Redis away, or the connection lost with them in flight).",
+              c.publishFailed)
+        w.one("hellosockets_cluster_messages_received_total", "counter",
+              "Broadcasts from other nodes delivered to this node's subscribers.", c.received)
+        w.metric("hellosockets_cluster_messages_lost_total", "counter",
+                 "Messages from other nodes that never arrived here (gaps in their sequence numbers), by channel.",
+                 ClusterNode.ChannelKind.allCases.map { ("channel=\"\($0.rawValue)\"", "\(c.lost[$0] ?? 0)") })
+        w.metric("hellosockets_cluster_messages_dropped_total", "counter",
+                 "Messages from other nodes not used, by reason (version, malformed, kind).",
+                 ["version", "malformed", "kind"].map { ("reason=\"\($0)\"", "\(c.dropped[$0] ?? 0)") })
+        w.histogram("hellosockets_cluster_lag_seconds",
+                    "From publishing a broadcast to receiving it back from Redis: the leg every node pays.", c.lag)
+        return w.out
+    }
+
+    static func render(_ m: LoopMetrics, server: ServerFigures) -> String {
+        var w = Writer()
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            w.metric(name, type, help, samples)
+        }
+        func one(_ name: String, _ type: String, _ help: String, _ value: Int) { w.one(name, type, help, value) }
+        func histogram(_ name: String, _ help: String, _ h: LoopHistogram) { w.histogram(name, help, h) }
         one("hellosockets_websocket_connections", "gauge", "Open WebSocket connections (all endpoints).", server.webSocketConnections)
         one("hellosockets_longpoll_sessions", "gauge", "Open LongPoll sessions (all socket mounts).",
             server.longPollSessions)
@@ -80,9 +125,8 @@ enum MetricsRenderer {
         histogram("hellosockets_http_request_seconds", "phx.http.request time, from the call to the answer.", m.httpTime)
         metric("hellosockets_reloads_total", "counter", "Hot reloads of channel scripts, by result.",
                [("result=\"ok\"", "\(server.reloads)"), ("result=\"failed\"", "\(server.reloadFailures)")])
-        out += "# HELP hellosockets_uptime_seconds Seconds since the server started.\n# TYPE hellosockets_uptime_seconds gauge\n"
-        out += "hellosockets_uptime_seconds \(server.uptimeSeconds)\n"
-        return out
+        metric("hellosockets_uptime_seconds", "gauge", "Seconds since the server started.", [("", "\(server.uptimeSeconds)")])
+        return w.out
     }
 
     private static func seconds(_ nanoseconds: Int64) -> String { "\(Double(nanoseconds) / 1e9)" }

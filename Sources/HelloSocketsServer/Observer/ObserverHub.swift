@@ -43,9 +43,13 @@ final class ObserverHub: Sendable {
     /// Read on every frame of every connection: an atomic, not a lock.
     private let subscriberCount = Atomic<Int>(0)
 
-    init(feedEnabled: Bool, trace: TraceWriter?) {
+    /// The node serving the page, in a cluster (`--redis`): the feed's `hello` names it.
+    let nodeName: String?
+
+    init(feedEnabled: Bool, trace: TraceWriter?, nodeName: String? = nil) {
         self.feedEnabled = feedEnabled
         self.trace = trace
+        self.nodeName = nodeName
     }
 
     /// Whether a server on `host` observes by default: only on loopback, where only this machine can look.
@@ -99,6 +103,7 @@ final class ObserverHub: Sendable {
             "queue_limit": .integer(Int64(Self.queueLimit)),
             "payload_limit": .integer(Int64(Self.payloadLimit)),
             "t": .integer(Self.now()),
+            "node": nodeName.map(JSONValue.string) ?? .null,
         ]))
         for connection in live where subscriber.wants(connection.followID) { subscriber.offer(connection.openEvent) }
     }

@@ -36,13 +36,15 @@ public final class InProcessEndpoint {
     /// The `phx.kv` store the endpoint's channels use (an embedded one on the manual clock by default).
     public let store: KeyValueStore
 
-    /// An endpoint over an already loaded registry (one `LuaVM` of its own). `http` answers
-    /// `phx.http.request` (nil: every request fails "unavailable"); `store` backs `phx.kv` (default:
-    /// a fresh embedded store whose TTLs run on the manual clock). Answers and the callback timeout
+    /// An endpoint over an already loaded registry (one `LuaVM` of its own). `presenceBatchMilliseconds`
+    /// is the server's `--presence-batch-ms` (0: a diff per change); its windows run on the manual clock.
+    /// `http` answers `phx.http.request` (nil: every request fails "unavailable"); `store` backs `phx.kv`
+    /// (default: a fresh embedded store whose TTLs run on the manual clock). Answers and the callback timeout
     /// run on the manual clock and the endpoint's queue, as they would on an event loop.
     public init(
-        registry: ChannelRegistry, logger: Logger = Logger(label: "InProcessEndpoint"), http: ScriptHTTPClient? = nil,
-        httpPolicy: HTTPPolicy = HTTPPolicy(), store: KeyValueStore? = nil, callbackTimeoutMilliseconds: Int = 10_000
+        registry: ChannelRegistry, presenceBatchMilliseconds: Int = 0, logger: Logger = Logger(label: "InProcessEndpoint"),
+        http: ScriptHTTPClient? = nil, httpPolicy: HTTPPolicy = HTTPPolicy(), store: KeyValueStore? = nil,
+        callbackTimeoutMilliseconds: Int = 10_000
     ) throws {
         self.registry = registry
         self.logger = logger
@@ -56,7 +58,12 @@ public final class InProcessEndpoint {
             },
             http: http, httpPolicy: httpPolicy, kv: self.store, callbackTimeoutMilliseconds: callbackTimeoutMilliseconds)
         let vm = try LuaVM(scripts: registry, limits: registry.limits, logger: logger, services: services)
-        self.runtime = LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: Bus(endpoint: self))
+        let bus = Bus(endpoint: self)
+        let batching = PresenceTracker.Batching(milliseconds: presenceBatchMilliseconds) { [unowned self] ms, flush in
+            _ = self.schedule(afterMilliseconds: ms, flush)
+        }
+        let presence = PresenceTracker(node: vm.node, pubSub: bus, batching: batching)
+        self.runtime = LoopRuntime(vm: vm, registry: registry, subscriptions: subscriptions, pubSub: bus, presence: presence)
         clock.endpoint = self
     }
 
@@ -68,11 +75,16 @@ public final class InProcessEndpoint {
 
     /// Loads the scripts of `directory` (as the server does for one socket mount) into a new endpoint.
     public convenience init(
-        directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits(),
+        directory: URL, displayPrefix: String? = nil, limits: LuaLimits = LuaLimits(), presenceBatchMilliseconds: Int = 0,
         logger: Logger = Logger(label: "InProcessEndpoint")
     ) throws {
-        try self.init(registry: ChannelRegistry(directory: directory, displayPrefix: displayPrefix, limits: limits), logger: logger)
+        try self.init(
+            registry: ChannelRegistry(directory: directory, displayPrefix: displayPrefix, limits: limits),
+            presenceBatchMilliseconds: presenceBatchMilliseconds, logger: logger)
     }
+
+    /// The endpoint's presence tracker (`Presence.list`, leak checks).
+    public var presence: PresenceTracker { runtime.presence }
 
     // MARK: Connecting
 

@@ -11,7 +11,8 @@ public protocol TopicSubscriber: AnyObject {
 /// Phoenix.PubSub.Adapter's seam: where a channel's (or the outside world's) broadcasts go. The
 /// node's own `PubSub` fans out to local subscribers; a cluster adapter also carries them to other
 /// nodes; `InProcessEndpoint` queues them. Delivery must happen later, never inside the caller's
-/// Lua callback (the VM is busy).
+/// Lua callback (the VM is busy). Presence diffs are broadcasts too (`PresenceTracker`), made under
+/// the tracker's lock: `broadcast` must not block or call back into the tracker.
 public protocol PubSubAdapter: AnyObject {
     func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?)
 }

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 
 /// A fixed-bucket histogram of durations, owned by one event loop: plain integers, no lock, no atomic.
-public struct LoopHistogram {
+public struct LoopHistogram: Sendable {
     /// Upper bounds in nanoseconds (Prometheus `le`, cumulative when rendered).
     public let bounds: [Int64]
     /// Per-bucket (non-cumulative) counts; the last slot is +Inf.

@@ -9,6 +9,8 @@ public final class LoopRuntime {
     public let registry: ChannelRegistry
     public let subscriptions: LoopSubscriptions
     public let pubSub: any PubSubAdapter
+    /// The node's presence tracker, shared by every loop (the VM's `phx.presence.list` reads it too).
+    public let presence: PresenceTracker
     /// Channels one socket may have joined at once (Phoenix 1.8's `max_channels_per_transport`).
     public let maxChannelsPerSocket: Int
     /// Each socket's inbound message and join rates.
@@ -27,6 +29,7 @@ public final class LoopRuntime {
         registry: ChannelRegistry,
         subscriptions: LoopSubscriptions,
         pubSub: any PubSubAdapter,
+        presence: PresenceTracker? = nil,
         maxChannelsPerSocket: Int = 100,
         socketLimits: SocketLimits = SocketLimits()
     ) {
@@ -34,7 +37,10 @@ public final class LoopRuntime {
         self.registry = registry
         self.subscriptions = subscriptions
         self.pubSub = pubSub
+        // Without a node-wide tracker (a single-loop runtime), one of its own.
+        self.presence = presence ?? PresenceTracker(node: vm.node, pubSub: pubSub)
         self.maxChannelsPerSocket = maxChannelsPerSocket
+        vm.presence = self.presence
         self.socketLimits = socketLimits
     }
 }

@@ -26,6 +26,8 @@ extension PhoenixSocket {
         var mailbox: [Mail] = []
         /// The socket closed while a callback waited: once it finishes, `terminate` runs with this reason.
         var closing: String?
+        /// Who this channel is to the presence tracker, from its first `phx.presence.track` on.
+        var presenceOwner: PresenceOwner?
 
         /// A callback of this channel that waits for I/O.
         enum Waiting {

@@ -288,6 +288,7 @@ public final class PhoenixSocket {
             runTerminate(channel, reason: reason)
         } else {
             runtime.vm.discard(channel.id)
+            ended(channel)
         }
     }
 
@@ -297,9 +298,18 @@ public final class PhoenixSocket {
         terminating.append(channel)
         if runtime.vm.terminate(channel.id, reason: reason) {
             terminating.removeAll { $0 === channel }
+            ended(channel)
         } else {
             channel.waiting = .terminate
         }
+    }
+
+    /// The channel is gone for good (its terminate, if any, finished): as Phoenix.Tracker on the channel
+    /// process's exit, its presences are untracked and every other member gets the leave diff.
+    private func ended(_ channel: JoinedChannel) {
+        guard let owner = channel.presenceOwner else { return }
+        channel.presenceOwner = nil
+        runtime.presence.untrackAll(owner)
     }
 
     /// Takes a channel off the socket: unsubscribed, timers cancelled. Its queued client messages
@@ -335,6 +345,7 @@ public final class PhoenixSocket {
         channel.waiting = nil
         if case .terminated = result {
             terminating.removeAll { $0 === channel }
+            ended(channel)
             return forgetIfDone()
         }
         if let reason = channel.closing {
@@ -345,8 +356,9 @@ public final class PhoenixSocket {
             case .callback(.crashed(let error)):
                 logger.error("channel crashed: \(error)", metadata: ["topic": "\(channel.topic)"])
                 runtime.vm.discard(channel.id)
+                ended(channel)
             case .join(.error), .join(.crashed):
-                break  // never joined: nothing to terminate
+                break  // never joined: nothing to terminate (join can't track)
             default:
                 runTerminate(channel, reason: reason)
             }
@@ -430,14 +442,20 @@ public final class PhoenixSocket {
         send(.reply(joinRef: joinRef, ref: ref, topic: topic, status: status, response: response))
     }
 
-    private func send(_ message: Message) {
+    /// Sends `message`; with `payloadJSON`, those bytes (encoded once for many sockets) are its payload.
+    private func send(_ message: Message, payloadJSON: [UInt8]? = nil) {
         guard let transport else { return }
         // Encoded into the loop's scratch array (its capacity survives), then copied once into the
         // outbound buffer: no array growth and reallocation per message.
         runtime.encodeScratch.removeAll(keepingCapacity: true)
         let kind: FrameKind
         do {
-            kind = try serializer.encode(message, into: &runtime.encodeScratch)
+            if let payloadJSON {
+                try serializer.encode(message, payloadJSON: payloadJSON, into: &runtime.encodeScratch)
+                kind = .text
+            } else {
+                kind = try serializer.encode(message, into: &runtime.encodeScratch)
+            }
         } catch {
             logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
             return
@@ -460,8 +478,13 @@ extension PhoenixSocket: ChannelHost {
         send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: payload))
     }
 
+    /// A joined channel, or the one whose `terminate` is running (it may still broadcast and untrack).
+    private func channelOrTerminating(_ id: ChannelID) -> JoinedChannel? {
+        channels[id: id] ?? terminating.first(where: { $0.id == id })
+    }
+
     public func broadcast(_ id: ChannelID, event: String, payload: Payload, excludeSelf: Bool) {
-        guard let channel = channels[id: id] ?? terminating.first(where: { $0.id == id }) else { return }
+        guard let channel = channelOrTerminating(id) else { return }
         runtime.pubSub.broadcast(topic: channel.topic, event: event, payload: payload, excluding: excludeSelf ? channel : nil)
     }
 
@@ -492,8 +515,41 @@ extension PhoenixSocket: ChannelHost {
         }
     }
 
+    public func changePresence(_ id: ChannelID, topic: String?, key: String, _ change: PresenceChange)
+        -> Result<String?, PresenceRefusal>
+    {
+        guard let channel = channelOrTerminating(id) else { return .failure(.unavailable) }
+        let tracker = runtime.presence
+        let owner = channel.presenceOwner ?? tracker.newOwner()
+        channel.presenceOwner = owner
+        let topic = topic ?? channel.topic
+        // Phoenix's order (docs/presence.md): the tracker's diff reaches this socket before anything the
+        // callback sends next (the joiner's own diff, then its presence_state). PubSub delivers through
+        // the loop's task queue, later; so this socket's own subscriber of the topic is left out of the
+        // broadcast and gets the diff here, now. An intercepting one gets it through handle_out, after
+        // this callback, as in Phoenix (the broadcast waits in the channel's mailbox).
+        let own = channels[topic: topic].flatMap {
+            runtime.vm.intercepts($0.id, event: PresenceTracker.diffEvent) ? nil : $0
+        }
+        let outcome = tracker.change(owner, topic: topic, key: key, change, excluding: own)
+        if let diff = outcome.sentDiff, own != nil {
+            send(.broadcast(topic: topic, event: PresenceTracker.diffEvent, payload: .json(diff)))
+        }
+        return outcome.result
+    }
+
+    public func push(_ id: ChannelID, event: String, listing: PresenceListing) {
+        guard let channel = channels[id: id] else { return }
+        if let list = listing as? PresenceList {  // the bytes put together once for every joiner
+            let message = Message.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(.null))
+            send(message, payloadJSON: list.json)
+        } else {
+            send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(listing.value)))
+        }
+    }
+
     public func callbackFinished(_ id: ChannelID, _ result: SuspendedResult) {
-        guard let channel = channels[id: id] ?? terminating.first(where: { $0.id == id }) else {
+        guard let channel = channelOrTerminating(id) else {
             if case .terminated = result {} else { runtime.vm.discard(id) }  // nobody left to answer
             return
         }

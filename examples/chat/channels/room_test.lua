@@ -9,11 +9,19 @@ describe("room", function()
     assert.falsy(ct.subscribe_and_join("room:lobby", { name = string.rep("x", 33) }))
   end)
 
-  it("joins with a name and lists who is here", function()
+  it("joins with a name, is tracked, and gets the list", function()
     local alice = ct.subscribe_and_join("room:lobby", { name = " alice " })
     assert.same({ name = "alice", messages = {} }, alice.join_reply)
     ct.advance_time(0)
-    ct.assert_push(alice, "presence", { users = { "alice" } })
+    -- Its own diff first, then the list, as Phoenix sends them.
+    ct.assert_push(alice, "presence_diff", { joins = { alice = { metas = { { typing = false } } } }, leaves = {} })
+    local state = ct.assert_push(alice, "presence_state", { alice = { metas = { { typing = false } } } })
+    assert.equal(16, #state.alice.metas[1].phx_ref)
+    assert.same({ "alice" }, (function()
+      local keys = {}
+      for key in pairs(ct.presence_list("room:lobby")) do keys[#keys + 1] = key end
+      return keys
+    end)())
   end)
 
   it("broadcasts new_msg to everyone in the room, the sender too", function()
@@ -37,34 +45,45 @@ describe("room", function()
   it("tells everyone who joins and who leaves", function()
     local alice = ct.subscribe_and_join("room:lobby", { name = "alice" })
     ct.advance_time(0)
-    ct.assert_push(alice, "presence", { users = { "alice" } })
+    ct.assert_push(alice, "presence_state", { alice = ct.any })
     local bob = ct.subscribe_and_join("room:lobby", { name = "bob" })
     ct.advance_time(0)
-    ct.assert_push(bob, "presence", { users = { "bob" } })            -- at first bob knows only himself,
-    ct.assert_push(alice, "presence", { users = { "alice", "bob" } }) -- alice hears bob's hello,
-    ct.assert_push(bob, "presence", { users = { "alice", "bob" } })   -- and bob hears alice's answer
+    ct.assert_push(alice, "presence_diff", { joins = { bob = ct.any }, leaves = {} })
+    ct.assert_push(bob, "presence_state", { alice = ct.any, bob = ct.any })
     ct.assert_reply(bob:leave(), "ok", {})
-    ct.assert_push(alice, "presence", { users = { "alice" } })
+    ct.assert_push(alice, "presence_diff", { joins = {}, leaves = { bob = ct.any } })
+    assert.same({ "alice" }, (function()
+      local keys = {}
+      for key in pairs(ct.presence_list("room:lobby")) do keys[#keys + 1] = key end
+      return keys
+    end)())
   end)
 
   it("forgets a member whose connection closes", function()
     local alice = ct.subscribe_and_join("room:lobby", { name = "alice" })
     local bob = ct.subscribe_and_join("room:lobby", { name = "bob" })
     ct.advance_time(0)
-    ct.assert_push(alice, "presence", { users = { "alice" } })
-    ct.assert_push(alice, "presence", { users = { "alice", "bob" } })
     bob:close()
-    ct.assert_push(alice, "presence", { users = { "alice" } })
+    ct.assert_push(alice, "presence_diff", { joins = {}, leaves = { bob = ct.any } })
+    assert.falsy(ct.presence_list("room:lobby").bob)
   end)
 
-  it("never shows the presence broadcasts to clients", function()
+  it("shows who is typing with presence updates", function()
     local alice = ct.subscribe_and_join("room:lobby", { name = "alice" })
     local bob = ct.subscribe_and_join("room:lobby", { name = "bob" })
     ct.advance_time(0)
-    for _, event in ipairs({ "presence_hello", "presence_here", "presence_bye" }) do
-      ct.refute_push(alice, event)
-      ct.refute_push(bob, event)
-    end
+    ct.assert_push(alice, "presence_diff", { joins = { bob = ct.any } })
+    ct.assert_reply(bob:push("typing", { typing = true }), "ok", {})
+    local diff = ct.assert_push(alice, "presence_diff", {
+      joins = { bob = { metas = { { typing = true } } } },
+      leaves = { bob = { metas = { { typing = false } } } },
+    })
+    -- The new meta points at the one it replaced.
+    assert.equal(diff.leaves.bob.metas[1].phx_ref, diff.joins.bob.metas[1].phx_ref_prev)
+    assert.equal(true, ct.presence_list("room:lobby").bob.metas[1].typing)
+    -- Saying it twice changes nothing.
+    ct.assert_reply(bob:push("typing", { typing = true }), "ok", {})
+    ct.refute_push(alice, "presence_diff", { joins = { bob = ct.any } })
   end)
 
   it("keeps the last 50 messages and gives them to newcomers", function()

@@ -23,6 +23,7 @@
     push: "push from client", reply: "reply", "server-push": "push from server", broadcast: "broadcast",
     "channel-close": "channel closed", "channel-error": "channel crashed", raw: "not Phoenix",
     ping: "ping", pong: "pong", close: "close", fragment: "fragment",
+    "presence-state": "presence state", "presence-diff": "presence diff",
   };
 
   // ---- Rendering helpers --------------------------------------------------------------------------------
@@ -64,7 +65,11 @@
       try { feed = new WebSocket(`${scheme}://${location.host}/observe?follow=${followId}${tokenParam}`); } catch (e) { return done(false); }
       feed.onmessage = (event) => {
         const data = JSON.parse(event.data);
-        if (data.type === "hello") { setFeedStatus(true); done(true); }
+        if (data.type === "hello") {
+          // In a cluster, the node that serves this page (a load balancer may pick another on reconnect).
+          if (data.node) { $("#node-name").textContent = data.node; $("#node").hidden = false; }
+          setFeedStatus(true); done(true);
+        }
         onFeedEvent(data);
       };
       feed.onclose = () => { setFeedStatus(false); done(false); };
@@ -172,6 +177,8 @@
     if (msg.event === "phx_reply") return msg.topic === "phoenix" ? "heartbeat-reply" : "reply";
     if (msg.event === "phx_close") return "channel-close";
     if (msg.event === "phx_error") return "channel-error";
+    if (msg.event === "presence_state") return "presence-state";
+    if (msg.event === "presence_diff") return "presence-diff";
     if (msg.join_ref === null && msg.ref === null) return "broadcast";
     return "server-push";
   }
@@ -202,7 +209,13 @@
       "server-push": "sent by the channel to this client only: no ref, since nothing asked for it",
       "channel-close": "the channel ended normally; the client won't rejoin",
       "channel-error": "the channel crashed; the client will rejoin",
+      "presence-state": "who is here (Phoenix.Presence): each key with its metas, pushed by the channel after the join",
     };
+    if (kind === "presence-diff" && msg.payload) {
+      const count = (group) => Object.keys(group || {}).length;
+      return { note: [`who is here changed: ${count(msg.payload.joins)} key(s) joined, ${count(msg.payload.leaves)} left `
+        + "(a broadcast to the topic; metas are matched by phx_ref)"] };
+    }
     return { note: notes[kind] ? [notes[kind]] : [] };
   }
 

@@ -1,7 +1,7 @@
 // HelloSockets' Phoenix client: a small, dependency-free subset of phoenix.js (MIT-licensed ideas, our code).
 // V2 serializer (text frames: [join_ref, ref, topic, event, payload]), join/push/receive with replies
 // matched by ref, a heartbeat (30 s by default), reconnect with backoff and rejoin; WebSocket or Phoenix's
-// LongPoll transport, and phoenix.js's fallback from the one to the other.
+// LongPoll transport, and phoenix.js's fallback from the one to the other; and Presence.
 //
 //   const socket = new Phoenix.Socket("/socket", {params: {token: window.userToken}});
 //   socket.connect();   // ws://HOST/socket/websocket?token=undefined&vsn=2.0.0
@@ -404,5 +404,84 @@
     }
   }
 
-  global.Phoenix = { Socket, Channel, Push, Serializer, LongPoll };
+  // Phoenix.Presence, with phoenix.js's semantics: a channel's list kept from "presence_state" and "presence_diff"
+  // (`{key: {metas: [...]}}`), metas matched by phx_ref; diffs that arrive before the state of the channel's current
+  // join wait for it. onJoin(key, current, joined), onLeave(key, current, left), onSync(), list(chooser).
+  //   const presence = new Phoenix.Presence(channel);
+  //   presence.onSync(() => render(presence.list((key, { metas }) => key)));
+  const clone = (value) => JSON.parse(JSON.stringify(value));
+  const refsOf = (presence) => new Set(presence.metas.map((meta) => meta.phx_ref));
+
+  class Presence {
+    constructor(channel, opts = {}) {
+      const events = opts.events || { state: "presence_state", diff: "presence_diff" };
+      this.channel = channel; this.state = {}; this.pendingDiffs = []; this.joinRef = null;
+      this.caller = { onJoin() {}, onLeave() {}, onSync() {} };
+      channel.on(events.state, (newState) => {
+        const { onJoin, onLeave, onSync } = this.caller;
+        this.joinRef = channel.joinRef();
+        this.state = Presence.syncState(this.state, newState, onJoin, onLeave);
+        this.pendingDiffs.forEach((diff) => { this.state = Presence.syncDiff(this.state, diff, onJoin, onLeave); });
+        this.pendingDiffs = [];
+        onSync();
+      });
+      channel.on(events.diff, (diff) => {
+        const { onJoin, onLeave, onSync } = this.caller;
+        if (this.inPendingSyncState()) { this.pendingDiffs.push(diff); return; }
+        this.state = Presence.syncDiff(this.state, diff, onJoin, onLeave);
+        onSync();
+      });
+    }
+    onJoin(callback) { this.caller.onJoin = callback; }
+    onLeave(callback) { this.caller.onLeave = callback; }
+    onSync(callback) { this.caller.onSync = callback; }
+    list(chooser) { return Presence.list(this.state, chooser); }
+    // No state yet for the channel's current join (a first join, or a rejoin whose state has not come).
+    inPendingSyncState() { return !this.joinRef || this.joinRef !== this.channel.joinRef(); }
+
+    // A whole new list (after a join or rejoin) becomes the diff from the current one.
+    static syncState(currentState, newState, onJoin, onLeave) {
+      const state = clone(currentState), joins = {}, leaves = {};
+      Object.keys(state).forEach((key) => { if (!newState[key]) leaves[key] = state[key]; });
+      Object.keys(newState).forEach((key) => {
+        const incoming = newState[key], current = state[key];
+        if (!current) { joins[key] = incoming; return; }
+        const newRefs = refsOf(incoming), currentRefs = refsOf(current);
+        const joined = incoming.metas.filter((meta) => !currentRefs.has(meta.phx_ref));
+        const left = current.metas.filter((meta) => !newRefs.has(meta.phx_ref));
+        if (joined.length > 0) joins[key] = Object.assign({}, incoming, { metas: joined });
+        if (left.length > 0) leaves[key] = Object.assign(clone(current), { metas: left });
+      });
+      return Presence.syncDiff(state, { joins, leaves }, onJoin, onLeave);
+    }
+
+    // Joins first (a key's metas stay oldest first), then leaves; a key goes when its last meta does.
+    static syncDiff(state, diff, onJoin = () => {}, onLeave = () => {}) {
+      const { joins, leaves } = clone(diff);
+      Object.keys(joins || {}).forEach((key) => {
+        const joined = joins[key], current = state[key];
+        state[key] = joined;
+        if (current) {
+          const refs = refsOf(joined);
+          joined.metas.unshift(...current.metas.filter((meta) => !refs.has(meta.phx_ref)));
+        }
+        onJoin(key, current, joined);
+      });
+      Object.keys(leaves || {}).forEach((key) => {
+        const left = leaves[key], current = state[key];
+        if (!current) return;
+        const refs = refsOf(left);
+        current.metas = current.metas.filter((meta) => !refs.has(meta.phx_ref));
+        onLeave(key, current, left);
+        if (current.metas.length === 0) delete state[key];
+      });
+      return state;
+    }
+
+    static list(presences, chooser = (key, presence) => presence) {
+      return Object.keys(presences).map((key) => chooser(key, presences[key]));
+    }
+  }
+
+  global.Phoenix = { Socket, Channel, Push, Serializer, LongPoll, Presence };
 })(typeof window !== "undefined" ? window : globalThis);
