@@ -19,10 +19,23 @@ final class ClusterExampleTests: XCTestCase {
         let redis = try RedisServer.freePort()
         let script = ExamplesTests.repository.appendingPathComponent("examples/cluster/run.sh")
 
-        // setsid: the script and everything it starts form one process group the test can signal as a whole.
+        // As from a terminal: a process group of its own (the test signals the script and all it started as one),
+        // and SIGINT/SIGTERM neither blocked nor ignored (the test process's own mask and dispositions would be
+        // inherited through exec, and bash cannot trap a signal ignored on entry).
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = ["bash", script.path]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            """
+            import os, signal, sys
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_DFL)
+            try: os.setsid()
+            except OSError: pass  # already a process group leader of its own: as good
+            os.execvp("bash", ["bash", sys.argv[1]])
+            """,
+            script.path,
+        ]
         process.environment = ProcessInfo.processInfo.environment.merging([
             "FRONT_PORT": "\(front)", "NODE_PORTS": nodes.map(String.init).joined(separator: " "),
             "REDIS_PORT": "\(redis)", "HELLO_SOCKETS_BIN": ServerProcess.binary.path,
