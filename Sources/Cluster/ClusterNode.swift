@@ -88,6 +88,8 @@ public final class ClusterNode: @unchecked Sendable {
     private var downCheck: RepeatedTask?
     private var lastTick = NIODeadline.now()
     private var leaving = false
+    /// Who handles each kind of direct message (LongPoll forwarding, presence transfer).
+    private var directHandlers: [String: (ClusterHeader, ByteBuffer) -> Void] = [:]
 
     public init(settings: Settings, redis: RedisConfiguration, eventLoop: EventLoop, local: PubSub, logger: Logger) {
         self.settings = settings
@@ -183,6 +185,29 @@ public final class ClusterNode: @unchecked Sendable {
                 settings: settings, publisherConnected: publisherConnected, subscriberConnected: subscriberConnected,
                 counters: counters, nodes: table.replicas.values.sorted { $0.name < $1.name })
         }
+    }
+
+    // MARK: Direct messages
+
+    /// Hands every direct message of `kind` that reaches this node (on its `node:` channel) to `handler`, on
+    /// `eventLoop`. Register before `start`.
+    public func handleDirect(_ kind: ClusterHeader.Kind, _ handler: @escaping (ClusterHeader, ByteBuffer) -> Void) {
+        eventLoop.execute { [self] in directHandlers[kind.rawValue] = handler }
+    }
+
+    /// Sends a message to node `name` alone, on its `node:` channel, numbered in that channel's sequence.
+    /// Call on `eventLoop`; the future fails when Redis did not take it (counted in `publishFailed`).
+    public func sendDirect(
+        _ kind: ClusterHeader.Kind, to name: String, body: ByteBuffer?, fill: (inout ClusterHeader) -> Void
+    ) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        return publish(kind, on: channels.node(name), body: body, fill: fill)
+    }
+
+    /// The other node named `name` as this node knows it (nil: never heard of, or it said goodbye). On `eventLoop`.
+    public func peer(_ name: String) -> NodeReplica? {
+        eventLoop.preconditionInEventLoop()
+        return table.replicas[name]
     }
 
     // MARK: Sending (on eventLoop)
@@ -285,6 +310,12 @@ public final class ClusterNode: @unchecked Sendable {
         case .goodbye?:
             _ = table.remove(header.origin)
             logger.notice("cluster: node \(header.origin) left")
+        case .longPollRequest?, .longPollReply?:
+            guard kind == .node, let handler = directHandlers[header.kind] else {
+                counters.dropped["kind", default: 0] += 1
+                return
+            }
+            handler(header, body)
         case nil:
             counters.dropped["kind", default: 0] += 1
         }

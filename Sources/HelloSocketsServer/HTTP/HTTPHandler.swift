@@ -190,8 +190,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let longPoll else {
                 return send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
             }
+            let channel = context.channel
             let request = LongPollRequest(
-                head: head, connectionID: connectionID, channel: context.channel, peer: context.channel.remoteAddress,
+                head: head, connectionID: connectionID, eventLoop: context.eventLoop,
+                isClientThere: { channel.isActive }, peer: channel.remoteAddress,
                 client: clientAddress(head, context), received: .now())
             answerPending = true
             longPoll.respond(
