@@ -182,6 +182,31 @@ final class LongPollClusterTests: XCTestCase {
         }
     }
 
+    func testSessionThroughANginxRoundRobinFront() async throws {
+        try XCTSkipUnless(NginxFront.binary != nil, "nginx is not installed (scripts/install-deps.sh installs it)")
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(redis: redis)
+        let front = try await NginxFront.start(upstreams: nodes.map(\.port))
+        defer { front.stop() }
+        let client = try await LongPollTestClient.open(port: front.port, path: "/socket/longpoll?vsn=2.0.0&user=ng")
+        try await client.send(text: #"["1","1","lab:ng","phx_join",{}]"#)
+        let joined = try await client.receiveText()
+        XCTAssertTrue(joined.contains(#""status":"ok""#), joined)
+        for n in 1...30 {
+            try await client.send(text: #"["1","\#(n + 1)","lab:ng","count",{}]"#)
+            let reply = try await client.receiveText()
+            XCTAssertEqual(reply, #"["1","\#(n + 1)","lab:ng","phx_reply",{"response":{"n":\#(n)},"status":"ok"}]"#)
+        }
+        // Two requests in three reach a node without the session: forwarded, and answered.
+        var answered = 0
+        for node in nodes {
+            let metrics = try await MultiNodeTests.get(port: node.port, path: "/metrics").body
+            answered += Self.sample(#"hellosockets_longpoll_forwarded_total{outcome="answered"}"#, in: metrics) ?? 0
+        }
+        XCTAssertGreaterThan(answered, 20, "forwarded requests answered, over all nodes")
+    }
+
     func testWithoutRedisATokenOfAnotherServerOpensANewSession() async throws {
         // Two lone servers with one secret: a token of the first names no session on the second, which opens its
         // own (no forwarding without a cluster), and a POST with it is answered 410.
