@@ -149,7 +149,9 @@ let package = Package(
         .target(
             name: "ChannelTestingCore",
             dependencies: [
-                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore",
+                "PhoenixChannels", "LuaRuntime", "PhoenixProtocol", "KeyValueStore", "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -175,6 +177,7 @@ let package = Package(
             name: "hello-sockets",
             dependencies: [
                 "HelloSocketsServer", "ServerSettings", "ChannelTestingCore", "LuaRuntime", "PhoenixProtocol", "Tokens",
+                "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -225,6 +228,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KeyValueStoreTests",
+            dependencies: [
+                "KeyValueStore", "RedisClient", "PhoenixProtocol", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "RedisClientTests",
             dependencies: [
                 "RedisClient", "TestSupport",
@@ -237,7 +249,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelTestingTests",
-            dependencies: ["ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime"]
+            dependencies: [
+                "ChannelTesting", "ChannelTestingCore", "HelloSocketsServer", "PhoenixChannels", "LuaRuntime", "RedisClient",
+                "TestSupport",
+            ]
         ),
         .testTarget(
             name: "ClusterTests",
@@ -246,7 +261,7 @@ let package = Package(
         .testTarget(
             name: "HelloSocketsServerTests",
             dependencies: [
-                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting",
+                "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting", "RedisClient",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

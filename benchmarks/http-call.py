@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""handle_in that makes one phx.http.request to a local backend, next to a plain ping, in one run.
+"""handle_in that makes one phx.http.request to a local backend, or one phx.kv.incr, next to a plain ping, in one run.
 
 Starts hello-sockets (HS_BIN, default the release build) with a channel that calls a small asyncio
 HTTP backend on loopback, then runs CLIENTS WebSocket clients (Python websockets), each pushing and
 waiting for the reply in a loop, for SECONDS per phase: first `ping` (no I/O), then `call` (one HTTP
-request per message). Prints round trips per second and the server's CPU per round trip
-(utime+stime of the server process only; the backend's and the clients' CPU are not counted).
+request per message), then `kv` (one phx.kv.incr: in Redis with --redis URL, else the embedded store), RUNS times
+in turn. Prints round trips per second and the server's CPU per round trip (utime+stime of the server process only;
+the backend's, Redis' and the clients' CPU are not counted), and the medians.
 
-    HS_BIN=.build/release/hello-sockets python3 benchmarks/http-call.py [--clients 16] [--seconds 10]
+    HS_BIN=.build/release/hello-sockets python3 benchmarks/http-call.py [--clients 16] [--seconds 10] [--runs 3] \
+        [--redis redis://127.0.0.1:6379]
 """
 import argparse
 import asyncio
@@ -15,6 +17,7 @@ import json
 import os
 import pathlib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +32,11 @@ return {
   join = function() return phx.ok() end,
   handle_in = function(event, payload, socket)
     if event == "ping" then return phx.ok({ ping = "pong" }) end
+    if event == "kv" then
+      local n, err = phx.kv.incr("bench:" .. socket.topic)
+      if not n then return phx.reply("error", { reason = err }) end
+      return phx.ok({ n = n })
+    end
     local r, err = phx.http.request{ url = backend.url .. "/answer", timeout_ms = 5000 }
     if not r then return phx.reply("error", { reason = err }) end
     return phx.ok({ status = r.status })
@@ -96,6 +104,8 @@ async def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--redis", help="keep phx.kv in this Redis (the kv phase then measures a Redis round trip)")
     args = parser.parse_args()
     root = pathlib.Path(__file__).resolve().parent.parent
     binary = os.environ.get("HS_BIN", str(root / ".build/release/hello-sockets"))
@@ -109,7 +119,8 @@ async def main():
         port = free_port()
         process = subprocess.Popen(
             [binary, "--port", str(port), "--channels", str(channels), "--threads", str(args.threads), "--no-watch",
-             "--no-observe", "--log-level", "error", "--http-allow", f"127.0.0.1:{backend_port}"])
+             "--no-observe", "--log-level", "error", "--http-allow", f"127.0.0.1:{backend_port}"]
+            + (["--redis", args.redis] if args.redis else []))
         try:
             for _ in range(500):
                 try:
@@ -118,9 +129,18 @@ async def main():
                 except OSError:
                     await asyncio.sleep(0.02)
             url = f"ws://127.0.0.1:{port}/socket/websocket?vsn=2.0.0"
-            print(f"{binary}, {args.threads} event loops, {args.clients} clients, {args.seconds:g} s per phase")
-            for event in ["ping", "call"]:
-                rate, cpu = await phase(url, event, args.clients, args.seconds, process.pid)
+            store = f"phx.kv in Redis {args.redis}" if args.redis else "phx.kv embedded"
+            print(f"{binary}, {args.threads} event loops, {args.clients} clients, {args.seconds:g} s per phase, {store}")
+            results = {}
+            for run in range(args.runs):
+                for event in ["ping", "call", "kv"]:
+                    rate, cpu = await phase(url, event, args.clients, args.seconds, process.pid)
+                    results.setdefault(event, []).append((rate, cpu))
+                    print(f"run {run + 1} {event:5} {rate:9.0f} round trips/s   server CPU {cpu:7.1f} µs per round trip")
+            print("medians:")
+            for event, values in results.items():
+                rate = statistics.median(r for r, _ in values)
+                cpu = statistics.median(c for _, c in values)
                 print(f"{event:5} {rate:9.0f} round trips/s   server CPU {cpu:7.1f} µs per round trip")
         finally:
             process.terminate()

@@ -1,5 +1,6 @@
 import Foundation
 import KeyValueStore
+import RedisClient
 import Logging
 import LuaRuntime
 import PhoenixProtocol
@@ -42,6 +43,9 @@ public struct LuaSpecRunner {
     public var directory: URL
     public var filter: String?
     public var logger: Logger
+    /// Where the specs' `phx.kv` lives: nil (default) a fresh embedded store per test; else this Redis, each test
+    /// with keys of its own, deleted after it (`hello-sockets test --redis URL`).
+    public var redis: RedisConfiguration?
 
     public init(directory: URL, filter: String? = nil, logger: Logger = InMemoryTransport.quietLogger) {
         self.directory = directory
@@ -103,6 +107,8 @@ public struct LuaSpecRunner {
         guard !files.isEmpty else { throw Failure.noSpecs(display) }
         var results: [Result] = []
         var registries: [URL: ChannelRegistry] = [:]
+        var specRedis: SpecRedis?
+        if let redis { specRedis = try await SpecRedis(configuration: redis, logger: logger) }
         for (folder, display, name) in files {
             let path = "\(display)/\(name)"
             let registry: ChannelRegistry
@@ -117,13 +123,15 @@ public struct LuaSpecRunner {
                 results.append(Result(file: path, name: "(channels failed to load)", line: 0, failure: "\(error)"))
                 continue
             }
-            results += await runFile(path: path, url: folder.appendingPathComponent(name), registry: registry)
+            results += await runFile(
+                path: path, url: folder.appendingPathComponent(name), registry: registry, redis: specRedis)
         }
+        await specRedis?.close()
         if let filter, results.isEmpty { throw Failure.nothingMatches(filter: filter) }
         return results
     }
 
-    func runFile(path: String, url: URL, registry: ChannelRegistry) async -> [Result] {
+    func runFile(path: String, url: URL, registry: ChannelRegistry, redis: SpecRedis?) async -> [Result] {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             return [Result(file: path, name: "(cannot read)", line: 0, failure: "\(error)")]
@@ -142,16 +150,21 @@ public struct LuaSpecRunner {
         var results: [Result] = []
         for (index, spec) in cases.enumerated() {
             if let filter, !filter.isEmpty, !"\(path): \(spec.name)".contains(filter) { continue }
-            results.append(await runCase(index, spec, path: path, vm: vm, registry: registry))
+            let store = redis?.makeStore()
+            results.append(await runCase(index, spec, path: path, vm: vm, registry: registry, store: store))
+            if let redis, let store { await redis.clear(store) }
         }
         return results
     }
 
-    func runCase(_ index: Int, _ spec: SpecCase, path: String, vm: LuaVM, registry: ChannelRegistry) async -> Result {
+    func runCase(
+        _ index: Int, _ spec: SpecCase, path: String, vm: LuaVM, registry: ChannelRegistry, store: KeyValueStore?
+    ) async -> Result {
         let reporter = CollectingReporter()
         let test: ChannelTest
         do {
-            test = ChannelTest(transport: try InMemoryTransport(registry: registry, logger: logger), reporter: reporter)
+            let transport = try InMemoryTransport(registry: registry, logger: logger, store: store)
+            test = ChannelTest(transport: transport, reporter: reporter)
         } catch {
             return Result(file: path, name: spec.name, line: spec.line, failure: "\(error)")
         }

@@ -110,12 +110,15 @@ public final class InMemoryTransport: ChannelTestTransport {
     }
 
     /// A transport over a fresh endpoint for `registry` (reuse one registry across tests), whose
-    /// `phx.http.request`s are answered by stubs and whose `phx.kv` is a fresh embedded store.
-    public convenience init(registry: ChannelRegistry, logger: Logger = InMemoryTransport.quietLogger) throws {
+    /// `phx.http.request`s are answered by stubs and whose `phx.kv` is `store` (default: a fresh embedded store).
+    public convenience init(
+        registry: ChannelRegistry, logger: Logger = InMemoryTransport.quietLogger, store: KeyValueStore? = nil
+    ) throws {
         let stubs = HTTPStubs()
         // Stubs never reach a network: every destination is allowed (the server's --http-allow is not in play).
         let endpoint = try InProcessEndpoint(
-            registry: registry, logger: logger, http: stubs, httpPolicy: HTTPPolicy(allowsAnyDestination: true))
+            registry: registry, logger: logger, http: stubs, httpPolicy: HTTPPolicy(allowsAnyDestination: true),
+            store: store)
         self.init(endpoint: endpoint, stubs: stubs)
     }
 

@@ -11,6 +11,7 @@ import NIOSSL
 import OutboundHTTP
 import PhoenixChannels
 import RateLimiting
+import RedisClient
 import Tokens
 import WebSocketTransport
 
@@ -41,8 +42,10 @@ public final class HelloSocketsServer: Sendable {
     private let timerWheels: PerEventLoop<TimerWheel>
     /// `phx.http.request`'s client, on the server's loops.
     private let httpClient: OutboundHTTPClient
-    /// `phx.kv`'s embedded store: one for the node, shared by every VM.
-    public let keyValueStore: EmbeddedStore
+    /// `phx.kv`'s store, shared by every VM: embedded (in this process), or in Redis with `--redis`.
+    public let keyValueStore: KeyValueStore
+    /// With `--redis`: `phx.kv`'s connections, one per event loop.
+    private let keyValueConnections: [RedisConnection]
     /// Every mount's per-loop runtimes (shutdown stops their VMs' waiting callbacks).
     private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
     /// Every loop's LongPoll sessions.
@@ -78,7 +81,15 @@ public final class HelloSocketsServer: Sendable {
             TimerWheel(eventLoop: loop, resolution: resolution)
         }
         self.httpClient = OutboundHTTPClient(group: group, maxResponseBytes: configuration.httpMaxResponseBytes)
-        self.keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
+        if let redis = configuration.redis {
+            keyValueConnections = group.makeIterator().map { loop in
+                RedisConnection(configuration: redis, eventLoop: loop, logger: logger)
+            }
+            keyValueStore = RedisStore(connections: keyValueConnections, clusterName: configuration.clusterName)
+        } else {
+            keyValueConnections = []
+            keyValueStore = EmbeddedStore(maxBytes: configuration.kvMaxBytes)
+        }
         self.longPollSessions = LongPollRegistry(loops: group.makeIterator().map { $0 })
         let feed = configuration.observe ?? ObserverHub.isLoopback(host: configuration.host)
         self.observerHub = feed || configuration.trace
@@ -108,6 +119,7 @@ public final class HelloSocketsServer: Sendable {
         var reloadMounts: [ChannelReloader.Mount] = []
         let loops = group.makeIterator().map { $0 }
         let lua = try await luaLimitsWithJWTKeys()
+        await connectKeyValueStore()
         for mount in try SocketMount.discover(in: URL(fileURLWithPath: configuration.channelsDirectory)) {
             let registry = try ChannelRegistry(
                 directory: mount.directory,
@@ -367,9 +379,23 @@ public final class HelloSocketsServer: Sendable {
             _ = try? await runtimes.onEveryLoop { $0.vm.beginShutdown() }.get()
         }
         try? await httpClient.shutdown()
+        for connection in keyValueConnections { try? await connection.close().get() }
         // Last: whatever the channels broadcast while closing has gone out; then the others drop this node at once.
         try? await cluster?.leave().get()
         try await group.shutdownGracefully()
+    }
+
+    /// With `--redis`, opens `phx.kv`'s connections. A Redis that cannot be reached now does not stop the server:
+    /// the connections keep trying in the background, and `phx.kv` calls fail with "unavailable" meanwhile.
+    private func connectKeyValueStore() async {
+        guard let first = keyValueConnections.first else { return }
+        let server = first.configuration.serverDescription
+        do {
+            for connection in keyValueConnections { try await connection.connect().get() }
+            logger.info("phx.kv: in Redis at \(server), keys hs:\(configuration.clusterName):kv:*")
+        } catch {
+            logger.error("phx.kv: Redis at \(server) is not reachable (\(error)); retrying in the background, phx.kv calls fail with \"unavailable\" until it is")
+        }
     }
 
     private func configureHTTP(_ channel: Channel) throws {

@@ -92,12 +92,12 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
             switch entry?.value {
             case nil: break
             case .json(.integer(let n))?: current = n
-            case .json(let other)?: return .failure(wrongType(key, "an integer", holds: Self.kind(other)))
-            case .list?: return .failure(wrongType(key, "an integer", holds: "a list"))
+            case .json(let other)?: return .failure(.wrongType(key, wanted: "an integer", holds: other.kvKind))
+            case .list?: return .failure(.wrongType(key, wanted: "an integer", holds: "a list"))
             }
             let (sum, overflow) = current.addingReportingOverflow(by)
             if overflow {
-                return .failure(KVError(reason: "overflow", message: "overflow: \(key) + \(by) does not fit in 64 bits"))
+                return .failure(.overflow(key, by: by))
             }
             return store(key, .json(.integer(sum)), expiresAt: entry?.expiresAt, at: time).map { .integer(sum) }
         case .delete:
@@ -109,7 +109,7 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
             switch entry?.value {
             case nil: break
             case .list(let existing)?: items = existing
-            case .json(let other)?: return .failure(wrongType(key, "a list", holds: Self.kind(other)))
+            case .json(let other)?: return .failure(.wrongType(key, wanted: "a list", holds: other.kvKind))
             }
             items.append(value)
             if items.count > maxLength { items.removeFirst(items.count - maxLength) }
@@ -119,7 +119,7 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
             switch entry?.value {
             case nil: return .success(.list([]))
             case .list(let items)?: return .success(.list(Array(items.suffix(max(0, count)))))
-            case .json(let other)?: return .failure(wrongType(key, "a list", holds: Self.kind(other)))
+            case .json(let other)?: return .failure(.wrongType(key, wanted: "a list", holds: other.kvKind))
             }
         }
     }
@@ -148,21 +148,6 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
 
     private func sweepExpired(at time: Int64) {
         for (key, entry) in entries where (entry.expiresAt ?? .max) <= time { remove(key) }
-    }
-
-    private func wrongType(_ key: String, _ wanted: String, holds: String) -> KVError {
-        KVError(reason: "wrong type", message: "wrong type: \(key) holds \(holds), not \(wanted)")
-    }
-
-    private static func kind(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .integer, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
     }
 
     private static func size(of value: Stored) -> Int {

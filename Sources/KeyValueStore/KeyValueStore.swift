@@ -66,6 +66,30 @@ public struct KVError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// `key` holds a value of another kind than the command works on (`holds`: "a list", "a string"…).
+    public static func wrongType(_ key: String, wanted: String, holds: String) -> KVError {
+        KVError(reason: "wrong type", message: "wrong type: \(key) holds \(holds), not \(wanted)")
+    }
+
+    /// `incr` past the 64-bit range.
+    public static func overflow(_ key: String, by: Int64) -> KVError {
+        KVError(reason: "overflow", message: "overflow: \(key) + \(by) does not fit in 64 bits")
+    }
+}
+
+extension JSONValue {
+    /// What kind of value this is, for `KVError.wrongType`.
+    public var kvKind: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .integer, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
 }
 
 /// Where `phx.kv` keeps its data: the embedded store (one per node, in memory) or, in a cluster,

@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import ChannelTestingCore
 import Logging
+import RedisClient
 
 /// `hello-sockets test [DIR]`: runs the Lua channel specs (`*_test.lua`) through the harness.
 struct TestSpecs: AsyncParsableCommand {
@@ -24,8 +25,21 @@ struct TestSpecs: AsyncParsableCommand {
     @Option(help: "Output: plain, tap or junit (JUnit XML).")
     var format: LuaSpecRunner.Format = .plain
 
+    @Option(
+        help: ArgumentHelp(
+            "Keep phx.kv in this Redis (redis://[:password@]host:port[/db]) as a cluster node would, each test with keys of its own, deleted after it.",
+            valueName: "URL"))
+    var redis: String?
+
+    func validate() throws {
+        if let redis {
+            do { _ = try RedisConfiguration(url: redis) } catch { throw ValidationError("--redis: \(error)") }
+        }
+    }
+
     func run() async throws {
-        let runner = LuaSpecRunner(directory: URL(fileURLWithPath: directory), filter: filter)
+        var runner = LuaSpecRunner(directory: URL(fileURLWithPath: directory), filter: filter)
+        runner.redis = try redis.map { try RedisConfiguration(url: $0) }
         let (output, status) = try await runner.report(format: format)
         print(output)
         if status != 0 { throw ExitCode(status) }

@@ -1,5 +1,7 @@
 import ChannelTestingCore
 import Foundation
+import RedisClient
+import TestSupport
 import XCTest
 
 /// The examples' Lua specs (`examples/*/channels/*_test.lua`) pass, and the two runtime behaviours they
@@ -19,8 +21,23 @@ final class ExampleSpecsTests: XCTestCase {
 
     func testBackendTokensSpecsPass() async throws { try await assertSpecsPass("backend_tokens/channels", atLeast: 6) }
 
-    private func assertSpecsPass(_ folder: String, atLeast count: Int) async throws {
-        let runner = LuaSpecRunner(directory: Self.examples.appendingPathComponent(folder))
+    /// The same specs with `phx.kv` in a real Redis (`hello-sockets test --redis`): the stores answer alike, and
+    /// each test's keys are gone after it.
+    func testTheSameSpecsPassWithPhxKVInRedis() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let configuration = try RedisConfiguration(url: redis.url())
+        for (folder, count) in [
+            ("chat/channels", 8), ("counter/channels", 6), ("backend/channels", 5), ("backend_tokens/channels", 6),
+        ] {
+            try await assertSpecsPass(folder, atLeast: count, redis: configuration)
+        }
+        XCTAssertEqual(try redis.cli("KEYS", "*"), "", "keys left in Redis")
+    }
+
+    private func assertSpecsPass(_ folder: String, atLeast count: Int, redis: RedisConfiguration? = nil) async throws {
+        var runner = LuaSpecRunner(directory: Self.examples.appendingPathComponent(folder))
+        runner.redis = redis
         let results = try await runner.run()
         XCTAssertGreaterThanOrEqual(results.count, count, folder)
         for result in results where !result.passed {

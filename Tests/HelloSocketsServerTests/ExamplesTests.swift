@@ -146,6 +146,46 @@ final class ExamplesTests: XCTestCase {
         }
     }
 
+    /// With `--redis` the count lives in Redis: two nodes (two processes) share it, and it outlives them.
+    func testCounterIsSharedByTwoNodesOnRedisAndOutlivesThem() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let arguments = ["--channels", Self.example("counter/channels"), "--redis", redis.url(), "--threads", "2"]
+        let first = try await ServerProcess.start(arguments: arguments, test: self)
+        let second = try await ServerProcess.start(arguments: arguments, test: self)
+        XCTAssertTrue(first.log.contains("phx.kv: in Redis at 127.0.0.1:\(redis.port)"), first.log)
+
+        let ada = try await WebSocketTestClient.connect(port: first.port, path: "/socket/websocket?vsn=2.0.0")
+        try await ada.send(text: #"["1","1","counter:main","phx_join",{}]"#)
+        try await Self.receive(ada, until: #"["1","1","counter:main","phx_reply",{"response":{"count":0},"status":"ok"}]"#)
+        try await ada.send(text: #"["1","2","counter:main","increment",{"by":5}]"#)
+        try await Self.receive(ada, until: #"["1","2","counter:main","phx_reply",{"response":{"count":5},"status":"ok"}]"#)
+
+        let bob = try await WebSocketTestClient.connect(port: second.port, path: "/socket/websocket?vsn=2.0.0")
+        try await bob.send(text: #"["1","1","counter:main","phx_join",{}]"#)
+        try await Self.receive(bob, until: #"["1","1","counter:main","phx_reply",{"response":{"count":5},"status":"ok"}]"#)
+        try await bob.send(text: #"["1","2","counter:main","increment",{"by":2}]"#)
+        try await Self.receive(bob, until: #"["1","2","counter:main","phx_reply",{"response":{"count":7},"status":"ok"}]"#)
+        // Ada's node reads the same key on its next tick.
+        try await Self.receive(ada, until: #"["1",null,"counter:main","count",{"count":7}]"#, timeout: .seconds(3))
+        XCTAssertEqual(try redis.cli("GET", "hs:default:kv:count:counter:main"), "7")
+        await ada.raw.close()
+        await bob.raw.close()
+
+        // Both nodes stop; a new one finds the count where they left it.
+        for node in [first, second] {
+            node.signal(SIGTERM)
+            _ = try await node.waitForExit()
+        }
+        let third = try await ServerProcess.start(arguments: arguments, test: self)
+        let carol = try await WebSocketTestClient.connect(port: third.port, path: "/socket/websocket?vsn=2.0.0")
+        try await carol.send(text: #"["1","1","counter:main","phx_join",{}]"#)
+        try await Self.receive(carol, until: #"["1","1","counter:main","phx_reply",{"response":{"count":7},"status":"ok"}]"#)
+        await carol.raw.close()
+        third.signal(SIGTERM)
+        _ = try await third.waitForExit()
+    }
+
     // MARK: backend
 
     /// examples/backend as run.sh runs it: backend.py on loopback, the server allowed to call it.

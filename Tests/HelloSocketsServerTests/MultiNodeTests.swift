@@ -196,6 +196,31 @@ final class MultiNodeTests: XCTestCase {
         XCTAssertTrue(nodes.allSatisfy { $0.process.isRunning })
     }
 
+    func testANodeStartedWhileRedisIsDownServesLocallyThenJoins() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        redis.kill()
+        let lonely = try await ServerProcess.start(
+            arguments: ["--channels", Self.fixtureChannels, "--redis", redis.url(), "--node-name", "early"], test: self)
+        let local = try await PhoenixClient.join(port: lonely.port, topic: "lab:early")
+        let response = try await Self.post(
+            port: lonely.port, path: "/api/broadcast", body: #"{"topic":"lab:early","event":"shout","payload":{"n":1}}"#)
+        XCTAssertEqual(response.status, 200)
+        let first = try await local.nextBroadcast(timeout: .seconds(5))
+        XCTAssertEqual(first.payload["n"] as? Int, 1, "local delivery without Redis")
+        try redis.restart()
+        try await waitFor("the early node to link", timeout: .seconds(10)) { try await Self.isLinked(port: lonely.port) }
+        let later = try await ServerProcess.start(
+            arguments: ["--channels", Self.fixtureChannels, "--redis", redis.url(), "--node-name", "later"], test: self)
+        try await waitFor("both nodes up", timeout: .seconds(10)) {
+            try await Self.clusterStatus(port: later.port)["nodes_up"] as? Int == 2
+        }
+        _ = try await Self.post(
+            port: later.port, path: "/api/broadcast", body: #"{"topic":"lab:early","event":"shout","payload":{"n":2}}"#)
+        let second = try await local.nextBroadcast(timeout: .seconds(5))
+        XCTAssertEqual(second.payload["n"] as? Int, 2)
+    }
+
     func testAKilledNodeIsDeclaredDownWithinSixSecondsAndAStoppedOneLeavesAtOnce() async throws {
         let redis = try RedisServer.start()
         defer { redis.stop() }

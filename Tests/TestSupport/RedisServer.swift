@@ -103,6 +103,21 @@ public final class RedisServer {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// What `redis-cli` prints for one command against this server (to look at keys as an operator would).
+    public func cli(_ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["redis-cli", "-p", "\(port)"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? [])
+            + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     private static var binary: String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let candidates = path.split(separator: ":").map { "\($0)/redis-server" } + ["/usr/bin/redis-server"]
