@@ -178,7 +178,7 @@ public final class HelloSocketsServer: Sendable {
             forwarder: forwarder,
             logger: logger
         ) : nil
-        if let forwarder, let longPoll { forwarder.serveForwarded(with: longPoll.serve) }
+        if let forwarder, let longPoll { forwarder.serveForwarded { longPoll.serve($0) } }
         let services = HTTPServices(
             configuration: configuration,
             endpoints: endpoints,

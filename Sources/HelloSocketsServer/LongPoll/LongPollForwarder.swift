@@ -2,6 +2,7 @@ import Cluster
 import Logging
 import NIOCore
 import NIOHTTP1
+import PhoenixChannels
 import PhoenixProtocol
 
 /// LongPoll across nodes (docs/cluster-design.md, "LongPoll forwarding"), so a round-robin load balancer needs no
@@ -209,8 +210,8 @@ final class LongPollForwarder: @unchecked Sendable {
                 id: id, operation: operation, token: token, uri: uri, contentType: header.extra["ct"]?.stringValue,
                 body: body, eventLoop: node.eventLoop)
             let requester = header.origin
-            serve(request).hop(to: node.eventLoop).whenSuccess { [self] answer in
-                counters.served += 1
+            serve(request).hop(to: node.eventLoop).whenSuccess { answer in
+                self.counters.served += 1
                 var fields: [String: JSONValue] = ["r": .string(id)]
                 if let answer {
                     fields["st"] = .integer(Int64(answer.status.code))
@@ -222,7 +223,7 @@ final class LongPollForwarder: @unchecked Sendable {
                     fields["st"] = .integer(410)
                     fields["g"] = .bool(true)
                 }
-                _ = node.sendDirect(.longPollReply, to: requester, body: answer?.body) { $0.extra = fields }
+                _ = self.node.sendDirect(.longPollReply, to: requester, body: answer?.body) { $0.extra = fields }
             }
         }
     }
