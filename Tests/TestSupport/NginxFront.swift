@@ -26,19 +26,15 @@ public final class NginxFront {
         try front.launch(binary: binary, upstreams: upstreams)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            guard front.process?.isRunning == true else {
-                let log = (try? String(contentsOf: front.directory.appendingPathComponent("error.log"), encoding: .utf8))
-                front.stop()
-                throw RedisServer.LaunchError.didNotStart("nginx exited: \(log ?? "no log")")
-            }
             if let client = try? await RawClient.connect(port: front.port) {
                 await client.close()
                 return front
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+        let log = (try? String(contentsOf: front.directory.appendingPathComponent("error.log"), encoding: .utf8)) ?? ""
         front.stop()
-        throw RedisServer.LaunchError.didNotStart("nginx did not accept connections on port \(front.port) within 10 s")
+        throw RedisServer.LaunchError.didNotStart("nginx did not accept connections on port \(front.port): \(log)")
     }
 
     private init(port: Int) {
@@ -98,11 +94,15 @@ public final class NginxFront {
         self.process = process
     }
 
-    /// Stops nginx (SIGKILL: a test's front keeps nothing) and removes its folder.
+    /// Stops nginx: SIGTERM, which its master handles whatever signal mask it inherited (it stops its worker and
+    /// exits), then SIGKILL if it is still there after 5 s; and removes its folder.
     public func stop() {
         if let process, process.isRunning {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let pid = process.processIdentifier
+            Glibc.kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { Glibc.kill(pid, SIGKILL) }
         }
         process = nil
         try? FileManager.default.removeItem(at: directory)
