@@ -84,6 +84,7 @@ public final class ClusterNode: @unchecked Sendable {
     /// Whether a loss was logged since our subscriber last connected (later ones only go to debug).
     private var lossLogged = false
     private var publishFailureLogged = false
+    private var nameClashLogged = false
     private var heartbeat: Scheduled<Void>?
     private var downCheck: RepeatedTask?
     private var lastTick = NIODeadline.now()
@@ -284,8 +285,11 @@ public final class ClusterNode: @unchecked Sendable {
                 if header.kind == ClusterHeader.Kind.broadcast.rawValue { measureLag(header.sequence) }
                 return
             }
-            logger.warning(
-                "cluster: another node uses this node's name \(identity.name) (incarnation \(header.incarnation))")
+            if !nameClashLogged {
+                nameClashLogged = true
+                logger.error(
+                    "cluster: another node uses this node's name \(identity.name) (incarnation \(header.incarnation))")
+            }
         }
         let arrival = table.heard(name: header.origin, incarnation: header.incarnation, at: .now())
         if let old = arrival.replaced {

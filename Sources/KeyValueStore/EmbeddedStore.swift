@@ -92,7 +92,7 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
             switch entry?.value {
             case nil: break
             case .json(.integer(let n))?: current = n
-            case .json(let other)?: return .failure(.wrongType(key, wanted: "an integer", holds: other.kvKind))
+            case .json(let other)?: return .failure(.wrongType(key, wanted: "an integer", holds: other.kindDescription))
             case .list?: return .failure(.wrongType(key, wanted: "an integer", holds: "a list"))
             }
             let (sum, overflow) = current.addingReportingOverflow(by)
@@ -109,7 +109,7 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
             switch entry?.value {
             case nil: break
             case .list(let existing)?: items = existing
-            case .json(let other)?: return .failure(.wrongType(key, wanted: "a list", holds: other.kvKind))
+            case .json(let other)?: return .failure(.wrongType(key, wanted: "a list", holds: other.kindDescription))
             }
             items.append(value)
             if items.count > maxLength { items.removeFirst(items.count - maxLength) }
@@ -119,7 +119,7 @@ public final class EmbeddedStore: KeyValueStore, @unchecked Sendable {
             switch entry?.value {
             case nil: return .success(.list([]))
             case .list(let items)?: return .success(.list(Array(items.suffix(max(0, count)))))
-            case .json(let other)?: return .failure(.wrongType(key, wanted: "a list", holds: other.kvKind))
+            case .json(let other)?: return .failure(.wrongType(key, wanted: "a list", holds: other.kindDescription))
             }
         }
     }

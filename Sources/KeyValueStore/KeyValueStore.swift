@@ -78,20 +78,6 @@ public struct KVError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-extension JSONValue {
-    /// What kind of value this is, for `KVError.wrongType`.
-    public var kvKind: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .integer, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
-    }
-}
-
 /// Where `phx.kv` keeps its data: the embedded store (one per node, in memory) or, in a cluster,
 /// a Redis-backed one. Shared by every VM of the node, so implementations are thread-safe.
 ///

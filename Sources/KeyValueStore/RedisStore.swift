@@ -130,7 +130,7 @@ public final class RedisStore: KeyValueStore {
     private func kindOfValue(redisKey: String, key: String, on connection: RedisConnection) -> EventLoopFuture<String> {
         connection.send(["GET", redisKey]).map { reply in
             if reply.isNull { return "nothing" }
-            return (try? Self.decode(reply, key: key).kvKind) ?? "a value that is not JSON"
+            return (try? Self.decode(reply, key: key).kindDescription) ?? "a value that is not JSON"
         }.recover { Self.isWrongType($0) ? "a list" : "a value of another kind" }
     }
 

@@ -113,7 +113,7 @@ extension LuaVM {
     func readObject(at index: Int32, path: String) throws -> JSONValue {
         let value = try readJSON(at: index, path: path)
         guard case .object = value else {
-            throw ConversionError(message: "\(path): must be an object (a map), got \(kindName(value))")
+            throw ConversionError(message: "\(path): must be an object (a map), got \(value.kindDescription)")
         }
         return value
     }
@@ -285,16 +285,5 @@ extension LuaVM {
         }
         let name = typeName(at: index)
         return (name.first.map { "aeiou".contains($0) } == true ? "an " : "a ") + name
-    }
-
-    private func kindName(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .integer, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
     }
 }

@@ -17,6 +17,18 @@ public enum JSONValue: Equatable, Sendable {
 }
 
 extension JSONValue {
+    /// What kind of value this is, for messages: "a string", "an object", "null"…
+    public var kindDescription: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .integer, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
     /// The value at `key` when this is an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }

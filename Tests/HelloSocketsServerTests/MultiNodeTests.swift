@@ -95,6 +95,22 @@ final class MultiNodeTests: XCTestCase {
         XCTAssertTrue(metrics.contains("hellosockets_cluster_lag_seconds_count"))
     }
 
+    func testABinaryBroadcastCrossesNodesByteForByte() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(2, redis: redis)
+        let sender = try await PhoenixClient.join(port: nodes[0].port, topic: "lab:bin")
+        let listener = try await PhoenixClient.join(port: nodes[1].port, topic: "lab:bin")
+        // A V2 binary push (kind 0): join_ref "1", ref "2", topic, event "shout", then the payload bytes.
+        let bytes: [UInt8] = [0, 10, 255, 13, 10, 123]
+        let push = [0, 1, 1, 7, 5] + Array("12lab:binshout".utf8) + bytes
+        try await sender.socket.send(frame: FrameBytes.client(opcode: 2, push))
+        let frame = try await listener.socket.receiveFrame(timeout: .seconds(5))
+        XCTAssertEqual(frame.opcode, 2)
+        // A V2 binary broadcast (kind 2): topic and event lengths, topic, event, payload.
+        XCTAssertEqual(frame.payload, [2, 7, 5] + Array("lab:binshout".utf8) + bytes)
+    }
+
     func testDisconnectBySocketIDClosesTheSocketOnAnotherNode() async throws {
         let redis = try RedisServer.start()
         defer { redis.stop() }
