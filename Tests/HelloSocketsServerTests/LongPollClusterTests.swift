@@ -165,6 +165,24 @@ final class LongPollClusterTests: XCTestCase {
         XCTAssertEqual(Self.sample("hellosockets_longpoll_forwards_pending", in: metrics), 0)
     }
 
+    func testRequestsForwardedWhileRedisIsAwayAreAnswered410AtOnce() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(2, redis: redis)
+        let client = try await LongPollTestClient.open(port: nodes[0].port, path: "/socket/longpoll?vsn=2.0.0&user=r")
+        client.roundRobin = [nodes[1].port]
+        try await client.send(text: #"["1","1","lab:r","phx_join",{}]"#)
+        _ = try await client.receiveText()
+        redis.kill()
+        // Node 1 still counts node 0 as up (its own link is down, so it judges nobody), but cannot reach it.
+        let start = ContinuousClock.now
+        let status = try await client.send([#"["1","2","lab:r","count",{}]"#])
+        XCTAssertEqual(status, 410)
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(2))
+        let metrics = try await MultiNodeTests.get(port: nodes[1].port, path: "/metrics").body
+        XCTAssertEqual(Self.sample(#"hellosockets_longpoll_forwarded_total{outcome="unsent"}"#, in: metrics), 1)
+    }
+
     func testPingTranscriptWithRequestsSpreadOverNodes() async throws {
         let redis = try RedisServer.start()
         defer { redis.stop() }
