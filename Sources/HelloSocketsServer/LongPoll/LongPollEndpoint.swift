@@ -70,8 +70,6 @@ struct LongPollEndpoint: Sendable {
                 let tooLarge = LongPollAnswer.error(413, "the body is over \(maxBodyBytes) bytes (--max-message-size)")
                 return loop.makeSucceededFuture(outsideSessions(request, tooLarge))
             }
-            let contentType = request.head.headers["content-type"].first
-            let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
             let promise = loop.makePromise(of: LongPollAnswer.self)
             let token = token(of: request)
             withSession(token: token, mount: mount) { session in
@@ -80,6 +78,8 @@ struct LongPollEndpoint: Sendable {
                         promise.succeed(outsideSessions(request, .status(410)))
                     }
                 }
+                let contentType = request.head.headers["content-type"].first
+                let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
                 // Answered once every frame was handed over: later when the socket is over its message rate.
                 session.receive(lines, malformed: malformed, request: request) { promise.succeed($0) }
             }
@@ -173,11 +173,11 @@ struct LongPollEndpoint: Sendable {
     }
 
     /// The node new sessions' tokens name: this node's cluster identity, else `phx.node` of `runtime`.
-    private func owner(on runtime: LoopRuntime?) -> LongPollOwner {
+    private func owner(on runtime: LoopRuntime) -> LongPollOwner {
         if let identity = forwarder?.node.identity {
             return LongPollOwner(name: identity.name, incarnation: identity.incarnation)
         }
-        return LongPollOwner(name: runtime?.vm.node ?? "", incarnation: nil)
+        return LongPollOwner(name: runtime.vm.node, incarnation: nil)
     }
 
     // MARK: New sessions
