@@ -165,6 +165,31 @@ final class LongPollClusterTests: XCTestCase {
         XCTAssertEqual(Self.sample("hellosockets_longpoll_forwards_pending", in: metrics), 0)
     }
 
+    func testOwnerStoppedGracefullyAnswersAHeldForwardedPollAtOnce() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(2, redis: redis)
+        let client = try await LongPollTestClient.open(port: nodes[0].port, path: "/socket/longpoll?vsn=2.0.0&user=g")
+        client.roundRobin = [nodes[1].port]
+        try await client.send(text: #"["1","1","lab:g","phx_join",{}]"#)
+        _ = try await client.receiveText()
+        let held = Task { try await client.request("GET", timeout: .seconds(20)) }
+        try await Task.sleep(for: .milliseconds(500))
+        let stoppedAt = ContinuousClock.now
+        nodes[0].signal(SIGTERM)
+        // The owner ends its sessions (held polls: 410) and its answer comes back before it says goodbye.
+        let answer = try await held.value
+        XCTAssertEqual(try LongPollTestClient.json(answer.body)["status"] as? Int, 410, answer.body)
+        XCTAssertNil(try LongPollTestClient.json(answer.body)["token"], "the owner's own answer, not a new session")
+        XCTAssertLessThan(ContinuousClock.now - stoppedAt, .seconds(3))
+        // The next poll with the old token: node 0 said goodbye, so node 1 opens a session of its own.
+        let (status, next) = try await client.poll()
+        XCTAssertEqual(status, 410, next.body)
+        XCTAssertNotNil(try LongPollTestClient.json(next.body)["token"] as? String, next.body)
+        let exited = try await nodes[0].waitForExit()
+        XCTAssertEqual(exited, 0)
+    }
+
     func testRequestsForwardedWhileRedisIsAwayAreAnswered410AtOnce() async throws {
         let redis = try RedisServer.start()
         defer { redis.stop() }
