@@ -190,6 +190,30 @@ final class LongPollClusterTests: XCTestCase {
         XCTAssertEqual(exited, 0)
     }
 
+    func testAForwardedPollWhoseClientLeftIsWithdrawnAndItsFramesWaitForTheNext() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let nodes = try await startNodes(2, redis: redis)
+        let client = try await LongPollTestClient.open(port: nodes[0].port, path: "/socket/longpoll?vsn=2.0.0&user=c")
+        client.roundRobin = [nodes[1].port]
+        try await client.send(text: #"["1","1","lab:c","phx_join",{}]"#)
+        _ = try await client.receiveText()
+        // A poll held on node 0 through node 1, whose client gives up and closes its connection.
+        let abandoned = try await RawClient.connect(port: nodes[1].port)
+        try await abandoned.send("GET \(client.sessionURI) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(300))
+        await abandoned.close()
+        try await Task.sleep(for: .milliseconds(300))
+        let body = #"{"topic":"lab:c","event":"announce","payload":{"n":1}}"#
+        let response = try await MultiNodeTests.post(port: nodes[0].port, path: "/api/broadcast", body: body)
+        XCTAssertEqual(response.status, 200, response.body)
+        // The frame was kept for the next poll, not handed to the one nobody reads.
+        let frame = try await client.receiveText(timeout: .seconds(5))
+        XCTAssertEqual(frame, #"[null,null,"lab:c","announce",{"n":1}]"#)
+        let metrics = try await MultiNodeTests.get(port: nodes[1].port, path: "/metrics").body
+        XCTAssertEqual(Self.sample(#"hellosockets_longpoll_forwarded_total{outcome="client_left"}"#, in: metrics), 1)
+    }
+
     func testRequestsForwardedWhileRedisIsAwayAreAnswered410AtOnce() async throws {
         let redis = try RedisServer.start()
         defer { redis.stop() }

@@ -130,9 +130,12 @@ struct LongPollEndpoint: Sendable {
         guard let forwarder, let token, let owner = LongPollToken.owner(of: token, signer: signer),
             owner.incarnation != nil, owner.name != forwarder.node.identity.name
         else { return otherwise() }
+        let id = forwarder.makeRequestID()
+        // A poll whose client leaves is withdrawn, so the owner keeps the frames for the next one.
+        if operation == .poll { request.departure?.onLeave = { forwarder.withdraw(id) } }
         forwarder.forward(
-            operation, token: token, uri: request.head.uri, contentType: request.head.headers["content-type"].first,
-            body: body, to: owner
+            operation, id: id, token: token, uri: request.head.uri,
+            contentType: request.head.headers["content-type"].first, body: body, to: owner
         ).hop(to: request.eventLoop).whenSuccess { outcome in
             switch outcome {
             case .answer(let answer): promise.succeed(answer)
@@ -152,14 +155,17 @@ struct LongPollEndpoint: Sendable {
         let head = HTTPRequestHead(
             version: .http1_1, method: forwarded.operation == .poll ? .GET : .POST, uri: forwarded.uri,
             headers: headers)
-        // The requester waits window + 5 s; it cannot say when its client leaves, so frames are always handed over.
+        // The requester withdraws a poll whose client left: then frames wait for the next poll.
         let request = LongPollRequest(
-            head: head, connectionID: "via \(forwarded.id)", eventLoop: loop, isClientThere: { true }, peer: nil,
+            head: head, connectionID: "via \(forwarded.id)", eventLoop: loop,
+            isClientThere: { [clientThere = forwarded.clientThere] in clientThere.withLockedValue { $0 } }, peer: nil,
             client: nil, received: .now())
         let promise = loop.makePromise(of: LongPollAnswer?.self)
         withSession(token: forwarded.token, mount: mount) { session in
             guard let session else { return promise.succeed(nil) }
             switch forwarded.operation {
+            case .withdraw:
+                promise.succeed(nil)
             case .poll:
                 let answer = loop.makePromise(of: LongPollAnswer.self)
                 session.poll(request, answer: answer)

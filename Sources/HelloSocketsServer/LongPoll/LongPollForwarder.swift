@@ -1,5 +1,6 @@
 import Cluster
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import PhoenixChannels
@@ -16,6 +17,8 @@ final class LongPollForwarder: @unchecked Sendable {
         case poll
         /// A POST of frames.
         case send
+        /// Withdraws a poll forwarded before, whose client left: the owner keeps frames for the next poll.
+        case withdraw
     }
 
     /// What came of a forwarded request.
@@ -43,7 +46,7 @@ final class LongPollForwarder: @unchecked Sendable {
     }
 
     /// The outcomes counted in `hellosockets_longpoll_forwarded_total`.
-    static let outcomes = ["answered", "no_session", "owner_down", "timeout", "unsent", "full"]
+    static let outcomes = ["answered", "no_session", "owner_down", "timeout", "unsent", "full", "client_left"]
     /// Forwarded requests waiting for an answer at once; past it a request is answered 410 (logged).
     static let maxPending = 10_000
     /// How much longer than the window a forwarded request waits for its answer.
@@ -61,7 +64,9 @@ final class LongPollForwarder: @unchecked Sendable {
     private let window: TimeAmount
     private let logger: Logger
     private var pending: [String: Pending] = [:]
-    private var nextRequest: UInt64 = 0
+    private let nextRequest = NIOLockedValueBox<UInt64>(0)
+    /// Forwarded polls held here, by request id: whether their client is still there (the requester withdraws them).
+    private var servedPolls: [String: NIOLockedValueBox<Bool>] = [:]
     private var counters = Counters()
     private var fullLogged = false
     private var ownerCheck: RepeatedTask?
@@ -94,9 +99,28 @@ final class LongPollForwarder: @unchecked Sendable {
 
     // MARK: Requester side
 
-    /// Sends a request to the node holding its session; the future has its answer. Thread-safe.
+    /// A new request id, `"NODE/COUNTER"`. Thread-safe.
+    func makeRequestID() -> String {
+        "\(node.identity.name)/\(nextRequest.withLockedValue { $0 += 1; return $0 })"
+    }
+
+    /// Withdraws forwarded poll `id` (its client left): the owner is told, so it keeps the frames for the next poll.
+    /// Thread-safe.
+    func withdraw(_ id: String) {
+        node.eventLoop.execute { [self] in
+            guard let entry = pending.removeValue(forKey: id) else { return }
+            entry.timer.cancel()
+            count("client_left")
+            _ = node.sendDirect(.longPollRequest, to: entry.owner.name, body: nil) {
+                $0.extra = ["r": .string(id), "op": .string(Operation.withdraw.rawValue)]
+            }
+            entry.promise.succeed(.answer(.status(410)))  // nobody reads it: the client is gone
+        }
+    }
+
+    /// Sends request `id` to the node holding its session; the future has its answer. Thread-safe.
     func forward(
-        _ operation: Operation, token: String, uri: String, contentType: String?, body: ByteBuffer?,
+        _ operation: Operation, id: String, token: String, uri: String, contentType: String?, body: ByteBuffer?,
         to owner: LongPollOwner
     ) -> EventLoopFuture<Outcome> {
         node.eventLoop.flatSubmit { [self] in
@@ -116,8 +140,6 @@ final class LongPollForwarder: @unchecked Sendable {
                 }
                 return loop.makeSucceededFuture(.answer(.status(410)))
             }
-            nextRequest += 1
-            let id = "\(node.identity.name)/\(nextRequest)"
             let promise = loop.makePromise(of: Outcome.self)
             let timer = loop.scheduleTask(in: window + Self.grace) { [self] in
                 guard pending.removeValue(forKey: id) != nil else { return }
@@ -201,16 +223,24 @@ final class LongPollForwarder: @unchecked Sendable {
         node.handleDirect(.longPollRequest) { [weak self] header, body in
             guard let self else { return }
             guard case .string(let id)? = header.extra["r"], case .string(let op)? = header.extra["op"],
-                let operation = Operation(rawValue: op), case .string(let token)? = header.extra["tok"],
-                case .string(let uri)? = header.extra["u"]
+                let operation = Operation(rawValue: op)
             else {
+                return logger.warning("LongPoll: a malformed request forwarded by \(header.origin) was dropped")
+            }
+            if operation == .withdraw {
+                servedPolls[id]?.withLockedValue { $0 = false }
+                return
+            }
+            guard case .string(let token)? = header.extra["tok"], case .string(let uri)? = header.extra["u"] else {
                 return logger.warning("LongPoll: a malformed request forwarded by \(header.origin) was dropped")
             }
             let request = ForwardedRequest(
                 id: id, operation: operation, token: token, uri: uri, contentType: header.extra["ct"]?.stringValue,
-                body: body, eventLoop: node.eventLoop)
+                body: body, eventLoop: node.eventLoop, clientThere: NIOLockedValueBox(true))
+            if operation == .poll { servedPolls[id] = request.clientThere }
             let requester = header.origin
             serve(request).hop(to: node.eventLoop).whenSuccess { answer in
+                self.servedPolls[id] = nil
                 self.counters.served += 1
                 var fields: [String: JSONValue] = ["r": .string(id)]
                 if let answer {
@@ -241,4 +271,6 @@ struct ForwardedRequest: Sendable {
     let body: ByteBuffer
     /// The loop the answer is made on.
     let eventLoop: EventLoop
+    /// Whether the requester's client is still there (false once the requester withdrew the poll).
+    let clientThere: NIOLockedValueBox<Bool>
 }

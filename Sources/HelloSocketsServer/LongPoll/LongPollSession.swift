@@ -15,10 +15,18 @@ struct LongPollRequest: Sendable {
     let eventLoop: EventLoop
     /// Whether whoever asked can still take frames: a held poll checks it before handing them over.
     let isClientThere: @Sendable () -> Bool
+    /// Where the HTTP connection reports that its client left before the answer; nil for a forwarded request.
+    var departure: LongPollDeparture? = nil
     let peer: SocketAddress?
     /// The client's address (behind a `--trusted-proxy`, the one the proxy names): the per-address limits count it.
     let client: IPAddress?
     let received: NIODeadline
+}
+
+/// Where an HTTP connection reports that its client left before its LongPoll request was answered (a forwarded poll
+/// then withdraws itself, so the owner keeps its frames for the next poll). Only touched on the connection's loop.
+final class LongPollDeparture: @unchecked Sendable {
+    var onLeave: (() -> Void)?
 }
 
 /// Why a LongPoll session ended (the `reason` label of `/metrics`).
