@@ -77,7 +77,7 @@ enum MetricsRenderer {
         w.metric("hellosockets_longpoll_forwarded_total", "counter", """
             LongPoll requests whose session is on another node, forwarded there, by outcome (answered; no_session: \
             that node unknown, down or without the session; owner_down: it went down while the request waited; \
-            timeout, unsent, full: answered 410).
+            timeout, unsent, full: answered 410; client_left: a poll withdrawn, its client gone).
             """, LongPollForwarder.outcomes.map { ("outcome=\"\($0)\"", "\(c.forwarded[$0] ?? 0)") })
         w.one("hellosockets_longpoll_forwards_pending", "gauge", "Forwarded LongPoll requests waiting for their answer.",
               c.pending)
