@@ -17,6 +17,10 @@ public struct ClusterHeader: Sendable, Equatable {
         /// On `node:X`: a request for X's presences, and X's reply with `c` the clock they are at.
         case stateRequest = "sync?"
         case state = "sync"
+        /// Direct messages (on `node:NAME`): a LongPoll request forwarded to the node holding its session, and
+        /// that node's answer.
+        case longPollRequest = "lp"
+        case longPollReply = "lp!"
     }
 
     /// `k`, as received: kinds this node does not handle yet (presence, LongPoll) are counted, not refused.
@@ -35,6 +39,9 @@ public struct ClusterHeader: Sendable, Equatable {
     public var clock: Int64?
     public var presences: Int64?
     public var broadcastSequence: UInt64?
+    /// The fields of a direct message's kind (`r`, `op`, `st`…), which the cluster core only carries: written
+    /// after the common ones, in key order, and handed to the kind's handler as received.
+    public var extra: [String: JSONValue] = [:]
 
     public init(kind: Kind, origin: NodeIdentity, sequence: UInt64) {
         self.kind = kind.rawValue
@@ -67,6 +74,13 @@ public struct ClusterHeader: Sendable, Equatable {
         if let clock { integer("c", clock) }
         if let presences { integer("m", presences) }
         if let broadcastSequence { integer("bs", Int64(truncatingIfNeeded: broadcastSequence)) }
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) {
+            line.append(UInt8(ascii: ","))
+            JSONWriter.writeString(name, into: &line)
+            line.append(UInt8(ascii: ":"))
+            // Only numbers can fail to encode (NaN, infinity): the fields carried here never hold one.
+            (try? JSONWriter.encode(value)).map { line.append(contentsOf: $0) } ?? line.append(contentsOf: "null".utf8)
+        }
         line.append(UInt8(ascii: "}"))
         line.append(UInt8(ascii: "\n"))
         var buffer = ByteBuffer()
@@ -110,10 +124,16 @@ public struct ClusterHeader: Sendable, Equatable {
         if case .integer(let clock)? = value["c"] { header.clock = clock }
         if case .integer(let presences)? = value["m"] { header.presences = presences }
         if case .integer(let last)? = value["bs"], last >= 0 { header.broadcastSequence = UInt64(last) }
+        if case .object(let members) = value, members.count > 5 {
+            header.extra = members.filter { !commonFields.contains($0.key) }
+        }
         let bodyStart = headerLength + 1
         let body = message.getSlice(at: message.readerIndex + bodyStart, length: message.readableBytes - bodyStart)
         return (header, body ?? ByteBuffer())
     }
+
+    /// The fields every kind's reader above takes; any other goes to `extra`.
+    private static let commonFields: Set<String> = ["v", "k", "n", "i", "s", "t", "e", "p", "c", "m", "bs"]
 
     private init(kind: String, origin: String, incarnation: String, sequence: UInt64) {
         self.kind = kind

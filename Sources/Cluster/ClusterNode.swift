@@ -94,6 +94,8 @@ public final class ClusterNode: @unchecked Sendable {
     private var replicas: PresenceReplicas
     /// The clock of the last `pd` this node published (a heartbeat's `c`).
     private var publishedClock: UInt64 = 0
+    /// Who handles each kind of direct message (LongPoll forwarding, presence transfer).
+    private var directHandlers: [String: (ClusterHeader, ByteBuffer) -> Void] = [:]
 
     public init(settings: Settings, redis: RedisConfiguration, eventLoop: EventLoop, local: PubSub, logger: Logger) {
         self.settings = settings
@@ -218,6 +220,29 @@ public final class ClusterNode: @unchecked Sendable {
         }
     }
 
+    // MARK: Direct messages
+
+    /// Hands every direct message of `kind` that reaches this node (on its `node:` channel) to `handler`, on
+    /// `eventLoop`. Register before `start`.
+    public func handleDirect(_ kind: ClusterHeader.Kind, _ handler: @escaping (ClusterHeader, ByteBuffer) -> Void) {
+        eventLoop.execute { [self] in directHandlers[kind.rawValue] = handler }
+    }
+
+    /// Sends a message to node `name` alone, on its `node:` channel, numbered in that channel's sequence.
+    /// Call on `eventLoop`; the future fails when Redis did not take it (counted in `publishFailed`).
+    public func sendDirect(
+        _ kind: ClusterHeader.Kind, to name: String, body: ByteBuffer?, fill: (inout ClusterHeader) -> Void
+    ) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        return publish(kind, on: channels.node(name), body: body, fill: fill)
+    }
+
+    /// The other node named `name` as this node knows it (nil: never heard of, or it said goodbye). On `eventLoop`.
+    public func peer(_ name: String) -> NodeReplica? {
+        eventLoop.preconditionInEventLoop()
+        return table.replicas[name]
+    }
+
     // MARK: Sending (on eventLoop)
 
     /// Publishes one message with the next sequence number of `channel`. A failure is counted here and keeps its
@@ -339,6 +364,12 @@ public final class ClusterNode: @unchecked Sendable {
                 let entries = Self.entries(of: state, owner: PresenceReplicas.owner(header.origin))
             else { return dropMalformed(header) }
             apply(replicas.state(entries, clock: UInt64(clock), from: header.origin), from: header.origin)
+        case .longPollRequest?, .longPollReply?:
+            guard kind == .node, let handler = directHandlers[header.kind] else {
+                counters.dropped["kind", default: 0] += 1
+                return
+            }
+            handler(header, body)
         case .stateRequest?, .state?, nil:
             counters.dropped["kind", default: 0] += 1
         }
@@ -351,7 +382,7 @@ public final class ClusterNode: @unchecked Sendable {
         if let presence { for delta in outcome.deltas { presence.applyRemote(delta) } }
         guard outcome.askForState, presence != nil, publisherConnected, !leaving else { return }
         logger.debug("cluster: asking node \(origin) for its presences")
-        _ = publish(.stateRequest, on: channels.node(origin), body: nil) { _ in }
+        _ = sendDirect(.stateRequest, to: origin, body: nil) { _ in }
     }
 
     /// Answers a `sync?`: this node's own presences, `{"TOPIC":{"KEY":{"metas":[…]}}}`, and the clock they are at.
@@ -363,7 +394,7 @@ public final class ClusterNode: @unchecked Sendable {
         guard let body = try? JSONWriter.encode(.object(byTopic.mapValues(PresenceEntry.list))) else {
             return logger.warning("cluster: presences for node \(requester) not sent: a meta is not JSON")
         }
-        _ = publish(.state, on: channels.node(requester), body: ByteBuffer(bytes: body)) { header in
+        _ = sendDirect(.state, to: requester, body: ByteBuffer(bytes: body)) { header in
             header.clock = Int64(truncatingIfNeeded: clock)
         }
     }

@@ -172,6 +172,8 @@ public final class HelloSocketsServer: Sendable {
             try? await cluster.start().get()
         }
         let broadcastAPI = BroadcastAPI(pubSub: broadcaster, token: configuration.apiToken)
+        let forwarder = configuration.longPoll
+            ? cluster.map { LongPollForwarder(node: $0, window: configuration.longPollWindow, logger: logger) } : nil
         let longPoll = configuration.longPoll ? LongPollEndpoint(
             mounts: runtimesByMount,
             registry: longPollSessions,
@@ -183,8 +185,10 @@ public final class HelloSocketsServer: Sendable {
             maxBodyBytes: configuration.webSocket.maxMessageSize,
             timerWheels: timerWheels,
             observerHub: observerHub,
+            forwarder: forwarder,
             logger: logger
         ) : nil
+        if let forwarder, let longPoll { forwarder.serveForwarded { longPoll.serve($0) } }
         let services = HTTPServices(
             configuration: configuration,
             endpoints: endpoints,
@@ -196,7 +200,7 @@ public final class HelloSocketsServer: Sendable {
             metrics: MetricsEndpoint(
                 pubSub: pubSub, connections: connections, addressLimiter: addressLimiter,
                 longPollSessions: longPollSessions, reloads: reloadHub, startedAt: startedAt, cluster: cluster,
-                token: configuration.apiToken),
+                longPollForwarder: forwarder, token: configuration.apiToken),
             longPoll: longPoll,
             cluster: cluster
         )

@@ -35,6 +35,12 @@ struct Serve: AsyncParsableCommand {
             logger.warning(
                 "no secret_key_base ($SECRET_KEY_BASE): phx.token uses a random secret, tokens die with the process"
             )
+            if configuration.redis != nil {
+                logger.warning("""
+                    --redis without a shared secret_key_base: other nodes cannot verify this node's LongPoll tokens, \
+                    so LongPoll clients need sticky sessions
+                    """)
+            }
         }
         if let file = settings.configFile { logger.info("configuration: \(file)") }
         let server = HelloSocketsServer(configuration: configuration, logger: logger)

@@ -21,6 +21,25 @@ final class TranscriptTests: XCTestCase {
     enum Transport { case webSocket, longPoll }
 
     func replay(_ name: String, over transport: Transport = .webSocket, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let port = server.port
+        try await Self.replay(name, file: file, line: line) { path in
+            switch transport {
+            case .webSocket: try await WebSocketTestClient.connect(port: port, path: path)
+            case .longPoll: try await LongPollTestClient.open(port: port, path: Self.longPollPath(path))
+            }
+        }
+    }
+
+    /// The LongPoll path beside a transcript's WebSocket path.
+    static func longPollPath(_ webSocketPath: String) -> String {
+        webSocketPath.replacingOccurrences(of: "/websocket", with: "/longpoll")
+    }
+
+    /// Replays transcript `name`; each `connect PATH` step opens a new client with `connect(PATH)`.
+    static func replay(
+        _ name: String, file: StaticString = #filePath, line: UInt = #line,
+        connect: (String) async throws -> TranscriptClient
+    ) async throws {
         let path = Self.directory.appendingPathComponent(name).path
         let steps = try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: "\n")
         var client: TranscriptClient?
@@ -30,13 +49,7 @@ final class TranscriptTests: XCTestCase {
             switch verb {
             case "connect":
                 await client?.close()
-                switch transport {
-                case .webSocket:
-                    client = try await WebSocketTestClient.connect(port: server.port, path: argument)
-                case .longPoll:
-                    let longPollPath = argument.replacingOccurrences(of: "/websocket", with: "/longpoll")
-                    client = try await LongPollTestClient.open(port: server.port, path: longPollPath)
-                }
+                client = try await connect(argument)
             case "send":
                 try await XCTUnwrap(client, location).send(text: argument)
             case "recv":

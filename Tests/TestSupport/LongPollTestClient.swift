@@ -13,6 +13,12 @@ public final class LongPollTestClient: @unchecked Sendable {
     public private(set) var token: String?
     /// Frames polled and not yet taken by `receiveText`.
     private var inbox: [String] = []
+    /// When set, each request goes to the next of these ports in turn (nodes behind a round-robin balancer)
+    /// instead of `port`.
+    public var roundRobin: [Int] = []
+    private var turn = 0
+    /// The port each request went to, in order (with `roundRobin`).
+    public private(set) var portsUsed: [Int] = []
 
     public struct UnexpectedAnswer: Error, CustomStringConvertible {
         public let description: String
@@ -44,7 +50,13 @@ public final class LongPollTestClient: @unchecked Sendable {
     public func request(
         _ method: String, uri: String? = nil, headers: [String] = [], body: String = "", timeout: Duration = .seconds(15)
     ) async throws -> HTTPResponse {
-        let raw = try await RawClient.connect(port: port, localAddress: localAddress)
+        var target = port
+        if !roundRobin.isEmpty {
+            target = roundRobin[turn % roundRobin.count]
+            turn += 1
+            portsUsed.append(target)
+        }
+        let raw = try await RawClient.connect(port: target, localAddress: localAddress)
         var text = "\(method) \(uri ?? sessionURI) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         for header in headers { text += header + "\r\n" }
         if !body.isEmpty || method == "POST" { text += "Content-Length: \(body.utf8.count)\r\n" }

@@ -44,6 +44,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var bodyTooLarge = false
     /// Whether an answer is still to come for a request of this connection (a held LongPoll GET).
     private var answerPending = false
+    /// Told if the client leaves while its LongPoll request waits for an answer.
+    private var longPollDeparture: LongPollDeparture?
     /// A request that arrived while an answer was pending (a pipelining client): served after it.
     private var deferred: (head: HTTPRequestHead, route: Route, body: [UInt8], tooLarge: Bool)?
 
@@ -190,15 +192,21 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let longPoll else {
                 return send(.notFound, body: "Not found: \(Route.path(of: head.uri))\n", head: head, context: context)
             }
-            let request = LongPollRequest(
-                head: head, connectionID: connectionID, channel: context.channel, peer: context.channel.remoteAddress,
+            let channel = context.channel
+            let departure = LongPollDeparture()
+            var request = LongPollRequest(
+                head: head, connectionID: connectionID, eventLoop: context.eventLoop,
+                isClientThere: { channel.isActive }, peer: channel.remoteAddress,
                 client: clientAddress(head, context), received: .now())
+            request.departure = departure
+            longPollDeparture = departure
             answerPending = true
             longPoll.respond(
                 to: request, mount: mount, body: bodyTooLarge ? nil : ByteBuffer(bytes: body),
                 refusedOrigin: originCheck?.refusedOrigin(head)
             ).assumeIsolated().whenSuccess { [self] answer in
                 answerPending = false
+                longPollDeparture = nil
                 guard context.channel.isActive else { return }  // the client left while its poll was held
                 send(answer.status, headers: answer.headers, contentType: nil, bytes: answer.body, head: head,
                      context: context)
@@ -212,6 +220,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .echo, .phoenixSocket, .observerFeed:
             upgrade(head, route: route, context: context)
         }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        longPollDeparture?.onLeave?()
+        longPollDeparture = nil
+        context.fireChannelInactive()
     }
 
     private func upgrade(_ head: HTTPRequestHead, route: Route, context: ChannelHandlerContext) {

@@ -1,3 +1,4 @@
+import Cluster
 import Logging
 import LuaRuntime
 import NIOCore
@@ -31,6 +32,8 @@ struct LongPollEndpoint: Sendable {
     let maxBodyBytes: Int
     let timerWheels: PerEventLoop<TimerWheel>
     let observerHub: ObserverHub?
+    /// With `--redis`: forwards requests for sessions on other nodes, and serves theirs for sessions here.
+    let forwarder: LongPollForwarder?
     let logger: Logger
 
     static let tokenHeader = "x-phoenix-longpoll-token"
@@ -40,7 +43,7 @@ struct LongPollEndpoint: Sendable {
     func respond(to request: LongPollRequest, mount: String, body: ByteBuffer?, refusedOrigin: String?)
         -> EventLoopFuture<LongPollAnswer>
     {
-        let loop = request.channel.eventLoop
+        let loop = request.eventLoop
         if let refusedOrigin {
             logger.warning("refused LongPoll: origin \(refusedOrigin) not allowed",
                            metadata: ["conn": "\(request.connectionID)"])
@@ -49,11 +52,16 @@ struct LongPollEndpoint: Sendable {
         switch request.head.method {
         case .GET:
             let promise = loop.makePromise(of: LongPollAnswer.self)
-            withSession(of: request, mount: mount) { session in
+            let token = token(of: request)
+            withSession(token: token, mount: mount) { session in
                 if let session {
                     session.poll(request, answer: promise)
                 } else {
-                    onLoop(loop) { openSession(request, mount: mount) { promise.succeed($0) } }
+                    onLoop(loop) {
+                        forward(request, .poll, token: token, body: nil, answer: promise) {
+                            openSession(request, mount: mount) { promise.succeed($0) }
+                        }
+                    }
                 }
             }
             return promise.futureResult
@@ -62,11 +70,16 @@ struct LongPollEndpoint: Sendable {
                 let tooLarge = LongPollAnswer.error(413, "the body is over \(maxBodyBytes) bytes (--max-message-size)")
                 return loop.makeSucceededFuture(outsideSessions(request, tooLarge))
             }
-            let contentType = request.head.headers["content-type"].first
-            let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
             let promise = loop.makePromise(of: LongPollAnswer.self)
-            withSession(of: request, mount: mount) { session in
-                guard let session else { return promise.succeed(outsideSessions(request, .status(410))) }
+            let token = token(of: request)
+            withSession(token: token, mount: mount) { session in
+                guard let session else {
+                    return forward(request, .send, token: token, body: body, answer: promise) {
+                        promise.succeed(outsideSessions(request, .status(410)))
+                    }
+                }
+                let contentType = request.head.headers["content-type"].first
+                let (lines, malformed) = LongPollPostBody.frames(of: body, contentType: contentType)
                 // Answered once every frame was handed over: later when the socket is over its message rate.
                 session.receive(lines, malformed: malformed, request: request) { promise.succeed($0) }
             }
@@ -90,21 +103,95 @@ struct LongPollEndpoint: Sendable {
         return answer
     }
 
-    /// Runs `body` on the loop owning the session the request's token names, with that session, or with
-    /// nil when the token names none alive here (no token, an unknown or forged one, an ended session).
-    private func withSession(of request: LongPollRequest, mount: String, _ body: @escaping (LongPollSession?) -> Void) {
-        let token = request.head.headers[Self.tokenHeader].first
-            ?? QueryString.lastValue(of: "token", in: request.head.uri)
+    /// The session token a request carries, if any.
+    private func token(of request: LongPollRequest) -> String? {
+        request.head.headers[Self.tokenHeader].first ?? QueryString.lastValue(of: "token", in: request.head.uri)
+    }
+
+    /// Runs `body` on the loop owning the session `token` names, with that session, or with nil when the
+    /// token names none alive here (no token, an unknown or forged one, an ended session, another node's).
+    private func withSession(token: String?, mount: String, _ body: @escaping (LongPollSession?) -> Void) {
         guard let token, let index = LongPollToken.loop(of: token), let owner = registry.loop(at: index) else {
             return body(nil)
         }
         onLoop(owner) { [registry] in body(registry.sessions(on: owner).session(token: token, mount: mount)) }
     }
 
+    // MARK: Across nodes
+
+    /// A request whose token names no session here: forwarded to the node holding it when the token is ours and
+    /// names another node that is up (then `promise` gets that node's answer), else `otherwise` (also when that
+    /// node holds no such session any more), on the request's loop.
+    private func forward(
+        _ request: LongPollRequest, _ operation: LongPollForwarder.Operation, token: String?, body: ByteBuffer?,
+        answer promise: EventLoopPromise<LongPollAnswer>, otherwise: @escaping () -> Void
+    ) {
+        // The MAC is checked only here: a token no session here holds, on a node of a cluster.
+        guard let forwarder, let token, let owner = LongPollToken.owner(of: token, signer: signer),
+            owner.incarnation != nil, owner.name != forwarder.node.identity.name
+        else { return otherwise() }
+        let id = forwarder.makeRequestID()
+        // A poll whose client leaves is withdrawn, so the owner keeps the frames for the next one.
+        if operation == .poll { request.departure?.onLeave = { forwarder.withdraw(id) } }
+        forwarder.forward(
+            operation, id: id, token: token, uri: request.head.uri,
+            contentType: request.head.headers["content-type"].first, body: body, to: owner
+        ).hop(to: request.eventLoop).whenSuccess { outcome in
+            switch outcome {
+            case .answer(let answer): promise.succeed(answer)
+            case .noSession: otherwise()
+            }
+        }
+    }
+
+    /// Handles a request another node forwarded, as a local one: the session's answer, or nil when no session
+    /// here has that token.
+    func serve(_ forwarded: ForwardedRequest) -> EventLoopFuture<LongPollAnswer?> {
+        let loop = forwarded.eventLoop
+        guard case .longPoll(let mount) = Route(uri: forwarded.uri, phoenixMounts: Set(mounts.keys), longPoll: true)
+        else { return loop.makeSucceededFuture(nil) }
+        var headers = HTTPHeaders()
+        if let contentType = forwarded.contentType { headers.add(name: "content-type", value: contentType) }
+        let head = HTTPRequestHead(
+            version: .http1_1, method: forwarded.operation == .poll ? .GET : .POST, uri: forwarded.uri,
+            headers: headers)
+        // The requester withdraws a poll whose client left: then frames wait for the next poll.
+        let request = LongPollRequest(
+            head: head, connectionID: "via \(forwarded.id)", eventLoop: loop,
+            isClientThere: { [clientThere = forwarded.clientThere] in clientThere.withLockedValue { $0 } }, peer: nil,
+            client: nil, received: .now())
+        let promise = loop.makePromise(of: LongPollAnswer?.self)
+        withSession(token: forwarded.token, mount: mount) { session in
+            guard let session else { return promise.succeed(nil) }
+            switch forwarded.operation {
+            case .withdraw:
+                promise.succeed(nil)
+            case .poll:
+                let answer = loop.makePromise(of: LongPollAnswer.self)
+                session.poll(request, answer: answer)
+                promise.completeWith(answer.futureResult.map(Optional.some))
+            case .send:
+                let (lines, malformed) = LongPollPostBody.frames(of: forwarded.body, contentType: forwarded.contentType)
+                session.receive(lines, malformed: malformed, request: request) { promise.succeed($0) }
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// The node new sessions' tokens name: this node's cluster identity, else `phx.node` of `runtime`.
+    private func owner(on runtime: LoopRuntime) -> LongPollOwner {
+        if let identity = forwarder?.node.identity {
+            return LongPollOwner(name: identity.name, incarnation: identity.incarnation)
+        }
+        return LongPollOwner(name: runtime.vm.node, incarnation: nil)
+    }
+
+    // MARK: New sessions
+
     /// A new session on this request's loop (Phoenix's `new_session`); `answer` gets the reply, later when
     /// `socket.lua`'s `connect` waits for I/O.
     private func openSession(_ request: LongPollRequest, mount: String, answer: @escaping (LongPollAnswer) -> Void) {
-        let loop = request.channel.eventLoop
+        let loop = request.eventLoop
         guard let runtimes = mounts[mount], let loopIndex = registry.index(of: loop) else { return answer(.status(403)) }
         // Per-address limits before `socket.lua`'s connect runs; the slot is the session's until it ends.
         var addressSlot: AddressSlot?
@@ -138,7 +225,7 @@ struct LongPollEndpoint: Sendable {
         _ request: LongPollRequest, mount: String, connected: Result<PhoenixSocket, ConnectRefusal>,
         runtime: LoopRuntime, loopIndex: Int, slot: AddressSlot?
     ) -> LongPollAnswer {
-        let loop = request.channel.eventLoop
+        let loop = request.eventLoop
         let socket: PhoenixSocket
         switch connected {
         case .success(let opened):
@@ -157,7 +244,7 @@ struct LongPollEndpoint: Sendable {
         }
         let token: String
         do {
-            token = try LongPollToken.make(node: runtime.vm.node, loop: loopIndex, signer: signer)
+            token = try LongPollToken.make(owner: owner(on: runtime), loop: loopIndex, signer: signer)
         } catch {
             connections.releaseLongPollSession()
             slot?.release()

@@ -5,17 +5,28 @@ import PhoenixChannels
 import PhoenixProtocol
 import WebSocketTransport
 
-/// A LongPoll request as a session sees it: the HTTP request and the connection it came on.
+/// A LongPoll request as a session sees it: the HTTP request and where it came from (an HTTP connection here, or
+/// another node that forwarded it).
 struct LongPollRequest: Sendable {
     let head: HTTPRequestHead
-    /// The HTTP connection's id for logs ("c5").
+    /// The HTTP connection's id for logs ("c5"), or the forwarding node and request ("via node2/7").
     let connectionID: String
-    /// The HTTP connection: a held poll checks that its client is still there before handing it frames.
-    let channel: Channel
+    /// The loop the answer is made on (the HTTP connection's; the cluster's for a forwarded request).
+    let eventLoop: EventLoop
+    /// Whether whoever asked can still take frames: a held poll checks it before handing them over.
+    let isClientThere: @Sendable () -> Bool
+    /// Where the HTTP connection reports that its client left before the answer; nil for a forwarded request.
+    var departure: LongPollDeparture? = nil
     let peer: SocketAddress?
     /// The client's address (behind a `--trusted-proxy`, the one the proxy names): the per-address limits count it.
     let client: IPAddress?
     let received: NIODeadline
+}
+
+/// Where an HTTP connection reports that its client left before its LongPoll request was answered (a forwarded poll
+/// then withdraws itself, so the owner keeps its frames for the next poll). Only touched on the connection's loop.
+final class LongPollDeparture: @unchecked Sendable {
+    var onLeave: (() -> Void)?
 }
 
 /// Why a LongPoll session ended (the `reason` label of `/metrics`).
@@ -226,7 +237,7 @@ final class LongPollSession: PhoenixTransport {
     private func flush() {
         flushScheduled = false
         guard let poll = current, !queue.isEmpty else { return }
-        guard poll.request.channel.isActive else {
+        guard poll.request.isClientThere() else {
             // The client went away while its GET was held: keep the frames for its next poll.
             current = nil
             return answer(poll, .messages([], status: 204, token: token))

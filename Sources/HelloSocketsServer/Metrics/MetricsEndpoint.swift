@@ -14,6 +14,8 @@ struct MetricsEndpoint {
     let startedAt: NIODeadline
     /// The cluster's figures, with `--redis`.
     let cluster: ClusterNode?
+    /// LongPoll requests forwarded to and from other nodes, with `--redis`.
+    let longPollForwarder: LongPollForwarder?
     /// `--api-token`: non-loopback scrapers need it (the broadcast API's rule).
     var token: String?
 
@@ -23,8 +25,11 @@ struct MetricsEndpoint {
         let queued = Self.queuedOutboundBytes(of: connections.open, on: loop)
         let longPollEnds = longPollSessions.endedByReason(on: loop)
         let clusterStatus = cluster.map { $0.status().hop(to: loop).map(Optional.some) } ?? loop.makeSucceededFuture(nil)
-        return pubSub.gatherMetrics(on: loop).and(queued).and(longPollEnds).and(clusterStatus).map { all, clusterStatus in
-            let ((metrics, queuedOutboundBytes), longPollEnds) = all
+        let forwarding = longPollForwarder.map { $0.status().hop(to: loop).map(Optional.some) }
+            ?? loop.makeSucceededFuture(nil)
+        return pubSub.gatherMetrics(on: loop).and(queued).and(longPollEnds).and(clusterStatus).and(forwarding).map {
+            all, forwarding in
+            let (((metrics, queuedOutboundBytes), longPollEnds), clusterStatus) = all
             let counts = reloads.counts.withLockedValue { $0 }
             let figures = MetricsRenderer.ServerFigures(
                 webSocketConnections: connections.webSocketCount,
@@ -38,6 +43,7 @@ struct MetricsEndpoint {
             )
             return MetricsRenderer.render(metrics, server: figures)
                 + (clusterStatus.map(MetricsRenderer.render(cluster:)) ?? "")
+                + (forwarding.map(MetricsRenderer.render(longPollForwarding:)) ?? "")
         }
     }
 

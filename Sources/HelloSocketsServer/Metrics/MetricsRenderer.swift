@@ -71,6 +71,23 @@ enum MetricsRenderer {
         return w.out
     }
 
+    /// LongPoll requests forwarded between nodes (`--redis`).
+    static func render(longPollForwarding c: LongPollForwarder.Counters) -> String {
+        var w = Writer()
+        w.metric("hellosockets_longpoll_forwarded_total", "counter", """
+            LongPoll requests whose session is on another node, forwarded there, by outcome (answered; no_session: \
+            that node unknown, down or without the session; owner_down: it went down while the request waited; \
+            timeout, unsent, full: answered 410; client_left: a poll withdrawn, its client gone).
+            """, LongPollForwarder.outcomes.map { ("outcome=\"\($0)\"", "\(c.forwarded[$0] ?? 0)") })
+        w.one("hellosockets_longpoll_forwards_pending", "gauge", "Forwarded LongPoll requests waiting for their answer.",
+              c.pending)
+        w.one("hellosockets_longpoll_forwards_served_total", "counter",
+              "LongPoll requests other nodes forwarded here, answered.", c.served)
+        w.histogram("hellosockets_longpoll_forwarded_send_seconds",
+                    "Round trip of a forwarded POST: from publishing it to the owner's answer.", c.sendRoundTrip)
+        return w.out
+    }
+
     static func render(_ m: LoopMetrics, server: ServerFigures) -> String {
         var w = Writer()
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
