@@ -15,27 +15,8 @@ final class LongPollClusterTests: XCTestCase {
         _ count: Int = 3, redis: RedisServer, channels: String = LongPollClusterTests.fixtureChannels,
         extra: [String] = []
     ) async throws -> [ServerProcess] {
-        let cluster = "lp\(UInt32.random(in: .min ... .max))"
-        var nodes: [ServerProcess] = []
-        for index in 0..<count {
-            nodes.append(try await ServerProcess.start(
-                arguments: [
-                    "--channels", channels, "--redis", redis.url(), "--cluster", cluster, "--node-name", "node\(index)",
-                    "--client-message-rate", "0", "--threads", "2",
-                ] + extra,
-                test: self, environment: ["SECRET_KEY_BASE": Self.secret]))
-        }
-        let deadline = ContinuousClock.now + .seconds(15)
-        for node in nodes {
-            while try await MultiNodeTests.clusterStatus(port: node.port)["nodes_up"] as? Int != count {
-                guard ContinuousClock.now < deadline else {
-                    XCTFail("node on port \(node.port) does not see \(count) nodes up")
-                    throw CancellationError()
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        return nodes
+        try await startClusterNodes(
+            count, channels: channels, redis: redis, extra: extra, environment: ["SECRET_KEY_BASE": Self.secret])
     }
 
     /// The frames a client got, as Phoenix V2 arrays.

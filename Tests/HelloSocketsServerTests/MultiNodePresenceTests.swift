@@ -12,27 +12,8 @@ final class MultiNodePresenceTests: XCTestCase {
     static let topic = "room:lobby"
     private var topic: String { Self.topic }
 
-    /// `count` nodes of a cluster of their own on `redis`, serving the presence fixture; returns once each lists
-    /// every node as up.
-    private func startNodes(_ count: Int = 3, redis: RedisServer, extra: [String] = []) async throws
-        -> [ServerProcess]
-    {
-        let cluster = "p\(UInt32.random(in: .min ... .max))"
-        var nodes: [ServerProcess] = []
-        for index in 0..<count {
-            nodes.append(try await ServerProcess.start(
-                arguments: [
-                    "--channels", Self.fixtureChannels, "--redis", redis.url(), "--cluster", cluster,
-                    "--node-name", "node\(index)", "--client-message-rate", "0", "--threads", "2",
-                ] + extra,
-                test: self))
-        }
-        for node in nodes {
-            try await waitFor("node on port \(node.port) to see \(count) nodes up", timeout: .seconds(15)) {
-                try await MultiNodeTests.clusterStatus(port: node.port)["nodes_up"] as? Int == count
-            }
-        }
-        return nodes
+    private func startNodes(_ count: Int = 3, redis: RedisServer, extra: [String] = []) async throws -> [ServerProcess] {
+        try await startClusterNodes(count, channels: Self.fixtureChannels, redis: redis, extra: extra)
     }
 
     /// Waits until every member's list has exactly `keys`, each with one meta (two for those in `twice`: tracked on
@@ -186,16 +167,6 @@ final class MultiNodePresenceTests: XCTestCase {
         let restarted = ContinuousClock.now
         try await converge(members, to: ["n0", "n2", "during"], within: .seconds(20), "after Redis came back")
         print("presence: Redis killed for 1 s, lists right \(ContinuousClock.now - restarted) after the restart")
-    }
-
-    private func waitFor(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        XCTFail("timed out waiting for \(what)")
-        throw CancellationError()
     }
 }
 

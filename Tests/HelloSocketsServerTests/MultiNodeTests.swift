@@ -9,26 +9,8 @@ final class MultiNodeTests: XCTestCase {
     static let fixtureChannels = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/channels").path
 
-    /// Three nodes of a cluster of their own on `redis`; returns once every node lists all three as up.
-    private func startNodes(
-        _ count: Int = 3, redis: RedisServer, extra: [String] = []
-    ) async throws -> [ServerProcess] {
-        let cluster = "t\(UInt32.random(in: .min ... .max))"
-        var nodes: [ServerProcess] = []
-        for index in 0..<count {
-            nodes.append(try await ServerProcess.start(
-                arguments: [
-                    "--channels", Self.fixtureChannels, "--redis", redis.url(), "--cluster", cluster,
-                    "--node-name", "node\(index)", "--client-message-rate", "0", "--threads", "2",
-                ] + extra,
-                test: self))
-        }
-        for node in nodes {
-            try await waitFor("node on port \(node.port) to see \(count) nodes up", timeout: .seconds(15)) {
-                try await Self.clusterStatus(port: node.port)["nodes_up"] as? Int == count
-            }
-        }
-        return nodes
+    private func startNodes(_ count: Int = 3, redis: RedisServer, extra: [String] = []) async throws -> [ServerProcess] {
+        try await startClusterNodes(count, channels: Self.fixtureChannels, redis: redis, extra: extra)
     }
 
     // MARK: Broadcasts
@@ -319,18 +301,6 @@ final class MultiNodeTests: XCTestCase {
         try await client.send(
             "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         return try await client.receiveHTTPResponse(timeout: .seconds(10))
-    }
-
-    private func waitFor(
-        _ what: String, timeout: Duration, _ condition: () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        XCTFail("timed out waiting for \(what)")
-        throw CancellationError()
     }
 }
 
