@@ -263,6 +263,7 @@ let package = Package(
             name: "HelloSocketsServerTests",
             dependencies: [
                 "HelloSocketsServer", "PhoenixChannels", "TestSupport", "LuaRuntime", "Tokens", "RateLimiting", "RedisClient",
+                "Cluster",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

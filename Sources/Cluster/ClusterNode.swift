@@ -445,7 +445,7 @@ public final class ClusterNode: @unchecked Sendable {
 
     private func countLoss(_ gap: UInt64, _ kind: ChannelKind, _ header: ClusterHeader) {
         guard gap > 0 else { return }
-        counters.lost[kind, default: 0] += Int(gap)
+        counters.lost[kind] = counters.lost[kind, default: 0].addingSaturated(gap)
         // A lost message may have been a presence diff or a transfer: ask for the state.
         apply(replicas.lost(from: header.origin, at: .now()), from: header.origin)
         let line: Logger.Message = """

@@ -72,7 +72,7 @@ public struct NodeTable: Sendable {
         let last = replica.lastSequence[channel]
         let gap = last.map { s > $0 + 1 ? s - $0 - 1 : 0 } ?? 0
         replica.lastSequence[channel] = max(s, last ?? 0)
-        replica.lost += Int(gap)
+        replica.lost = replica.lost.addingSaturated(gap)
         replicas[name] = replica
         return gap
     }
@@ -84,7 +84,7 @@ public struct NodeTable: Sendable {
         let seen = replica.lastSequence[channel]
         let gap = seen.map { last > $0 ? last - $0 : 0 } ?? 0
         replica.lastSequence[channel] = max(last, seen ?? 0)
-        replica.lost += Int(gap)
+        replica.lost = replica.lost.addingSaturated(gap)
         replicas[name] = replica
         return gap
     }
@@ -122,3 +122,13 @@ public struct NodeTable: Sendable {
     public var upCount: Int { replicas.values.filter { $0.status == .up }.count }
     public var downCount: Int { replicas.count - upCount }
 }
+
+extension Int {
+    /// `self + gap`, stopping at `Int.max`: a sequence number comes from a message, and a forged one (a jump to
+    /// 2⁶³) must not trap a counter.
+    func addingSaturated(_ gap: UInt64) -> Int {
+        let (sum, overflow) = addingReportingOverflow(Int(clamping: gap))
+        return overflow ? .max : sum
+    }
+}
+

@@ -52,6 +52,8 @@ public final class HelloSocketsServer: Sendable {
     private let mountRuntimes = NIOLockedValueBox<[LoopRuntimes]>([])
     /// Every loop's LongPoll sessions.
     private let longPollSessions: LongPollRegistry
+    /// With `--redis`: LongPoll requests forwarded to the nodes holding their sessions (set by `start`).
+    private let longPollForwarder = NIOLockedValueBox<LongPollForwarder?>(nil)
     /// What HTTP connections share under the configuration in force (set by `start`, replaced by `reload`).
     private let httpServices = NIOLockedValueBox<HTTPServices?>(nil)
 
@@ -189,6 +191,7 @@ public final class HelloSocketsServer: Sendable {
             logger: logger
         ) : nil
         if let forwarder, let longPoll { forwarder.serveForwarded { longPoll.serve($0) } }
+        longPollForwarder.withLockedValue { $0 = forwarder }
         let services = HTTPServices(
             configuration: configuration,
             endpoints: endpoints,
@@ -390,6 +393,7 @@ public final class HelloSocketsServer: Sendable {
         }
         try? await httpClient.shutdown()
         for connection in keyValueConnections { try? await connection.close().get() }
+        try? await longPollForwarder.withLockedValue({ $0 })?.stop().get()
         // Last: whatever the channels broadcast while closing has gone out; then the others drop this node at once.
         try? await cluster?.leave().get()
         try await group.shutdownGracefully()

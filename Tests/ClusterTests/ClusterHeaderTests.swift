@@ -92,6 +92,20 @@ final class NodeTableTests: XCTestCase {
         XCTAssertEqual(table.replicas["a"]?.lost, 6)
     }
 
+    /// Sequence numbers come from messages anyone on the Redis can publish: jumps to 2⁶³ saturate the counters
+    /// instead of trapping (three such messages used to crash every node).
+    func testForgedSequenceJumpsSaturateTheLossCounters() {
+        var table = NodeTable()
+        _ = table.heard(name: "x", incarnation: "a", at: .now())
+        XCTAssertEqual(table.record(sequence: 1, from: "x", on: "bcast"), 0)
+        XCTAssertEqual(table.record(lastSequence: UInt64(Int64.max), from: "x", on: "bcast"), UInt64(Int64.max) - 1)
+        _ = table.record(sequence: 1, from: "x", on: "tracker")
+        XCTAssertEqual(table.record(sequence: UInt64(Int64.max), from: "x", on: "tracker"), UInt64(Int64.max) - 2)
+        XCTAssertEqual(table.replicas["x"]?.lost, .max)
+        XCTAssertEqual(Int.max.addingSaturated(.max), .max)
+        XCTAssertEqual(5.addingSaturated(2), 7)
+    }
+
     func testANewIncarnationReplacesTheOldAndSilenceMeansDown() {
         var table = NodeTable()
         let start = NIODeadline.now()

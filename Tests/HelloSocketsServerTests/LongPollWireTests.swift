@@ -1,3 +1,4 @@
+import Cluster
 @testable import HelloSocketsServer
 import NIOCore
 import PhoenixChannels
@@ -57,4 +58,24 @@ final class LongPollWireTests: XCTestCase {
                        #"{"messages":["[\"1\",null,\"t\",\"e\",{\"q\":\"\\\"\\\\\"}]","AP8="],"status":200,"token":"0.t"}"#)
         XCTAssertEqual(String(buffer: LongPollAnswer.error(400, "line 2: \"x\"").body), #"{"error":"line 2: \"x\"","status":400}"#)
     }
+
+    /// A forwarded request's answer must come from the very incarnation it was sent to, with an HTTP status: a node
+    /// restarted under the same name (its request counter back at 1) or a forged reply with status -1 (which would
+    /// trap) is not an answer.
+    func testOnlyTheOwnersIncarnationAnswersAForwardedRequest() {
+        let owner = LongPollOwner(name: "web1", incarnation: "aaaaaaaaaaaaaaaa")
+        let reply = ClusterHeader(
+            kind: .longPollReply, origin: NodeIdentity(name: "web1", incarnation: "aaaaaaaaaaaaaaaa"), sequence: 1)
+        XCTAssertTrue(LongPollForwarder.isAnswer(from: reply, to: owner))
+        let restarted = ClusterHeader(
+            kind: .longPollReply, origin: NodeIdentity(name: "web1", incarnation: "bbbbbbbbbbbbbbbb"), sequence: 1)
+        XCTAssertFalse(LongPollForwarder.isAnswer(from: restarted, to: owner))
+        let other = ClusterHeader(
+            kind: .longPollReply, origin: NodeIdentity(name: "web2", incarnation: "aaaaaaaaaaaaaaaa"), sequence: 1)
+        XCTAssertFalse(LongPollForwarder.isAnswer(from: other, to: owner))
+        XCTAssertTrue(LongPollForwarder.validStatuses.contains(200))
+        XCTAssertFalse(LongPollForwarder.validStatuses.contains(-1))
+        XCTAssertFalse(LongPollForwarder.validStatuses.contains(100_000))
+    }
 }
+

@@ -88,6 +88,21 @@ final class LongPollForwarder: @unchecked Sendable {
 
     deinit { ownerCheck?.cancel() }
 
+    /// Shutdown: answers every request still waiting for another node with 410 (a gone session: the client
+    /// reconnects elsewhere) and stops checking owners. Nothing is left waiting on a loop that is about to stop.
+    func stop() -> EventLoopFuture<Void> {
+        node.eventLoop.submit { [self] in
+            ownerCheck?.cancel()
+            ownerCheck = nil
+            let waiting = pending
+            pending.removeAll()
+            for entry in waiting.values {
+                entry.timer.cancel()
+                entry.promise.succeed(.answer(.status(410)))
+            }
+        }
+    }
+
     /// The counters now.
     func status() -> EventLoopFuture<Counters> {
         node.eventLoop.submit { [self] in
@@ -99,9 +114,10 @@ final class LongPollForwarder: @unchecked Sendable {
 
     // MARK: Requester side
 
-    /// A new request id, `"NODE/COUNTER"`. Thread-safe.
+    /// A new request id, `"NODE/INCARNATION/COUNTER"`. Thread-safe. The incarnation matters: a node restarted under
+    /// the same name counts from 1 again, and an answer to its previous life's request must not match one of its own.
     func makeRequestID() -> String {
-        "\(node.identity.name)/\(nextRequest.withLockedValue { $0 += 1; return $0 })"
+        "\(node.identity.name)/\(node.identity.incarnation)/\(nextRequest.withLockedValue { $0 += 1; return $0 })"
     }
 
     /// Withdraws forwarded poll `id` (its client left): the owner is told, so it keeps the frames for the next poll.
@@ -165,8 +181,9 @@ final class LongPollForwarder: @unchecked Sendable {
     }
 
     private func receiveReply(_ header: ClusterHeader, body: ByteBuffer) {
-        guard case .string(let id)? = header.extra["r"], let entry = pending[id], entry.owner.name == header.origin,
-            case .integer(let status)? = header.extra["st"]
+        guard case .string(let id)? = header.extra["r"], let entry = pending[id],
+            Self.isAnswer(from: header, to: entry.owner), case .integer(let status)? = header.extra["st"],
+            Self.validStatuses.contains(status)
         else {
             return logger.debug("LongPoll: a reply from \(header.origin) answers no request waiting here")
         }
@@ -185,6 +202,15 @@ final class LongPollForwarder: @unchecked Sendable {
         entry.promise.succeed(.answer(LongPollAnswer(
             status: HTTPResponseStatus(statusCode: Int(status)), headers: LongPollAnswer.headers(json: json), body: body,
             bodyStatus: header.extra["bst"].flatMap { if case .integer(let s) = $0 { Int(s) } else { nil } })))
+    }
+
+    /// HTTP statuses an answer may carry (anything else, e.g. a negative number, is not an answer: it would trap).
+    static let validStatuses: ClosedRange<Int64> = 100...599
+
+    /// Whether `header` comes from the very incarnation of the node a request was sent to (the same name after a
+    /// restart is another node, which never saw the request).
+    static func isAnswer(from header: ClusterHeader, to owner: LongPollOwner) -> Bool {
+        header.origin == owner.name && header.incarnation == owner.incarnation
     }
 
     /// Answers the requests waiting for a node that is now down, gone or restarted as if it held no session.
@@ -261,7 +287,7 @@ final class LongPollForwarder: @unchecked Sendable {
 
 /// A request another node forwarded here.
 struct ForwardedRequest: Sendable {
-    /// The requester's id for it (`"NODE/COUNTER"`).
+    /// The requester's id for it (`"NODE/INCARNATION/COUNTER"`).
     let id: String
     let operation: LongPollForwarder.Operation
     let token: String
