@@ -18,6 +18,9 @@ public final class ClusterNode: @unchecked Sendable {
         public var identity: NodeIdentity
         public var heartbeatInterval: TimeAmount
         public var downAfter: TimeAmount
+        /// A node down this long is forgotten (Phoenix.Tracker's `permdown_period`, 20 minutes): names that never
+        /// come back (default names are new at every start) must not pile up in the tables.
+        public var forgetAfter: TimeAmount = .minutes(20)
 
         public init(cluster: String, identity: NodeIdentity, heartbeatInterval: TimeAmount, downAfter: TimeAmount) {
             self.cluster = cluster
@@ -519,6 +522,11 @@ public final class ClusterNode: @unchecked Sendable {
             let silent = Double((now - replica.lastHeard).nanoseconds) / 1e9
             logger.warning("cluster: node \(replica.name) is down (silent for \(String(format: "%.1f", silent)) s)")
             apply(replicas.down(replica.name), from: replica.name)
+        }
+        for replica in table.forget(silentSince: now - settings.forgetAfter) {
+            logger.notice("cluster: node \(replica.name) forgotten (down for \(settings.forgetAfter.nanoseconds / 60_000_000_000) min)")
+            apply(replicas.remove(replica.name), from: replica.name)  // down already: no leaves left to send
+            sequences[channels.node(replica.name)] = nil
         }
     }
 }

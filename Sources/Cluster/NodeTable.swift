@@ -119,6 +119,13 @@ public struct NodeTable: Sendable {
         return newlyDown
     }
 
+    /// Drops every node that is down and silent since before `deadline`; returns them.
+    mutating func forget(silentSince deadline: NIODeadline) -> [NodeReplica] {
+        let gone = replicas.values.filter { $0.status == .down && $0.lastHeard < deadline }
+        for replica in gone { replicas[replica.name] = nil }
+        return gone
+    }
+
     public var upCount: Int { replicas.values.filter { $0.status == .up }.count }
     public var downCount: Int { replicas.count - upCount }
 }

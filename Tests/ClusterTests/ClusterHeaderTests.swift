@@ -92,6 +92,19 @@ final class NodeTableTests: XCTestCase {
         XCTAssertEqual(table.replicas["a"]?.lost, 6)
     }
 
+    /// Nodes down long enough are forgotten (names that never return must not pile up); up ones never are.
+    func testNodesDownLongEnoughAreForgotten() {
+        var table = NodeTable()
+        let start = NIODeadline.now()
+        _ = table.heard(name: "gone", incarnation: "1", at: start)
+        _ = table.heard(name: "alive", incarnation: "2", at: start)
+        XCTAssertEqual(table.markDown(silentSince: start + .seconds(5)).map(\.name).sorted(), ["alive", "gone"])
+        _ = table.heard(name: "alive", incarnation: "2", at: start + .seconds(6))
+        XCTAssertEqual(table.forget(silentSince: start).count, 0, "not down long enough")
+        XCTAssertEqual(table.forget(silentSince: start + .seconds(10)).map(\.name), ["gone"], "alive is up")
+        XCTAssertEqual(Array(table.replicas.keys), ["alive"])
+    }
+
     /// Sequence numbers come from messages anyone on the Redis can publish: jumps to 2⁶³ saturate the counters
     /// instead of trapping (three such messages used to crash every node).
     func testForgedSequenceJumpsSaturateTheLossCounters() {
