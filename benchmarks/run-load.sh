@@ -8,6 +8,7 @@
 #   benchmarks/run-load.sh throughput16 startup # some workloads
 #   RUNS=1 benchmarks/run-load.sh               # quicker, less trustworthy
 #   HS_BIN=path/to/hello-sockets benchmarks/run-load.sh   # skip the build
+#   RAW_OUT=file benchmarks/run-load.sh         # also append the raw RESULT lines to file (benchmarks/ab.sh reads them)
 #
 # Workloads: startup connscale throughput16 throughput1 fanout standin
 # The server's CPU per unit of work comes from /proc/PID/stat (utime+stime), so it holds on a busy box
@@ -152,6 +153,7 @@ STARTUP
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+[ -z "${RAW_OUT:-}" ] || cat "$RAW" >>"$RAW_OUT"
 
 python3 - "$RAW" "$OUT" "$LOAD_START" "$LOAD_END" "$RUNS" "$*" <<'PY'
 import re, statistics, sys, datetime, os, subprocess
