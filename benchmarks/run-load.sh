@@ -62,7 +62,9 @@ start_server() {  # start_server PORT [FLAGS…]: a fresh server, production-lik
 }
 # The throughput workloads keep 1 or 16 pings in flight per connection: hundreds a second per socket, past the
 # default --client-message-rate of 100/s. They measure the server's speed, not its limits: the rate is off.
-UNTHROTTLED=(--client-message-rate 0)
+# (A binary older than the limit has no such flag, and no limit: benchmarks/ab.sh runs those too.)
+UNTHROTTLED=()
+if "$BIN" --help 2>/dev/null | grep -q -- --client-message-rate; then UNTHROTTLED=(--client-message-rate 0); fi
 stop_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
