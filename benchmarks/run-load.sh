@@ -43,16 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-wait_port() {  # wait_port PORT PID: until it accepts, or the process died
-  for _ in $(seq 1 2000); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.005
-  done
-  return 1
-}
+source "$ROOT/benchmarks/lib.sh"  # free_port, cpu_ticks, wait_port
 start_server() {  # start_server PORT [FLAGS…]: a fresh server, production-like (no watcher), SERVER_PID set
   local port=$1; shift
   "$BIN" --port "$port" --channels "$ROOT/channels" --no-watch --no-observe --log-level error \

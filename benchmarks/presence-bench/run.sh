@@ -39,15 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 2000); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.005
-  done
-  return 1
-}
+source "$ROOT/benchmarks/lib.sh"  # free_port, wait_port
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$TMP/raw.txt"
