@@ -1,4 +1,5 @@
 import LuaRuntime
+import NIOCore
 import PhoenixProtocol
 
 extension PhoenixSocket {
@@ -22,8 +23,8 @@ extension PhoenixSocket {
         var joined = false
         /// The callback that waits, if one does (its result arrives in `callbackFinished`).
         var waiting: Waiting?
-        /// What arrived while it waited, in order.
-        var mailbox: [Mail] = []
+        /// What arrived while it waited, in order (a ring: draining it takes from the front).
+        var mailbox = CircularBuffer<Mail>()
         /// The socket closed while a callback waited: once it finishes, `terminate` runs with this reason.
         var closing: String?
         /// Who this channel is to the presence tracker, from its first `phx.presence.track` on.
