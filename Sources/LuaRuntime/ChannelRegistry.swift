@@ -145,6 +145,13 @@ public final class ChannelRegistry: ScriptProvider, @unchecked Sendable {
         return name == Self.socketScriptName ? socket : channelScripts[name]
     }
 
+    public func intercepts(_ event: String, script name: String) -> Bool? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let intercepts = channelScripts[name]?.intercepts else { return nil }
+        return !intercepts.isEmpty && intercepts.contains(event)  // most scripts intercept nothing: no hashing
+    }
+
     public func library(named name: String) -> ScriptSource? {
         lock.lock()
         defer { lock.unlock() }

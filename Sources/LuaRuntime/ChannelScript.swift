@@ -109,8 +109,15 @@ public protocol ScriptProvider: AnyObject, Sendable {
     /// Bumped whenever a `lib/` module changes (hot reload): a VM then empties its `require`
     /// cache before instantiating a script again. 0 for providers that never change libraries.
     var libraryGeneration: Int { get }
+    /// Whether the current version of script `name` lists `event` in its `intercept` field (nil: no such
+    /// script). Asked once per subscriber of every broadcast: a provider answers without copying the script.
+    func intercepts(_ event: String, script name: String) -> Bool?
 }
 
 extension ScriptProvider {
     public var libraryGeneration: Int { 0 }
+
+    public func intercepts(_ event: String, script name: String) -> Bool? {
+        script(named: name).map { $0.intercepts.contains(event) }
+    }
 }

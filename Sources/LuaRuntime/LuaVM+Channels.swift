@@ -93,10 +93,11 @@ extension LuaVM {
 
     /// True when the channel's script lists `event` in its `intercept` field (so a broadcast of it
     /// must go through `handleOut` instead of the fastlane).
+    /// Asked for every subscriber of every broadcast: nothing is copied out of the channel's state.
     public func intercepts(_ id: ChannelID, event: String) -> Bool {
-        guard let state = channels[id] else { return false }
-        if let script = scripts.script(named: state.scriptName) { return script.intercepts.contains(event) }
-        return modules[state.scriptName]?.intercepts.contains(event) ?? false
+        guard let scriptName = channels[id]?.scriptName else { return false }
+        if let intercepts = scripts.intercepts(event, script: scriptName) { return intercepts }
+        return modules[scriptName]?.intercepts.contains(event) ?? false
     }
 
     /// Runs `handle_out(event, payload, socket)` for an intercepted broadcast.

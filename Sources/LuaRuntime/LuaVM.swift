@@ -54,7 +54,9 @@ public final class LuaVM {
         var scriptPath: String
         var topic: String
         var socketRef: Int32
-        weak var host: ChannelHost?
+        /// Strong, released by `free`: a weak reference would give every socket a side table, and each
+        /// retain of it on the fan-out path would take the slow path.
+        var host: ChannelHost?
         var joining = true
         /// The ref of the message being handled; set only during handle_in (for phx.socket_ref).
         var currentRef: JSONValue?

@@ -76,8 +76,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     public private(set) var closeCode: UInt16?
     /// The most bytes queued for this client at once past the high-water mark, 0 if it never got there.
     /// Below the mark NIO keeps the channel writable, so a queue that never passed it is at most
-    /// `maxPendingOutbound`; sampling only past it keeps the per-message cost to a writability check.
+    /// `maxPendingOutbound`; sampling only past it keeps the per-message cost to a flag check.
     public private(set) var peakQueuedBytesPastMark = 0
+    /// NIO said the channel is past its high-water mark (`channelWritabilityChanged`): a flag, so a write
+    /// need not ask the channel (reaching it from the context takes retains on every send).
+    private var isPastHighWater = false
 
     public init(
         id: String,
@@ -125,7 +128,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             slotCount: 64
         )
         timerWheel = wheel
-        let timer = wheel.makeTimer { [weak self] in self?.timerFired() }
+        // The timers hold the connection strongly (finish lets them go): a weak reference would give the
+        // connection a side table for life, and every retain of it on the send path would take the slow path.
+        let timer = wheel.makeTimer { self.timerFired() }
         self.timer = timer
         wheel.arm(timer, in: configuration.idleTimeout)
         session.webSocketDidOpen(self)
@@ -191,7 +196,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             isPaused = true
             try? context.channel.syncOptions?.setOption(.autoRead, value: false)
         }
-        let timer = resumeTimer ?? timerWheel.makeTimer { [weak self] in self?.resume() }
+        let timer = resumeTimer ?? timerWheel.makeTimer { self.resume() }  // strong: see handlerAdded
         resumeTimer = timer
         timerWheel.arm(timer, at: deadline)
     }
@@ -227,7 +232,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// NIO marks the channel unwritable past its high-water mark (the server sets it to
     /// `maxPendingOutbound`): the client stopped reading, so stop queueing for it.
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !context.channel.isWritable, case .open = state {
+        isPastHighWater = !context.channel.isWritable
+        if isPastHighWater, case .open = state {
             logger.warning(
                 "client is not reading: closing",
                 metadata: ["conn": "\(id)", "limit": "\(configuration.maxPendingOutbound)"]
@@ -421,7 +427,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             return promise
         }
         context.write(wrapOutboundOut(frame), promise: promise)
-        if !context.channel.isWritable, let queued = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes) {
+        if isPastHighWater, let queued = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes) {
             peakQueuedBytesPastMark = max(peakQueuedBytesPastMark, queued)
         }
         if flush || !isReading {
@@ -465,6 +471,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         state = .closed
         if let timerWheel, let timer { timerWheel.cancel(timer) }
         if let timerWheel, let resumeTimer { timerWheel.cancel(resumeTimer) }
+        timer = nil  // their actions hold this connection
+        resumeTimer = nil
         held = nil
         isPaused = false
         context = nil

@@ -64,13 +64,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         if let requestTimer { timerWheel.cancel(requestTimer) }
+        requestTimer = nil  // its action holds the channel, whose pipeline held this handler: let both go
     }
 
     private func armRequestTimer(context: ChannelHandlerContext) {
-        // Weak: the handler keeps its timer, and the channel's pipeline keeps the handler.
-        let timer = requestTimer ?? timerWheel.makeTimer { [logger, connectionID, weak channel = context.channel] in
+        // Strong, not weak: a weak reference gives the channel a side table for life, and every retain of
+        // it (NIO makes several per write) would take the slow path. handlerRemoved breaks the cycle.
+        let timer = requestTimer ?? timerWheel.makeTimer { [logger, connectionID, channel = context.channel] in
             logger.debug("no complete request in time: closing", metadata: ["conn": "\(connectionID)"])
-            channel?.close(promise: nil)
+            channel.close(promise: nil)
         }
         requestTimer = timer
         timerWheel.arm(timer, in: configuration.handshakeTimeout)

@@ -13,7 +13,7 @@ import PhoenixProtocol
 public final class PhoenixSocket {
     /// The socket's own id topic (`socket.lua`'s `id`): a `disconnect` broadcast there closes it.
     private final class IdentitySubscriber: TopicSubscriber {
-        weak var socket: PhoenixSocket?
+        var socket: PhoenixSocket?  // strong (no side table on the socket), let go in `closed`
         func deliver(_ broadcast: EncodedBroadcast) {
             guard broadcast.event == "disconnect" else { return }  // Phoenix ignores other events there
             socket?.transport?.close(.disconnected)
@@ -106,6 +106,7 @@ public final class PhoenixSocket {
             }
         }
         if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
+        identity.socket = nil
         self.transport = nil
         forgetIfDone()
     }
