@@ -68,18 +68,21 @@ public struct ScriptSource: Sendable, Equatable {
 ///
 /// Channels refer to their script by `name`, and each callback asks the `ScriptProvider` for the
 /// current version, so swapping a new version into the registry takes effect at the next callback.
-public struct ChannelScript: Sendable, Equatable {
+///
+/// Immutable and shared: a class, because every callback takes the current one from the registry (a struct of
+/// this size cost half a dozen retains per copy).
+public final class ChannelScript: Sendable, Equatable {
     /// The file name without `.lua` (`ping`); `socket` for `socket.lua`.
-    public var name: String
+    public let name: String
     /// Source, display path and version.
-    public var source: ScriptSource
+    public let source: ScriptSource
     /// The topics it claims (its `topic` field: a string or a list of strings). Empty for `socket.lua`.
-    public var topics: [TopicPattern]
+    public let topics: [TopicPattern]
     /// Events listed in its `intercept` field.
-    public var intercepts: Set<String>
+    public let intercepts: Set<String>
     /// The `lib/` modules it required while loading, transitive ones included (hot reload
     /// reloads it when one of them changes).
-    public var dependencies: Set<String>
+    public let dependencies: Set<String>
 
     /// The display path, `channels/ping.lua`.
     public var path: String { source.path }
@@ -96,6 +99,11 @@ public struct ChannelScript: Sendable, Equatable {
         self.topics = topics
         self.intercepts = intercepts
         self.dependencies = dependencies
+    }
+
+    public static func == (a: ChannelScript, b: ChannelScript) -> Bool {
+        a === b || (a.name == b.name && a.source == b.source && a.topics == b.topics && a.intercepts == b.intercepts
+            && a.dependencies == b.dependencies)
     }
 }
 

@@ -48,12 +48,13 @@ public final class LuaVM {
     }
     var modules: [String: LoadedModule] = [:]
 
-    /// The Swift side of one joined channel.
-    struct ChannelState {
-        var scriptName: String
-        var scriptPath: String
-        var topic: String
-        var socketRef: Int32
+    /// The Swift side of one joined channel. A class: every callback looks it up, and copying a struct of
+    /// this size out of the dictionary cost a dozen retains per message.
+    final class ChannelState {
+        let scriptName: String
+        let scriptPath: String
+        let topic: String
+        let socketRef: Int32
         /// Strong, released by `free`: a weak reference would give every socket a side table, and each
         /// retain of it on the fan-out path would take the slow path.
         var host: ChannelHost?
@@ -67,6 +68,14 @@ public final class LuaVM {
         var version: ScriptVersion = .initial
         /// The key of its callback waiting for I/O, if one is.
         var suspension: UInt64?
+
+        init(scriptName: String, scriptPath: String, topic: String, socketRef: Int32, host: ChannelHost) {
+            self.scriptName = scriptName
+            self.scriptPath = scriptPath
+            self.topic = topic
+            self.socketRef = socketRef
+            self.host = host
+        }
     }
     var channels: [ChannelID: ChannelState] = [:]
     var timers: [TimerID: (channel: ChannelID, message: Int32)] = [:]
@@ -361,8 +370,27 @@ public final class LuaVM {
 
     /// The string at `index` when it is a string (numbers are not converted), as UTF-8 if valid.
     func string(at index: Int32) -> String? {
-        guard let bytes = bytes(at: index) else { return nil }
-        return String(validating: bytes, as: UTF8.self) ?? String(decoding: bytes, as: UTF8.self)
+        withStringBytes(at: index) { String(decoding: $0, as: UTF8.self) }  // invalid sequences become U+FFFD
+    }
+
+    /// The string at `index` when it is a string of valid UTF-8 (the JSON conversions refuse anything else).
+    func validString(at index: Int32) -> String? {
+        withStringBytes(at: index) { bytes in
+            // Decoding straight from Lua's buffer (no array, no generic validation): it repairs what is invalid,
+            // so a string whose bytes came out changed was not valid.
+            let string = String(decoding: bytes, as: UTF8.self)
+            return string.utf8.elementsEqual(bytes) ? string : nil
+        }
+    }
+
+    /// Runs `body` on the bytes of the string at `index` (numbers are not converted), in Lua's own buffer.
+    private func withStringBytes<T>(at index: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> T?) -> T? {
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let pointer = hs_tostring(L, index, &length) else { return nil }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            body(UnsafeBufferPointer(start: $0, count: length))
+        }
     }
 
     /// The raw bytes of the string at `index`, without converting numbers.

@@ -143,7 +143,7 @@ extension LuaVM {
             guard d.isFinite else { throw ConversionProblem("NaN and infinity are not JSON numbers") }
             return .double(d)
         case LUA_TSTRING:
-            guard let bytes = bytes(at: index), let s = String(validating: bytes, as: UTF8.self) else {
+            guard let s = validString(at: index) else {
                 throw ConversionProblem("string is not valid UTF-8")
             }
             return .string(s)
@@ -199,7 +199,7 @@ extension LuaVM {
             defer { hs_pop(L, 1) }
             switch lua_type(L, -2) {
             case LUA_TSTRING:
-                guard let bytes = bytes(at: -2), let key = String(validating: bytes, as: UTF8.self) else {
+                guard let key = validString(at: -2) else {
                     hs_pop(L, 1)
                     throw ConversionProblem("a key is not valid UTF-8")
                 }
