@@ -394,8 +394,8 @@ extension LuaVM {
     /// module's optional `migrate(assigns, old_version)` once; a table it returns becomes the
     /// channel's `socket.assigns` (nil keeps them). A crash in migrate crashes the channel.
     private func migrate(_ id: ChannelID, state: ChannelState, to module: LoadedModule, path: String) -> ScriptError? {
-        channels[id]?.version = module.version
-        let old = state.version
+        let old = state.version  // before the update: `state` is the channel's own (a class)
+        state.version = module.version
         switch invoke(module, "migrate", path: path, topic: state.topic, suspendable: false, push: {
             hs_getref(L, state.socketRef)
             field("assigns", ofTableAt: -1)

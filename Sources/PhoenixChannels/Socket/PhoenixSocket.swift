@@ -324,14 +324,12 @@ public final class PhoenixSocket {
         }
         for timer in channel.timers.values { timer.cancel() }
         channel.timers.removeAll()
-        let mail = channel.mailbox
-        channel.mailbox.removeAll()
-        for case .message(let message) in mail where transport != nil { handle(message) }
+        for case .message(let message) in channel.mailbox.takeAll() where transport != nil { handle(message) }
     }
 
     /// The socket closed while the channel's callback waits: off the socket now, terminated once it finished.
     private func detach(_ channel: JoinedChannel, closing reason: String) {
-        channel.mailbox.removeAll()
+        _ = channel.mailbox.takeAll()
         forget(channel)
         channel.closing = reason
         terminating.append(channel)
@@ -389,8 +387,8 @@ public final class PhoenixSocket {
 
     /// Handles the channel's mail in arrival order, until a callback waits or the channel is gone.
     private func drain(_ channel: JoinedChannel) {
-        while channel.waiting == nil, channels.contains(channel), !channel.mailbox.isEmpty {
-            switch channel.mailbox.removeFirst() {
+        while channel.waiting == nil, channels.contains(channel), let mail = channel.mailbox.removeFirst() {
+            switch mail {
             case .message(let message): dispatch(message, to: channel)
             case .broadcast(let broadcast): handleOut(broadcast, channel)
             case .timer(let timer): fire(timer, channel)
