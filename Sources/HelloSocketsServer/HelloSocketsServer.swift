@@ -216,9 +216,10 @@ public final class HelloSocketsServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            // NIO keeps each connection's last receive buffer for the next read: start it small (an upgrade
-            // request or a Phoenix message fits in 512 bytes) instead of 2 KiB; it grows for busy sockets.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            // NIO keeps each connection's last receive buffer for the next read, so an idle connection holds
+            // one: start it small (a Phoenix message or a library's upgrade request fits in 256 bytes; a
+            // browser's, with its cookies, takes a second read) instead of 2 KiB; it grows for busy sockets.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {

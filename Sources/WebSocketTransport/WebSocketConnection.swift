@@ -32,10 +32,11 @@ public enum MessageAdmission: Equatable, Sendable {
     case close(reason: String)
 }
 
-/// One upgraded connection: frame rules, control frames, the close handshake and the idle timeout
-/// (RFC 6455 §5-7), delivering complete messages to its `WebSocketSession`.
+/// One upgraded connection: frame parsing and rules, control frames, the close handshake and the idle timeout
+/// (RFC 6455 §5-7), delivering complete messages to its `WebSocketSession`. It reads the socket's bytes
+/// itself (`FrameParser`): nothing sits between it and the socket.
 public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler {
-    public typealias InboundIn = WebSocketFrame
+    public typealias InboundIn = ByteBuffer
     /// Whole frames as bytes (`ServerFrameWriter`): no NIO frame encoder after this handler.
     public typealias OutboundOut = ByteBuffer
 
@@ -51,6 +52,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     /// A short id for logs and the observer ("c17").
     public let id: String
     private let session: WebSocketSession
+    private var parser: FrameParser
+    /// The byte stream is broken (a frame no later bytes can make valid): nothing more is parsed.
+    private var parserFailed = false
     private var assembler: MessageAssembler
     private let deflate: DeflateCodec?
     private var state = State.open
@@ -96,6 +100,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         self.configuration = configuration
         self.logger = logger
         self.deflate = deflate.map(DeflateCodec.init)
+        self.parser = FrameParser(maxFrameSize: configuration.maxMessageSize)
         self.assembler = MessageAssembler(
             maxMessageSize: configuration.maxMessageSize,
             deflate: self.deflate,
@@ -146,14 +151,23 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        if let observer { observer.webSocket(id, didReceive: frame) }
+        guard !parserFailed else { return }
+        var bytes = parser.append(unwrapInboundIn(data))
         lastFrameReceived = context.eventLoop.now
         isReading = true
-        if isPaused {
-            hold(frame, first: false)  // the rest of a read that was under way when we paused: kept in order
-        } else {
-            take(frame)
+        do {
+            while self.context != nil, let frame = try parser.nextFrame(in: &bytes) {
+                if let observer { observer.webSocket(id, didReceive: frame) }
+                if isPaused {
+                    hold(frame, first: false)  // the rest of a read that was under way when we paused: kept in order
+                } else {
+                    take(frame)
+                }
+            }
+        } catch {
+            parserFailed = true
+            held = nil
+            fail(error)
         }
     }
 
@@ -244,18 +258,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // Errors of NIOWebSocket's frame decoder, mapped to RFC 6455 §7.4.1 codes.
-        switch error {
-        case NIOWebSocketError.invalidFrameLength:
-            fail(.messageTooBig(limit: configuration.maxMessageSize))
-        case NIOWebSocketError.fragmentedControlFrame:
-            fail(.protocolError("fragmented control frame"))
-        case NIOWebSocketError.multiByteControlFrameLength:
-            fail(.protocolError("control frame longer than 125 bytes"))
-        default:
-            logger.debug("connection error", metadata: ["conn": "\(id)", "error": "\(error)"])
-            context.close(promise: nil)
-        }
+        logger.debug("connection error", metadata: ["conn": "\(id)", "error": "\(error)"])
+        context.close(promise: nil)
     }
 
     // MARK: Frames

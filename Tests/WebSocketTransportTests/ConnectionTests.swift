@@ -57,10 +57,7 @@ private final class Harness {
             deflate: deflate,
             logger: Logger(label: "test")
         )
-        try channel.pipeline.syncOperations.addHandlers([
-            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.maxMessageSize)),
-            connection,
-        ])
+        try channel.pipeline.syncOperations.addHandler(connection)  // it parses the socket's bytes itself
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 
@@ -166,6 +163,31 @@ final class ConnectionTests: XCTestCase {
         let harness = try Harness(configuration: WebSocketConfiguration(maxMessageSize: 1000))
         try harness.send(FrameBytes.client(opcode: 2, Array(repeating: 1, count: 1001)))
         XCTAssertEqual(try harness.frames().last?.closeCode, 1009)
+    }
+
+    /// The connection parses the socket's bytes itself: a frame may arrive in any number of reads, and
+    /// one read may carry several frames.
+    func testFramesSplitAcrossReadsAndSharingOneAreAllTaken() throws {
+        let harness = try Harness()
+        let long = String(repeating: "x", count: 300)  // a 16-bit length field
+        let stream = FrameBytes.text("one") + FrameBytes.text(long) + FrameBytes.client(opcode: 9, [4, 2])
+            + FrameBytes.text("two", fin: false) + FrameBytes.client(opcode: 0, Array("!".utf8))
+        for byte in stream { try harness.send([byte]) }  // one byte per read
+        try harness.send(FrameBytes.text("a") + FrameBytes.text("b") + Array(FrameBytes.text("c").prefix(3)))
+        try harness.send(Array(FrameBytes.text("c").dropFirst(3)))
+        XCTAssertEqual(harness.session.messages.count, 6)
+        XCTAssertEqual(try harness.frames().map(\.opcode), [1, 1, 10, 1, 1, 1, 1])
+    }
+
+    /// A length over the limit is refused as soon as the header has arrived, not after waiting for the payload.
+    func testAnOversizedLengthClosesBeforeItsPayloadArrives() throws {
+        let harness = try Harness(configuration: WebSocketConfiguration(maxMessageSize: 1000))
+        let header: [UInt8] = [0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]  // 64-bit length ≈ 2⁶³
+        try harness.send(header)
+        XCTAssertEqual(try harness.frames().last?.closeCode, 1009)
+        XCTAssertFalse(harness.isOpen)
+        try harness.send(FrameBytes.text("ignored"))  // the stream is broken: nothing more is parsed
+        XCTAssertTrue(harness.session.messages.isEmpty)
     }
 
     func testIdleConnectionIsClosedWith1000() throws {

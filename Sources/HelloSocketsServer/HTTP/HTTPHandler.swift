@@ -327,19 +327,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             logger: logger
         )
         connection.observer = observer
-        let maxFrameSize = configuration.webSocket.maxMessageSize
         let (connectionID, logger) = (self.connectionID, self.logger)
         // Swap handlers once the 101 is written, outside this read: the HTTP decoder is still on
         // the stack now, and removing it mid-decode would lose the bytes it holds.
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenSuccess { _ in
             do {
                 let pipeline = context.pipeline.syncOperations
-                try pipeline.addHandlers([
-                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)),
-                    connection,
-                ])
+                try pipeline.addHandler(connection)
                 // The HTTP decoder goes last: removing it forwards bytes the client sent right after the
-                // handshake to the WebSocket frame decoder, which by then is the next inbound handler.
+                // handshake to the connection, which by then is the next inbound handler.
                 for name in [HandlerName.encoder, HandlerName.errors, HandlerName.router] {
                     _ = pipeline.removeHandler(name: name)
                 }

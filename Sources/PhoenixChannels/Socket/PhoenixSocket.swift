@@ -21,7 +21,6 @@ public final class PhoenixSocket {
     }
 
     public let context: SocketContext
-    private let serializer: any MessageSerializer
     private let serializerVersion: SerializerVersion
     let runtime: LoopRuntime
     let logger: Logger
@@ -33,14 +32,14 @@ public final class PhoenixSocket {
     private var terminating: [JoinedChannel] = []
     /// `phx.send_after` calls made inside `join` before the channel is registered: scheduled once it is.
     private var timersFromJoin: [(channel: ChannelID, timer: TimerID, milliseconds: Int)]?
-    private let identity = IdentitySubscriber()
+    /// Only for a socket with an id (most have none: an idle connection is kept small).
+    private var identity: IdentitySubscriber?
     /// Where this socket stands with its message and join rates (PhoenixSocket+RateLimits.swift).
     var rates = SocketRates()
 
     public init(context: SocketContext, serializerVersion: SerializerVersion, runtime: LoopRuntime, logger: Logger) {
         self.context = context
         self.serializerVersion = serializerVersion
-        self.serializer = serializerVersion.serializer
         self.runtime = runtime
         self.logger = logger
     }
@@ -56,7 +55,9 @@ public final class PhoenixSocket {
         rates = SocketRates(limits: runtime.socketLimits, now: transport.now.uptimeNanoseconds)
         runtime.sockets[ObjectIdentifier(self)] = self  // hot reload walks a loop's sockets
         if let id = context.id {
+            let identity = IdentitySubscriber()
             identity.socket = self
+            self.identity = identity
             runtime.subscriptions.subscribe(identity, to: id)
         }
     }
@@ -84,11 +85,11 @@ public final class PhoenixSocket {
         switch frame {
         case .text(let buffer):
             decoded = try buffer.withUnsafeReadableBytes { bytes in
-                Decoding { () throws(MessageDecodingError) in try serializer.decodeText(bytes) }
+                Decoding { () throws(MessageDecodingError) in try serializerVersion.serializer.decodeText(bytes) }
             }.get()
         case .binary(let buffer):
             decoded = try buffer.withUnsafeReadableBytes { bytes in
-                Decoding { () throws(MessageDecodingError) in try serializer.decodeBinary(bytes) }
+                Decoding { () throws(MessageDecodingError) in try serializerVersion.serializer.decodeBinary(bytes) }
             }.get()
         }
         handle(decoded)
@@ -105,8 +106,10 @@ public final class PhoenixSocket {
                 remove(channel, terminating: "shutdown:closed")  // Phoenix: {:shutdown, :closed}
             }
         }
-        if let id = context.id { runtime.subscriptions.unsubscribe(identity, from: id) }
-        identity.socket = nil
+        if let id = context.id, let identity {
+            runtime.subscriptions.unsubscribe(identity, from: id)
+            identity.socket = nil
+        }
         self.transport = nil
         forgetIfDone()
     }
@@ -450,10 +453,10 @@ public final class PhoenixSocket {
         let kind: FrameKind
         do {
             if let payloadJSON {
-                try serializer.encode(message, payloadJSON: payloadJSON, into: &runtime.encodeScratch)
+                try serializerVersion.serializer.encode(message, payloadJSON: payloadJSON, into: &runtime.encodeScratch)
                 kind = .text
             } else {
-                kind = try serializer.encode(message, into: &runtime.encodeScratch)
+                kind = try serializerVersion.serializer.encode(message, into: &runtime.encodeScratch)
             }
         } catch {
             logger.error("cannot encode \(message.event) on \(message.topic): \(error)")
