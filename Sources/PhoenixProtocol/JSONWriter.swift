@@ -40,6 +40,16 @@ public enum JSONWriter {
         }
     }
 
+    /// Appends the payload of a `phx_reply`, `{"response":…,"status":"…"}` (the keys in byte order, as `write`
+    /// orders them), without building the object `Message.reply` holds: one dictionary less per reply.
+    public static func writeReplyPayload(status: String, response: JSONValue, into buffer: inout [UInt8]) throws(JSONWriteError) {
+        buffer.append(contentsOf: #"{"response":"#.utf8)
+        try write(response, into: &buffer)
+        buffer.append(contentsOf: #","status":"#.utf8)
+        writeString(status, into: &buffer)
+        buffer.append(UInt8(ascii: "}"))
+    }
+
     /// The compact JSON text of `value` as a new byte array.
     public static func encode(_ value: JSONValue) throws(JSONWriteError) -> [UInt8] {
         var buffer: [UInt8] = []

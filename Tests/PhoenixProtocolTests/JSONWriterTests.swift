@@ -88,4 +88,23 @@ final class JSONWriterTests: XCTestCase {
             XCTAssertEqual(encoded(json(text)), text)
         }
     }
+
+    /// A reply's payload written directly is byte for byte the object `Message.reply` builds, written.
+    func testReplyPayloadIsTheReplyObjectWritten() throws {
+        let responses: [JSONValue] = [
+            .emptyObject, .object(["ping": .string("hooray!")]), .null, .array([.integer(1), .double(0.5)]),
+            .object(["reason": .string("unmatched topic"), "z": .object(["a\u{1}": .bool(true)])]),
+        ]
+        for status in ["ok", "error", "weird \"status\""] {
+            for response in responses {
+                var direct: [UInt8] = []
+                try JSONWriter.writeReplyPayload(status: status, response: response, into: &direct)
+                let built = Message.reply(joinRef: .null, ref: .string("1"), topic: "t", status: status, response: response)
+                guard case .json(let payload) = built.payload else { return XCTFail("reply payload is not JSON") }
+                XCTAssertEqual(String(decoding: direct, as: UTF8.self), try JSONWriter.encodeToString(payload))
+            }
+        }
+        var failing: [UInt8] = []
+        XCTAssertThrowsError(try JSONWriter.writeReplyPayload(status: "ok", response: .double(.nan), into: &failing))
+    }
 }

@@ -23,6 +23,8 @@ public final class LoopRuntime {
     public var metrics: LoopMetrics { subscriptions.metrics }
     /// Reused by every socket of this loop to encode outbound frames (no array growth per message).
     var encodeScratch: [UInt8] = []
+    /// Reused for the payload of every reply (`PhoenixSocket.sendReply`).
+    var replyScratch: [UInt8] = []
 
     public init(
         vm: LuaVM,

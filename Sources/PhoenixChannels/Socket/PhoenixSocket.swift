@@ -439,9 +439,19 @@ public final class PhoenixSocket {
 
     // MARK: Sending
 
+    /// Sends a reply. Its payload is written straight into the loop's reply scratch (no two-key object built per
+    /// reply); the frame around it is the serializer's, as for any pre-encoded payload.
     private func sendReply(joinRef: JSONValue, ref: JSONValue, topic: String, status: String, response: JSONValue) {
         runtime.metrics.countReply(status: status)
-        send(.reply(joinRef: joinRef, ref: ref, topic: topic, status: status, response: response))
+        runtime.replyScratch.removeAll(keepingCapacity: true)
+        do {
+            try JSONWriter.writeReplyPayload(status: status, response: response, into: &runtime.replyScratch)
+        } catch {
+            return logger.error("cannot encode \(PhoenixEvent.reply) on \(topic): \(error)")
+        }
+        let reply = Message(joinRef: joinRef, ref: ref, topic: topic, event: PhoenixEvent.reply, payload: .json(.null))
+        send(reply, payloadJSON: runtime.replyScratch)
+        if runtime.replyScratch.capacity > 1 << 16 { runtime.replyScratch = [] }  // don't keep a huge one
     }
 
     /// Sends `message`; with `payloadJSON`, those bytes (encoded once for many sockets) are its payload.
