@@ -246,8 +246,8 @@ extension LuaVM {
             }
             return .array(items)
         }
-        var members: [String: JSONValue] = [:]
-        members.reserveCapacity(stringKeys.count)
+        // Sized at creation: `reserveCapacity` on an empty dictionary ran the stdlib's unspecialized generic code.
+        var members = [String: JSONValue](minimumCapacity: stringKeys.count)
         for key in stringKeys {
             pushString(key)
             lua_rawget(L, index)

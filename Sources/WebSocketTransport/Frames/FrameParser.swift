@@ -62,7 +62,9 @@ struct FrameParser {
         if second & 0x80 != 0 {
             let keyStart = start + headerLength
             guard bytes.readableBytes >= headerLength + 4 else { return nil }
-            maskKey = WebSocketMaskingKey(bytes.readableBytesView[keyStart..<keyStart + 4])
+            // Four bytes as a literal: the key's Collection initializer is generic, unspecialized here.
+            maskKey = [bytes.getInteger(at: keyStart)!, bytes.getInteger(at: keyStart + 1)!,
+                       bytes.getInteger(at: keyStart + 2)!, bytes.getInteger(at: keyStart + 3)! as UInt8]
             headerLength += 4
         }
         guard bytes.readableBytes >= headerLength + Int(length) else { return nil }
