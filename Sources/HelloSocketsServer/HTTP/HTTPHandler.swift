@@ -386,7 +386,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         }
         let sent = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        armRequestTimer(context: context)  // the next request on this keep-alive connection
+        // The next request on this keep-alive connection. Not for a client that left while its answer was made
+        // (metrics, cluster status): the timer would hold the closed channel until it fired.
+        if context.channel.isActive { armRequestTimer(context: context) }
         if !keepAlive || head.headers[canonicalForm: "upgrade"].isEmpty == false {
             // A refused upgrade leaves the client expecting a protocol switch that never came: close.
             sent.whenComplete { _ in context.close(promise: nil) }

@@ -11,7 +11,7 @@ struct FrameParser {
     /// Frames whose payload is longer are refused (`messageTooBig`).
     let maxFrameSize: Int
     /// The start of a frame still arriving: the tail of the previous read.
-    private var partial: ByteBuffer?
+    private(set) var partial: ByteBuffer?
 
     init(maxFrameSize: Int) {
         self.maxFrameSize = maxFrameSize
@@ -20,9 +20,11 @@ struct FrameParser {
     /// Takes a read's bytes; then `nextFrame` returns its frames one by one.
     mutating func append(_ bytes: ByteBuffer) -> ByteBuffer {
         guard var partial else { return bytes }
+        // Let go of the stored copy first: appending to a buffer held twice would copy it whole, on every read
+        // of a frame arriving in many pieces (quadratic in the frame's size).
+        self.partial = nil
         var bytes = bytes
         partial.writeBuffer(&bytes)
-        self.partial = nil
         return partial
     }
 
