@@ -41,9 +41,16 @@ public struct BroadcastEncoder: Sendable {
     public func encode(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber?)
         -> EncodedBroadcast
     {
+        encode(topic: topic, event: event, payload: payload, excluding: excluded.map(ObjectIdentifier.init))
+    }
+
+    /// As above, the excluded subscriber given by identity (it may live on another loop).
+    public func encode(topic: String, event: String, payload: Payload, excluding excluded: ObjectIdentifier?)
+        -> EncodedBroadcast
+    {
         let message = Message.broadcast(topic: topic, event: event, payload: payload)
         return EncodedBroadcast(
-            topic: topic, event: event, payload: payload, excluded: excluded.map(ObjectIdentifier.init),
+            topic: topic, event: event, payload: payload, excluded: excluded,
             v2: shared((try? V2JSONSerializer().encode(message))), v1: shared(try? V1JSONSerializer().encode(message)))
     }
 
@@ -113,8 +120,8 @@ public final class LoopSubscriptions {
 
 /// Phoenix.PubSub's local adapter: this node's subscribers, sharded per event loop.
 ///
-/// A broadcast is serialized once, then hops once to each event loop, where it fans out to that
-/// loop's subscribers without locks. Order is kept per publisher: each loop's task queue is FIFO.
+/// A broadcast hops once to each event loop; a loop with subscribers for its topic serializes it once and fans
+/// it out to them without locks. Order is kept per publisher: each loop's task queue is FIFO.
 public final class PubSub: PubSubAdapter, Sendable {
     private let shards: PerEventLoop<LoopSubscriptions>
     private let encoder: BroadcastEncoder
@@ -140,15 +147,18 @@ public final class PubSub: PubSubAdapter, Sendable {
     }
 
     /// Publishes to every subscriber of the topic on every loop of this node, except `excluded`.
+    ///
+    /// Encoded on each loop that has subscribers rather than once for the node: every subscriber's write
+    /// retains and releases the frame's storage, and one storage shared by the loops' threads bounced its cache
+    /// line between the cores on every delivery. A loop without subscribers for the topic encodes nothing.
     public func broadcast(topic: String, event: String, payload: Payload, excluding excluded: TopicSubscriber? = nil) {
-        deliver(encoder.encode(topic: topic, event: event, payload: payload, excluding: excluded))
-    }
-
-    /// Delivers an already encoded broadcast to this node's subscribers (a cluster adapter hands
-    /// over what arrived from other nodes here).
-    public func deliver(_ encoded: EncodedBroadcast) {
+        let excludedID = excluded.map(ObjectIdentifier.init)
         for shard in shards.entries {
-            shard.loop.execute { shard.value.value.deliver(encoded) }
+            shard.loop.execute { [encoder] in
+                let subscriptions = shard.value.value
+                guard subscriptions.hasSubscribers(topic) else { return }
+                subscriptions.deliver(encoder.encode(topic: topic, event: event, payload: payload, excluding: excludedID))
+            }
         }
     }
 }
