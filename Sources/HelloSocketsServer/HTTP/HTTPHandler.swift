@@ -225,7 +225,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        longPollDeparture?.onLeave?()
+        longPollDeparture?.clientLeft()
         longPollDeparture = nil
         context.fireChannelInactive()
     }

@@ -131,12 +131,13 @@ struct LongPollEndpoint: Sendable {
             owner.incarnation != nil, owner.name != forwarder.node.identity.name
         else { return otherwise() }
         let id = forwarder.makeRequestID()
-        // A poll whose client leaves is withdrawn, so the owner keeps the frames for the next one.
-        if operation == .poll { request.departure?.onLeave = { forwarder.withdraw(id) } }
-        forwarder.forward(
+        let forwarded = forwarder.forward(
             operation, id: id, token: token, uri: request.head.uri,
-            contentType: request.head.headers["content-type"].first, body: body, to: owner
-        ).hop(to: request.eventLoop).whenSuccess { outcome in
+            contentType: request.head.headers["content-type"].first, body: body, to: owner)
+        // A poll whose client leaves, or left already, is withdrawn (after it was sent, so the owner sees the poll
+        // first): the owner keeps the frames for the next one.
+        if operation == .poll { request.departure?.onLeave { forwarder.withdraw(id) } }
+        forwarded.hop(to: request.eventLoop).whenSuccess { outcome in
             switch outcome {
             case .answer(let answer): promise.succeed(answer)
             case .noSession: otherwise()

@@ -26,7 +26,22 @@ struct LongPollRequest: Sendable {
 /// Where an HTTP connection reports that its client left before its LongPoll request was answered (a forwarded poll
 /// then withdraws itself, so the owner keeps its frames for the next poll). Only touched on the connection's loop.
 final class LongPollDeparture: @unchecked Sendable {
-    var onLeave: (() -> Void)?
+    private var hasLeft = false
+    private var action: (() -> Void)?
+
+    /// Runs `action` when the client leaves, or at once if it left already: a poll forwarded after its client hung
+    /// up (while the request hopped to the session's loop and back) must be withdrawn all the same.
+    func onLeave(_ action: @escaping () -> Void) {
+        if hasLeft { action() } else { self.action = action }
+    }
+
+    /// The connection closed before the request was answered.
+    func clientLeft() {
+        hasLeft = true
+        let action = self.action
+        self.action = nil
+        action?()
+    }
 }
 
 /// Why a LongPoll session ended (the `reason` label of `/metrics`).
