@@ -395,12 +395,7 @@ public final class LuaVM {
 
     /// The raw bytes of the string at `index`, without converting numbers.
     func bytes(at index: Int32) -> [UInt8]? {
-        guard lua_type(L, index) == LUA_TSTRING else { return nil }
-        var length = 0
-        guard let pointer = hs_tostring(L, index, &length) else { return nil }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            Array(UnsafeBufferPointer(start: $0, count: length))
-        }
+        withStringBytes(at: index) { Array($0) }
     }
 
     func typeName(at index: Int32) -> String {

@@ -154,9 +154,10 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         guard !parserFailed else { return }
         var bytes = parser.append(unwrapInboundIn(data))
         isReading = true
+        let now = context.eventLoop.now  // once per read, not per frame
         do {
             while self.context != nil, let frame = try parser.nextFrame(in: &bytes) {
-                lastFrameReceived = context.eventLoop.now  // a whole frame: bytes trickling in are still idle
+                lastFrameReceived = now  // a whole frame: bytes trickling in are still idle
                 if let observer { observer.webSocket(id, didReceive: frame) }
                 if isPaused {
                     hold(frame, first: false)  // the rest of a read that was under way when we paused: kept in order

@@ -102,10 +102,18 @@ public final class LoopSubscriptions {
         if subscribers[topic]?.isEmpty == true { subscribers[topic] = nil }
     }
 
-    public func hasSubscribers(_ topic: String) -> Bool { subscribers[topic] != nil }
+    /// Delivers to this loop's subscribers of `topic` what `encode` makes, made only when there are some.
+    public func deliver(to topic: String, _ encode: () -> EncodedBroadcast) {
+        guard let local = subscribers[topic] else { return }
+        fanOut(encode(), to: local)
+    }
 
     public func deliver(_ broadcast: EncodedBroadcast) {
         guard let local = subscribers[broadcast.topic] else { return }
+        fanOut(broadcast, to: local)
+    }
+
+    private func fanOut(_ broadcast: EncodedBroadcast, to local: [ObjectIdentifier: TopicSubscriber]) {
         let start = LoopMetrics.now()
         for (id, subscriber) in local where id != broadcast.excluded {
             subscriber.deliver(broadcast)
@@ -155,9 +163,9 @@ public final class PubSub: PubSubAdapter, Sendable {
         let excludedID = excluded.map(ObjectIdentifier.init)
         for shard in shards.entries {
             shard.loop.execute { [encoder] in
-                let subscriptions = shard.value.value
-                guard subscriptions.hasSubscribers(topic) else { return }
-                subscriptions.deliver(encoder.encode(topic: topic, event: event, payload: payload, excluding: excludedID))
+                shard.value.value.deliver(to: topic) {
+                    encoder.encode(topic: topic, event: event, payload: payload, excluding: excludedID)
+                }
             }
         }
     }
