@@ -5,6 +5,8 @@ import PhoenixProtocol
 public protocol PresenceListing: AnyObject, Sendable {
     /// The list as JSON: an object, `{}` when nobody is present.
     var value: JSONValue { get }
+    /// The same as compact JSON text, put together once for every channel that sends it.
+    var json: [UInt8] { get }
 }
 
 /// Where `phx.presence.list` reads: the node's presence state (Phoenix.Presence's `list/1`).

@@ -18,15 +18,6 @@ struct PublishedList {
         refresh(diff.keys)
     }
 
-    mutating func add(_ entry: PresenceEntry) {
-        presences.add(entry)
-        refresh([entry.key])
-    }
-
-    mutating func remove(_ entry: PresenceEntry) {
-        if presences.remove(entry) { refresh([entry.key]) }
-    }
-
     /// The list to share until the next change (copies of the three collections: copy-on-write, O(1)).
     func list() -> PresenceList {
         PresenceList(presences: presences, fragments: fragments, order: order)

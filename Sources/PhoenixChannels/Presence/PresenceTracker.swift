@@ -66,7 +66,9 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     private let batching: Batching?
     private let lock = NIOLock()
     private var topics: [String: Topic] = [:]
-    /// Where each owner has presences (a channel ending, a node going down).
+    /// Where each local owner has presences (`untrackAll` when a channel ends). Another node's entries are not
+    /// kept here: they come and go by delta, and one owner stands for a whole node, whose list would be scanned on
+    /// every one of its leaves.
     private var places: [PresenceOwner: [Place]] = [:]
     private var refs = PresenceRefs()
     private var nextChannel: UInt64 = 1
@@ -219,7 +221,7 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
     }
 
     /// What the tracker holds, for `/metrics` and leak checks: topics with any state, presences in the
-    /// current lists, owners with presences.
+    /// current lists, local owners with presences.
     public var counts: (topics: Int, presences: Int, owners: Int) {
         lock.withLock {
             (topics.count, topics.values.reduce(0) { $0 + $1.current.values.reduce(0) { $0 + $1.count } }, places.count)
@@ -236,18 +238,17 @@ public final class PresenceTracker: PresenceDirectory, @unchecked Sendable {
             let state = topics[delta.topic] ?? Topic()
             var diff = PresenceDiff()
             for entry in delta.leaves where entry.owner.node != node && state.current.remove(entry) {
-                state.published.remove(entry)
-                forget(Place(topic: entry.topic, key: entry.key), of: entry.owner)
                 diff.leave(entry)
             }
             for entry in delta.joins where entry.owner.node != node {
                 guard state.current[entry.key]?.contains(where: { $0.ref == entry.ref }) != true else { continue }
                 state.current.add(entry)
-                state.published.add(entry)
-                places[entry.owner, default: []].append(Place(topic: entry.topic, key: entry.key))
                 diff.join(entry)
             }
-            state.listing = nil
+            if !diff.isEmpty {
+                state.published.apply(diff)  // as `flush` does: each touched key's JSON rewritten once
+                state.listing = nil
+            }
             topics[delta.topic] = state.isIdle ? nil : state
             guard !diff.isEmpty else { return }
             pubSub.broadcast(topic: delta.topic, event: Self.diffEvent, payload: .json(diff.payload), excluding: nil)

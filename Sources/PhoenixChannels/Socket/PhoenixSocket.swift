@@ -552,12 +552,8 @@ extension PhoenixSocket: ChannelHost {
 
     public func push(_ id: ChannelID, event: String, listing: PresenceListing) {
         guard let channel = channels[id: id] else { return }
-        if let list = listing as? PresenceList {  // the bytes put together once for every joiner
-            let message = Message.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(.null))
-            send(message, payloadJSON: list.json)
-        } else {
-            send(.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(listing.value)))
-        }
+        let message = Message.push(joinRef: channel.joinRef, topic: channel.topic, event: event, payload: .json(.null))
+        send(message, payloadJSON: listing.json)  // the bytes put together once for every joiner
     }
 
     public func callbackFinished(_ id: ChannelID, _ result: SuspendedResult) {
